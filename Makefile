@@ -1,0 +1,36 @@
+# dnslab — the two commands are `make demo` (a drill on the embedded loopback lab)
+# and `make test` (ruff, mypy --strict and the whole pytest suite). Both bootstrap .venv.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint unit demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check authoritative resolver regions healthcheck lab tests bench
+	$(BIN)/ruff format --check authoritative resolver regions healthcheck lab tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest -q -m "not integration" $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/dnslab drill
+
+bench: install
+	$(BIN)/python bench/dnsperf_vs_knot.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Health checker: rise/fall state machine (pure); probes, scheduler and SSE event stream (shells)."""

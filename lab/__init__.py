@@ -1,0 +1,1 @@
+"""dnslab: the lab shell — CLI, config, `up`, drills, simulation and reports."""

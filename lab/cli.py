@@ -1,0 +1,67 @@
+"""The ``dnslab`` command: one console script, one subcommand per job.
+
+Each component owns its subcommands in its own ``cli`` module, which exposes
+``register(subparsers)``; the order below is the order ``dnslab --help`` shows them.
+Modules must keep heavy imports inside their handlers so ``dnslab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from lab.errors import LabError
+
+# (module, description) — the one visible list of subcommand providers.
+PROVIDERS: tuple[str, ...] = (
+    "authoritative.cli",  # authoritative, check-zone
+    "lab.geo_cli",  # geo-test, explain
+    "regions.cli",  # region
+    "healthcheck.cli",  # healthcheck
+    "resolver.cli",  # resolver
+    "lab.run_cli",  # up, drill
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dnslab",
+        description=(
+            "dnslab — a DNS failover and GeoDNS lab. Run an authoritative GeoDNS server, "
+            "health checker, caching resolver and regional backends on loopback, inject an "
+            "outage and measure how long clients keep being sent to the dead region."
+        ),
+        epilog="Run 'dnslab COMMAND --help' for the options of one command.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in PROVIDERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # provider not written yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except LabError as exc:
+        print(f"dnslab {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Child processes: start, wait until ready, stop — always by PID, never by name.
+
+Used by ``dnslab up``, drills and the integration tests. Every child runs in its own process
+group so a stop also reaps anything it spawned; ``ProcessGroup`` stops all of its children in
+reverse start order, on normal exit, exceptions and Ctrl-C alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from lab.errors import ProcessError
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.01,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Poll ``condition`` until it is true; raise ``ProcessError`` after ``timeout`` seconds.
+
+    If ``proc`` is given and exits first, fail at once with its exit code.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise ProcessError(f"{what}: process {proc.pid} exited with code {proc.returncode}")
+        if time.monotonic() >= deadline:
+            raise ProcessError(f"{what}: not ready after {timeout:.1f}s")
+        time.sleep(interval)
+
+
+def tcp_ready(host: str, port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    return check
+
+
+def http_ready(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=0.5) as resp:
+                return 200 <= int(resp.status) < 500
+        except OSError:
+            return False
+
+    return check
+
+
+def udp_dns_ready(host: str, port: int) -> Callable[[], bool]:
+    """True once something answers a DNS query for ``./SOA`` on host:port (any rcode)."""
+    # header: id 0xabcd, no flags, QDCOUNT 1; question: root name, type SOA (6), class IN
+    query = bytes.fromhex("abcd 0000 0001 0000 0000 000000 0006 0001")
+
+    def check() -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            try:
+                s.sendto(query, (host, port))
+                data, _ = s.recvfrom(65535)
+            except OSError:
+                return False
+            return data[:2] == query[:2]
+
+    return check
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Send ``sig`` to this child's process group (a fault injection, or a hard stop)."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+
+    def stop(self, grace: float = 3.0) -> int | None:
+        """SIGTERM, wait up to ``grace`` seconds, then SIGKILL. Returns the exit code."""
+        if self.alive():
+            self.kill(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        else:
+            # still reap the group in case the leader died and left children behind
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        return self.proc.returncode
+
+    def log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class ProcessGroup:
+    """Starts children and guarantees they are all stopped when the group exits."""
+
+    log_dir: Path | None = None
+    children: list[Child] = field(default_factory=list)
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Child:
+        log_path = None
+        out: int | object = subprocess.DEVNULL
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = self.log_dir / f"{name}.log"
+            out = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,  # type: ignore[arg-type]
+                stderr=subprocess.STDOUT,
+                env=full_env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ProcessError(f"{name}: cannot start {argv[0]}: {exc}") from exc
+        finally:
+            if hasattr(out, "close"):
+                out.close()
+        child = Child(name, proc, log_path)
+        self.children.append(child)
+        return child
+
+    def wait_ready(
+        self, child: Child, condition: Callable[[], bool], timeout: float = 15.0
+    ) -> None:
+        try:
+            wait_for(condition, timeout, child.name, proc=child.proc)
+        except ProcessError as exc:
+            tail = child.log_tail()
+            raise ProcessError(f"{exc}\n{tail}" if tail else str(exc)) from None
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+    def __enter__(self) -> ProcessGroup:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop_all()
+
+
+def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
+    """A port free for both TCP and UDP on ``host`` right now (the kernel picks it)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        with socket.socket(socket.AF_INET, other) as s2:
+            try:
+                s2.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise ProcessError(f"no free port on {host}")

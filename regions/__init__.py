@@ -1,0 +1,1 @@
+"""Simulated regional backends (FastAPI) with injectable faults."""

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from lab.errors import ProcessError
+from lab.procs import ProcessGroup, free_port, wait_for
+
+
+def test_wait_for_times_out_with_name() -> None:
+    with pytest.raises(ProcessError, match="thing: not ready"):
+        wait_for(lambda: False, 0.05, "thing")
+
+
+def test_wait_for_reports_early_exit(procs: ProcessGroup) -> None:
+    child = procs.start("quitter", [sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(ProcessError, match="exited with code 3"):
+        procs.wait_ready(child, lambda: False, timeout=10)
+
+
+def test_group_stops_children_by_pid(tmp_path: object) -> None:
+    with ProcessGroup() as group:
+        child = group.start("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"])
+        assert child.alive()
+    deadline = time.monotonic() + 5
+    while child.alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not child.alive()
+
+
+def test_free_port_is_bindable() -> None:
+    import socket
+
+    port = free_port()
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", port))
