@@ -1,0 +1,430 @@
+"""The queries of the differential suite: each one reaches one branch of an authoritative server.
+
+The zones are in ``tests/data/differential/``; a case's ``id`` names what it exercises. Every
+query is built once, as bytes, and the very same bytes go to Knot and to dnslab.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+
+QID = 0x4242
+EDNS_PAYLOAD = 1232
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    wire: bytes
+    transport: str = "udp"
+    # compare the answer RRs without their rdata (e.g. CH TXT version.bind names the server)
+    rdata: bool = True
+
+
+def query(
+    name: str,
+    rdtype: str | int = "A",
+    rdclass: str | int = "IN",
+    *,
+    rd: bool = False,
+    edns: int | None = 0,
+    payload: int = EDNS_PAYLOAD,
+    do: bool = False,
+    options: list[dns.edns.Option] | None = None,
+    flags: int = 0,
+) -> bytes:
+    """Query bytes; by default like ``kdig +norec`` (EDNS 0, payload 1232, RD clear)."""
+    qname = dns.name.from_text(name)
+    msg = dns.message.make_query(
+        qname,
+        dns.rdatatype.RdataType.make(rdtype),
+        dns.rdataclass.RdataClass.make(rdclass),
+        use_edns=edns if edns is not None else False,
+        payload=payload,
+        want_dnssec=do,
+        options=options,
+        id=QID,
+        flags=(dns.flags.RD if rd else 0) | flags,
+    )
+    return msg.to_wire()
+
+
+def header(
+    flags: int = 0, qd: int = 1, an: int = 0, ns: int = 0, ar: int = 0, qid: int = QID
+) -> bytes:
+    return struct.pack("!HHHHHH", qid, flags, qd, an, ns, ar)
+
+
+def wire_name(name: str) -> bytes:
+    return dns.name.from_text(name).to_wire()
+
+
+def question(name: str, rdtype: int = 1, rdclass: int = 1) -> bytes:
+    return wire_name(name) + struct.pack("!HH", rdtype, rdclass)
+
+
+def opt_rr(
+    payload: int = EDNS_PAYLOAD,
+    ext_rcode: int = 0,
+    version: int = 0,
+    flags: int = 0,
+    rdata: bytes = b"",
+    owner: bytes = b"\0",
+    rdlen: int | None = None,
+) -> bytes:
+    ttl = (ext_rcode << 24) | (version << 16) | flags
+    length = len(rdata) if rdlen is None else rdlen
+    return owner + struct.pack("!HHIH", 41, payload, ttl, length) + rdata
+
+
+def option(code: int, data: bytes) -> bytes:
+    return struct.pack("!HH", code, len(data)) + data
+
+
+def with_opcode(opcode: int, name: str = "example.com.", edns: bool = True) -> bytes:
+    """A message with ``opcode`` and one SOA question (NOTIFY-shaped), with or without OPT."""
+    if edns:
+        return header(flags=opcode << 11, ar=1) + question(name, 6) + opt_rr()
+    return header(flags=opcode << 11) + question(name, 6)
+
+
+def positive_cases() -> list[Case]:
+    pairs = [
+        ("example.com.", "SOA"),
+        ("example.com.", "NS"),
+        ("example.com.", "A"),
+        ("example.com.", "AAAA"),
+        ("example.com.", "MX"),
+        ("example.com.", "TXT"),
+        ("example.com.", "CAA"),
+        ("www.example.com.", "A"),
+        ("www.example.com.", "AAAA"),
+        ("ns1.example.com.", "A"),
+        ("mail.example.com.", "AAAA"),
+        ("_sip._tcp.example.com.", "SRV"),
+        ("esc.example.com.", "TXT"),
+        ("txt-case.example.com.", "TXT"),
+        ("example.net.", "SOA"),
+        ("example.net.", "NS"),
+        ("www.example.net.", "A"),
+    ]
+    cases = [Case(f"positive-{n.rstrip('.')}-{t}", query(n, t)) for n, t in pairs]
+    cases += [
+        Case("positive-no-edns", query("www.example.com.", "A", edns=None)),
+        Case("positive-rd-set", query("www.example.com.", "A", rd=True)),
+        Case("positive-do-set", query("www.example.com.", "A", do=True)),
+        Case("positive-cd-ad-set", query("www.example.com.", "A", flags=0x0030)),
+        Case("positive-z-bit-set", query("www.example.com.", "A", flags=0x0040)),
+        Case("positive-tc-bit-in-query", query("www.example.com.", "A", flags=0x0200)),
+        Case("positive-tcp", query("example.com.", "MX"), "tcp"),
+        Case("case-mixed-qname", query("WwW.ExAmPlE.cOm.", "A")),
+        Case("case-mixed-apex-mx", query("EXAMPLE.COM.", "MX")),
+        Case("case-mixed-owner-in-zone", query("TXT-CASE.example.com.", "TXT")),
+        Case("case-mixed-nxdomain", query("NoSuch.Example.COM.", "A")),
+    ]
+    return cases
+
+
+def cname_cases() -> list[Case]:
+    pairs = [
+        ("alias", "A"),
+        ("alias", "AAAA"),
+        ("alias", "CNAME"),
+        ("alias", "TXT"),
+        ("alias2", "A"),
+        ("ext", "A"),
+        ("out", "A"),
+        ("loop1", "A"),
+        ("self", "A"),
+        ("dangling", "A"),
+        ("cmx", "AAAA"),
+        ("cmx", "TXT"),
+        ("cwild", "A"),
+        ("cdeleg", "A"),
+    ]
+    cases = [Case(f"cname-{n}-{t}", query(f"{n}.example.com.", t)) for n, t in pairs]
+    cases += [
+        Case("cname-into-other-zone", query("back.example.net.", "A")),
+        Case("cname-child-to-parent", query("host.sub.example.com.", "A")),
+        Case("cname-loop-tcp", query("loop1.example.com.", "A"), "tcp"),
+    ]
+    return cases
+
+
+def wildcard_cases() -> list[Case]:
+    pairs = [
+        ("foo.wild", "A", "a"),
+        ("a.b.wild", "A", "multi-label"),
+        ("foo.wild", "TXT", "txt"),
+        ("foo.wild", "MX", "mx-additional"),
+        ("foo.wild", "AAAA", "nodata"),
+        ("foo.wild", "CNAME", "cname-nodata"),
+        ("exists.wild", "A", "blocked-by-existing"),
+        ("exists.wild", "MX", "existing-nodata"),
+        ("foo.exists.wild", "A", "below-existing-nxdomain"),
+        ("ent.wild", "A", "ent-nodata"),
+        ("x.ent.wild", "A", "below-ent-nxdomain"),
+        ("*.wild", "A", "literal-asterisk"),
+        ("*.wild", "AAAA", "literal-asterisk-nodata"),
+        ("wild", "A", "parent-ent"),
+        ("foo.cw", "A", "cname"),
+        ("foo.cw", "CNAME", "cname-qtype-cname"),
+        ("foo.cwx", "A", "cname-out-of-zone"),
+        ("x.deleg", "A", "below-delegation"),
+    ]
+    return [Case(f"wildcard-{label}", query(f"{n}.example.com.", t)) for n, t, label in pairs]
+
+
+def structure_cases() -> list[Case]:
+    pairs: list[tuple[str, str, str | int]] = [
+        ("ent-nodata", "ent.example.com.", "A"),
+        ("ent-deep", "b.ent.example.com.", "A"),
+        ("ent-below-real", "a.b.ent.example.com.", "A"),
+        ("ent-sibling-nxdomain", "c.b.ent.example.com.", "A"),
+        ("nxdomain", "nx.example.com.", "A"),
+        ("nxdomain-deep", "a.b.nx.example.com.", "A"),
+        ("nxdomain-other-apex-soa-ttl", "nx.example.net.", "A"),
+        ("nodata-mx", "www.example.com.", "MX"),
+        ("nodata-apex-srv", "example.com.", "SRV"),
+        ("nodata-apex-ds", "example.com.", "DS"),
+        ("nodata-other-apex-ttl", "www.example.net.", "MX"),
+        ("nodata-unknown-type", "www.example.com.", 65534),
+        ("nodata-rrsig", "www.example.com.", "RRSIG"),
+        ("nodata-nsec", "www.example.com.", "NSEC"),
+        ("nodata-dnskey", "example.com.", "DNSKEY"),
+        ("type0-notimp", "www.example.com.", 0),
+        ("refused-unhosted", "example.org.", "A"),
+        ("refused-root", ".", "SOA"),
+        ("refused-parent-of-zone", "com.", "NS"),
+        ("refused-suffix-lookalike", "notexample.com.", "A"),
+    ]
+    out = [Case(label, query(name, rdtype)) for label, name, rdtype in pairs]
+    out.append(Case("nxdomain-no-edns", query("nx.example.com.", "A", edns=None)))
+    return out
+
+
+def delegation_cases() -> list[Case]:
+    pairs = [
+        ("deleg", "NS", "ns"),
+        ("deleg", "A", "a"),
+        ("deleg", "SOA", "soa"),
+        ("deleg", "DS", "ds-at-cut"),
+        ("deleg", "ANY", "any"),
+        ("www.deleg", "A", "below"),
+        ("a.b.deleg", "A", "deep-below"),
+        ("www.deleg", "DS", "ds-below-cut"),
+        ("ns1.deleg", "A", "glue-a"),
+        ("ns1.deleg", "AAAA", "glue-aaaa"),
+        ("nods", "DS", "no-ds-nodata"),
+        ("nods", "A", "no-glue"),
+        ("sibling", "A", "sibling-glue"),
+        ("sub", "DS", "hosted-child-ds"),
+        ("sub", "NS", "hosted-child-ns"),
+        ("sub", "SOA", "hosted-child-soa"),
+        ("sub", "A", "hosted-child-apex-a"),
+        ("www.sub", "A", "hosted-child-www"),
+        ("ns1.sub", "A", "hosted-child-ns1"),
+        ("nx.sub", "A", "hosted-child-nxdomain"),
+    ]
+    cases = [Case(f"delegation-{label}", query(f"{n}.example.com.", t)) for n, t, label in pairs]
+    cases.append(Case("delegation-tcp", query("www.deleg.example.com.", "A"), "tcp"))
+    cases.append(Case("delegation-no-edns", query("www.deleg.example.com.", "A", edns=None)))
+    return cases
+
+
+def any_cases() -> list[Case]:
+    return [
+        Case("any-www-udp", query("www.example.com.", "ANY")),
+        Case("any-apex-udp", query("example.com.", "ANY")),
+        Case("any-apex-tcp", query("example.com.", "ANY"), "tcp"),
+        Case("any-cname", query("alias.example.com.", "ANY")),
+        Case("any-nxdomain", query("nx.example.com.", "ANY")),
+        Case("any-ent", query("ent.example.com.", "ANY")),
+        Case("any-wildcard", query("foo.wild.example.com.", "ANY")),
+    ]
+
+
+def class_cases() -> list[Case]:
+    ch = [
+        ("version.bind.", "TXT", "version-bind", False),
+        ("version.server.", "TXT", "version-server", False),
+        ("id.server.", "TXT", "id-server", False),
+        ("hostname.bind.", "TXT", "hostname-bind", False),
+        ("authors.bind.", "TXT", "authors-bind", True),
+        ("version.bind.", "A", "version-bind-a", True),
+        ("version.bind.", "ANY", "version-bind-any", True),
+        ("foo.bar.", "TXT", "other-name", True),
+        ("www.example.com.", "A", "zone-name", True),
+    ]
+    cases = [Case(f"class-ch-{label}", query(n, t, "CH"), rdata=r) for n, t, label, r in ch]
+    cases += [
+        Case("class-ch-version-bind-tcp", query("version.bind.", "TXT", "CH"), "tcp", rdata=False),
+        Case("class-ch-version-bind-rd", query("version.bind.", "TXT", "CH", rd=True), rdata=False),
+        Case("class-any", query("www.example.com.", "A", "ANY")),
+        Case("class-none", query("www.example.com.", "A", "NONE")),
+        Case("class-hs", query("www.example.com.", "A", "HS")),
+        Case("class-hs-version-bind", query("version.bind.", "TXT", "HS")),
+        Case("class-unassigned-5", query("www.example.com.", "A", 5)),
+    ]
+    return cases
+
+
+def opcode_cases() -> list[Case]:
+    names = {1: "iquery", 2: "status", 3: "unassigned-3", 4: "notify", 5: "update", 6: "dso"}
+    names[15] = "15"
+    cases = [Case(f"opcode-{label}", with_opcode(code)) for code, label in names.items()]
+    cases += [
+        Case(f"opcode-{label}-no-edns", with_opcode(code, edns=False))
+        for code, label in names.items()
+    ]
+    cases += [
+        Case("opcode-notify-unhosted", with_opcode(4, "example.org.")),
+        Case("opcode-notify-aa-rd", header(flags=(4 << 11) | 0x0500) + question("example.com.", 6)),
+        Case("opcode-notify-qdcount-0", header(flags=4 << 11, qd=0)),
+        Case("opcode-status-qdcount-0", header(flags=2 << 11, qd=0)),
+        Case("opcode-update-tcp", with_opcode(5), "tcp"),
+    ]
+    return cases
+
+
+def edns_cases() -> list[Case]:
+    big = "big.example.com."
+    medium = "medium.example.com."
+    ecs = dns.edns.ECSOption("192.0.2.0", 24)
+    ecs_wire = b"\x00\x01\x18\x00\xc0\x00\x02"
+    q_www = header(ar=1) + question("www.example.com.")
+    q_nx = header(ar=1) + question("nx.example.com.")
+    return [
+        Case("edns-version-1-badvers", q_www + opt_rr(version=1)),
+        Case("edns-version-1-nxdomain", q_nx + opt_rr(version=1)),
+        Case("edns-version-255", q_www + opt_rr(version=255)),
+        Case("edns-payload-0", query(medium, "TXT", payload=0)),
+        Case("edns-payload-511", query(medium, "TXT", payload=511)),
+        Case("edns-payload-512-medium-tc", query(medium, "TXT", payload=512)),
+        Case("edns-payload-1232-medium-fits", query(medium, "TXT", payload=1232)),
+        Case("edns-payload-65535-big", query(big, "TXT", payload=65535)),
+        Case("edns-payload-4096-big-tc", query(big, "TXT", payload=4096)),
+        Case("edns-big-tcp", query(big, "TXT", payload=4096), "tcp"),
+        Case("edns-none-medium-tc", query(medium, "TXT", edns=None)),
+        Case("edns-none-medium-tcp", query(medium, "TXT", edns=None), "tcp"),
+        Case("edns-none-big-tcp", query(big, "TXT", edns=None), "tcp"),
+        Case("edns-none-many-mx-additional", query("manymx.example.com.", "MX", edns=None)),
+        Case("edns-many-mx-additional", query("manymx.example.com.", "MX")),
+        Case("edns-many-mx-tcp", query("manymx.example.com.", "MX"), "tcp"),
+        Case("edns-any-apex-small-payload", query("example.com.", "ANY", payload=512)),
+        Case("edns-z-flags", q_www + opt_rr(flags=0x7FFF)),
+        Case("edns-ext-rcode-in-query", q_www + opt_rr(ext_rcode=1)),
+        Case(
+            "edns-unknown-option",
+            query("www.example.com.", options=[dns.edns.GenericOption(65001, b"hi")]),
+        ),
+        Case(
+            "edns-nsid-request", query("www.example.com.", options=[dns.edns.GenericOption(3, b"")])
+        ),
+        Case(
+            "edns-cookie-client",
+            query("www.example.com.", options=[dns.edns.GenericOption(10, b"\x01" * 8)]),
+        ),
+        Case("edns-cookie-bad-length", q_www + opt_rr(rdata=option(10, b"\x01" * 5))),
+        Case(
+            "edns-padding",
+            query("www.example.com.", options=[dns.edns.GenericOption(12, b"\0" * 32)]),
+        ),
+        Case("edns-ecs-24", query("www.example.com.", options=[ecs])),
+        Case(
+            "edns-ecs-large",
+            q_www
+            + opt_rr(
+                rdata=option(8, b"\x00\x02\x80\x00" + b"\x20" * 16) + option(65002, b"\xaa" * 1000)
+            ),
+        ),
+        Case(
+            "edns-ecs-oversized-address",
+            q_www + opt_rr(rdata=option(8, b"\x00\x01\x18\x00" + b"\xc0" * 40)),
+        ),
+        Case(
+            "edns-ecs-bad-prefix",
+            q_www + opt_rr(rdata=option(8, b"\x00\x01\x21\x00\xc0\x00\x02\x01\x01")),
+        ),
+        Case(
+            "edns-ecs-nonzero-scope",
+            q_www + opt_rr(rdata=option(8, ecs_wire[:3] + b"\x18" + ecs_wire[4:])),
+        ),
+        Case("edns-ecs-unknown-family", q_www + opt_rr(rdata=option(8, b"\x00\x07\x00\x00"))),
+        Case("edns-option-truncated", q_www + opt_rr(rdata=b"\x00\x0a\x00\x08\x01\x02")),
+        Case("edns-opt-rdlen-too-long", q_www + opt_rr(rdata=b"\x00\x0a", rdlen=8)),
+        Case("edns-opt-owner-not-root", q_www + opt_rr(owner=wire_name("example.com."))),
+        Case("edns-two-opts", header(ar=2) + question("www.example.com.") + opt_rr() + opt_rr()),
+        Case("edns-opt-in-answer", header(an=1) + question("www.example.com.") + opt_rr()),
+        Case("edns-opt-in-authority", header(ns=1) + question("www.example.com.") + opt_rr()),
+        Case("edns-qtype-opt", query("www.example.com.", 41)),
+    ]
+
+
+def header_cases() -> list[Case]:
+    q = question("www.example.com.")
+    a_rr = wire_name("www.example.com.") + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 1])
+    return [
+        Case("header-qdcount-0", header(qd=0)),
+        Case("header-qdcount-0-with-opt", header(qd=0, ar=1) + opt_rr()),
+        Case("header-qdcount-2", header(qd=2) + q + question("example.com.", 6)),
+        Case("header-qdcount-2-one-present", header(qd=2) + q),
+        Case("header-qr-set-no-reply", header(flags=0x8000) + q),
+        Case("header-only", header()),
+        Case("header-short-no-reply", header()[:7]),
+        Case("header-question-truncated", header() + q[:-2]),
+        Case("header-trailing-garbage", header() + q + b"\xde\xad\xbe\xef"),
+        Case("header-ancount-1", header(an=1) + q + a_rr),
+        Case("header-nscount-1", header(ns=1) + q + a_rr),
+        Case("header-arcount-1-a-rr", header(ar=1) + q + a_rr),
+        Case("header-label-too-long", header() + b"\x40" + b"a" * 64 + b"\0\0\1\0\1"),
+        Case("header-bad-label-type", header() + b"\x81abc\0\0\1\0\1"),
+        Case("header-pointer-loop", header() + b"\xc0\x0c\0\1\0\1"),
+        Case("header-pointer-forward", header() + b"\xc0\x20\0\1\0\1" + b"\0" * 16 + b"\3www\0"),
+        Case(
+            "header-name-too-long",
+            header()
+            + b"\x3f"
+            + b"a" * 63
+            + b"\x3f"
+            + b"b" * 63
+            + b"\x3f"
+            + b"c" * 63
+            + b"\x3f"
+            + b"d" * 63
+            + b"\0\0\1\0\1",
+        ),
+        Case("header-axfr-udp", query("example.com.", "AXFR")),
+        Case("header-ixfr-udp", query("example.com.", "IXFR")),
+        Case("header-axfr-tcp", query("example.com.", "AXFR"), "tcp"),
+        Case("header-maila", query("www.example.com.", "MAILA")),
+        Case("header-tcp-qdcount-0", header(qd=0), "tcp"),
+        Case("header-tcp-refused", query("example.org.", "A"), "tcp"),
+    ]
+
+
+def all_cases() -> list[Case]:
+    cases = (
+        positive_cases()
+        + cname_cases()
+        + wildcard_cases()
+        + structure_cases()
+        + delegation_cases()
+        + any_cases()
+        + class_cases()
+        + opcode_cases()
+        + edns_cases()
+        + header_cases()
+    )
+    ids = [c.id for c in cases]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    assert not dupes, f"duplicate case ids: {sorted(dupes)}"
+    return cases

@@ -1,0 +1,216 @@
+"""Send one DNS query to a server and reduce the reply to a comparable, printable summary.
+
+The summary of a reply is a list of text lines, one fact per line, sorted within each
+section, so two servers can be compared with ``==`` and a failure prints a unified diff:
+
+* header: rcode (extended rcode included), opcode, flags (QR AA TC RD RA AD CD Z), counts
+* question exactly as sent back (case included)
+* OPT: present or not, EDNS version, DO flag, UDP payload, options
+* answer / authority / additional as RRsets: owner and rdata names compared case-insensitively,
+  TTLs included; the OPT record is summarised apart from the additional section
+
+A reply that dnspython cannot parse is summarised by its header and its length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import select
+import socket
+import struct
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+TIMEOUT = 1.0
+NO_REPLY = ["(no reply)"]
+
+
+def send_udp(wire: bytes, addr: tuple[str, int], timeout: float = TIMEOUT) -> bytes | None:
+    """Send ``wire`` as one datagram; the reply, or None if nothing came back in time."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(wire, addr)
+        try:
+            data, _ = s.recvfrom(65535)
+        except TimeoutError:
+            return None
+        return data
+
+
+def recv_exact(s: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def send_tcp(wire: bytes, addr: tuple[str, int], timeout: float = TIMEOUT) -> bytes | None:
+    """Send ``wire`` framed with its 2-byte length over a fresh TCP connection."""
+    with socket.create_connection(addr, timeout=timeout) as s:
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        try:
+            head = recv_exact(s, 2)
+            if head is None:
+                return None
+            return recv_exact(s, struct.unpack("!H", head)[0])
+        except (TimeoutError, ConnectionResetError):
+            return None
+
+
+def send(wire: bytes, addr: tuple[str, int], transport: str) -> bytes | None:
+    return send_tcp(wire, addr) if transport == "tcp" else send_udp(wire, addr)
+
+
+def send_pair(
+    wire: bytes, first: tuple[str, int], second: tuple[str, int], transport: str
+) -> tuple[bytes | None, bytes | None]:
+    """Send ``wire`` to two servers; UDP goes out to both at once so a silence costs one timeout."""
+    if transport == "tcp":
+        return send_tcp(wire, first), send_tcp(wire, second)
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    try:
+        for s, addr in zip(socks, (first, second), strict=True):
+            s.sendto(wire, addr)
+        replies: list[bytes | None] = [None, None]
+        deadline = time.monotonic() + TIMEOUT
+        pending = set(range(2))
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([socks[i] for i in pending], [], [], left)
+            for s in ready:
+                i = socks.index(s)
+                replies[i] = s.recv(65535)
+                pending.discard(i)
+        return replies[0], replies[1]
+    finally:
+        for s in socks:
+            s.close()
+
+
+FLAG_NAMES = (
+    ("QR", 0x8000),
+    ("AA", 0x0400),
+    ("TC", 0x0200),
+    ("RD", 0x0100),
+    ("RA", 0x0080),
+    ("Z", 0x0040),
+    ("AD", 0x0020),
+    ("CD", 0x0010),
+)
+
+
+def header_lines(wire: bytes) -> list[str]:
+    if len(wire) < 12:
+        return [f"short reply of {len(wire)} bytes: {wire.hex()}"]
+    _id, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", wire[:12])
+    names = " ".join(n for n, bit in FLAG_NAMES if flags & bit)
+    return [
+        f"opcode {dns.opcode.to_text(dns.opcode.Opcode((flags >> 11) & 0xF))}",
+        f"flags {names}",
+        f"counts qd={qd} an={an} ns={ns} ar={ar}",
+    ]
+
+
+def rrset_lines(section: str, rrsets: Iterable[dns.rrset.RRset]) -> list[str]:
+    lines = []
+    for rrset in rrsets:
+        owner = rrset.name.to_text().lower()
+        kind = f"{dns.rdataclass.to_text(rrset.rdclass)} {dns.rdatatype.to_text(rrset.rdtype)}"
+        for rdata in rrset:
+            # names inside rdata (CNAME/NS/MX/SRV/SOA targets) compared case-insensitively
+            text = rdata.to_text()
+            if rdata.rdtype not in (dns.rdatatype.TXT, dns.rdatatype.CAA):
+                text = text.lower()
+            lines.append(f"{section}: {owner} {rrset.ttl} {kind} {text}")
+    return sorted(lines)
+
+
+def opt_lines(msg: dns.message.Message) -> list[str]:
+    if msg.edns < 0:
+        return ["edns: none"]
+    do = "DO" if msg.ednsflags & dns.flags.DO else "-"
+    other = msg.ednsflags & ~dns.flags.DO & 0xFFFF
+    lines = [f"edns: version {msg.edns} {do} zflags={other:#06x} payload {msg.payload}"]
+    lines += [f"edns option {opt.otype} {opt.to_wire().hex()}" for opt in msg.options]
+    return lines
+
+
+def summarize(wire: bytes | None) -> list[str]:
+    """The comparable lines of one reply (see the module docstring)."""
+    if wire is None:
+        return list(NO_REPLY)
+    lines = header_lines(wire)
+    try:
+        msg = dns.message.from_wire(wire, one_rr_per_rrset=True)
+    except (dns.exception.DNSException, ValueError) as exc:
+        rcode = wire[3] & 0x0F if len(wire) >= 4 else -1
+        return [*lines, f"rcode {rcode} (unparsed: {type(exc).__name__}, {len(wire)} bytes)"]
+    lines.insert(0, f"rcode {dns.rcode.to_text(msg.rcode())}")
+    lines += [
+        f"question: {q.name.to_text()} {dns.rdataclass.to_text(q.rdclass)} "
+        f"{dns.rdatatype.to_text(q.rdtype)}"
+        for q in msg.question
+    ]
+    lines += opt_lines(msg)
+    lines += rrset_lines("answer", msg.answer)
+    lines += rrset_lines("authority", msg.authority)
+    lines += rrset_lines("additional", msg.additional)
+    return lines
+
+
+@dataclass
+class Comparison:
+    """The summaries of Knot's reply and ours to the same bytes, and a readable diff."""
+
+    knot: list[str]
+    ours: list[str]
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def agree(self) -> bool:
+        return self.knot == self.ours
+
+    def diff(self) -> str:
+        return "\n".join(
+            difflib.unified_diff(self.knot, self.ours, "knot", "dnslab", lineterm="", n=50)
+        )
+
+
+def drop_lines(lines: list[str], prefixes: Iterable[str]) -> list[str]:
+    """``lines`` without those starting with any of ``prefixes`` (facts a case ignores)."""
+    keep = []
+    pre = tuple(prefixes)
+    for line in lines:
+        if not line.startswith(pre):
+            keep.append(line)
+    return keep
+
+
+def reply_id_matches(query: bytes, reply: bytes | None) -> bool:
+    return reply is None or len(query) < 2 or reply[:2] == query[:2]
+
+
+def parse_or_none(wire: bytes | None) -> dns.message.Message | None:
+    if wire is None:
+        return None
+    with contextlib.suppress(dns.exception.DNSException, ValueError):
+        return dns.message.from_wire(wire)
+    return None

@@ -1,0 +1,127 @@
+"""Run Knot DNS (``knotd``) as a reference authoritative server on a free loopback port.
+
+Used by the differential suite and the benchmark. The configuration is the smallest that
+serves zone files as they are: no DNSSEC, no journal, no zone file sync-back, no semantic
+checks, identity and version left at Knot's defaults. Everything knotd writes (rundir,
+storage) lives under the work directory; the process is stopped by PID through a
+``lab.procs.ProcessGroup``.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.procs import Child, ProcessGroup, free_port, udp_dns_ready
+
+KNOT_CONF = """\
+server:
+    rundir: "{rundir}"
+    listen: {host}@{port}
+    udp-workers: {workers}
+    tcp-workers: {workers}
+    background-workers: 1
+log:
+  - target: stderr
+    any: {log_level}
+database:
+    storage: "{storage}"
+template:
+  - id: default
+    storage: "{storage}"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+{zones}
+"""
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One zone to serve: its origin (``example.com``) and zone file."""
+
+    origin: str
+    path: Path
+
+    def flag(self) -> str:
+        """The ``--zone ORIGIN=FILE`` argument of ``dnslab authoritative``."""
+        return f"{self.origin.rstrip('.')}.={self.path}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    host: str
+    port: int
+    child: Child
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+
+def knot_conf(
+    workdir: Path,
+    host: str,
+    port: int,
+    zones: Sequence[Zone],
+    workers: int = 1,
+    log_level: str = "info",
+) -> str:
+    zone_lines = "\n".join(f'  - domain: {z.origin}\n    file: "{z.path.resolve()}"' for z in zones)
+    return KNOT_CONF.format(
+        rundir=workdir / "run",
+        storage=workdir / "storage",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        zones=zone_lines,
+    )
+
+
+def start_knot(
+    group: ProcessGroup,
+    knotd: str,
+    workdir: Path,
+    zones: Sequence[Zone],
+    host: str = "127.0.0.1",
+    workers: int = 1,
+    log_level: str = "info",
+    name: str = "knotd",
+) -> Endpoint:
+    """Start knotd serving ``zones`` and wait until it answers for every zone."""
+    (workdir / "run").mkdir(parents=True, exist_ok=True)
+    (workdir / "storage").mkdir(parents=True, exist_ok=True)
+    port = free_port(host)
+    conf = workdir / "knot.conf"
+    conf.write_text(knot_conf(workdir, host, port, zones, workers, log_level))
+    child = group.start(name, [knotd, "-c", str(conf)])
+    group.wait_ready(child, udp_dns_ready(host, port))
+    for zone in zones:  # zones load in the background after the socket is up
+        group.wait_ready(child, soa_ready(host, port, zone.origin))
+    return Endpoint(name, host, port, child)
+
+
+def soa_ready(host: str, port: int, origin: str) -> Callable[[], bool]:
+    """True once ``origin``/SOA is answered with NOERROR (the zone is loaded)."""
+    labels = [lab.encode() for lab in origin.strip(".").split(".") if lab]
+    qname = b"".join(bytes([len(lab)]) + lab for lab in labels) + b"\0"
+    query = struct.pack("!HHHHHH", 0x5A5A, 0, 1, 0, 0, 0) + qname + struct.pack("!HH", 6, 1)
+
+    def check() -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            try:
+                s.sendto(query, (host, port))
+                data, _ = s.recvfrom(65535)
+            except OSError:
+                return False
+        return len(data) >= 4 and data[:2] == query[:2] and data[3] & 0x0F == 0
+
+    return check
