@@ -1,17 +1,93 @@
 """Resolver settings: the ``[resolver]`` slice of lab.toml (owned by resolver/).
 
-Field names are Unbound's option names with ``-`` → ``_``; lab.toml accepts either spelling.
-STUB written by the lead to fix the interface; the resolver owner extends it.
+Field names are Unbound's option names with ``-`` → ``_``; lab.toml accepts either spelling
+(``cache-min-ttl = 5`` or ``cache_min_ttl = 5``). Defaults are Unbound 1.17's unless the field
+says otherwise; the knobs that Unbound does not have are marked *dnslab*. See docs/resolver.md
+for how to make this resolver behave like BIND, dnsmasq, CoreDNS or systemd-resolved.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _dashed(name: str) -> str:
+    return name.replace("_", "-")
 
 
 class ResolverSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    """Every behaviour of the caching resolver, each one switchable."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=_dashed,
+    )
+
+    # -- addresses (dnslab) -------------------------------------------------------------------
     listen: str = "127.0.0.1:5301"
     upstream: str = "127.0.0.1:5300"
     metrics_listen: str = "127.0.0.1:9301"
+
+    # -- TTL clamps (Unbound) -----------------------------------------------------------------
+    cache_min_ttl: int = Field(0, ge=0, description="raise every cached TTL to at least this")
+    cache_max_ttl: int = Field(86400, ge=0, description="cut every cached TTL to at most this")
+    cache_max_negative_ttl: int = Field(
+        3600, ge=0, description="cut the negative TTL (RFC 2308) to at most this; 0 = no neg cache"
+    )
+
+    # -- prefetch and serve-stale (Unbound; RFC 8767) -----------------------------------------
+    prefetch: bool = Field(False, description="refresh on a hit in the last 10% of the TTL")
+    serve_expired: bool = Field(False, description="answer from expired entries (RFC 8767)")
+    serve_expired_ttl: int = Field(0, ge=0, description="how long past expiry; 0 = no limit")
+    serve_expired_reply_ttl: int = Field(30, ge=0, description="TTL put on stale answers")
+    serve_expired_client_timeout: int = Field(
+        0, ge=0, description="ms to wait for upstream before answering stale; 0 = stale at once"
+    )
+    serve_original_ttl: bool = Field(
+        False, description="serve the TTL as received, not decremented (non-decrementing cache)"
+    )
+
+    # -- size (dnslab meaning: Unbound counts bytes, dnslab counts entries) --------------------
+    msg_cache_size: int = Field(
+        10000, ge=0, description="entries (not bytes) before LRU eviction; 0 = no cache"
+    )
+
+    # -- EDNS Client Subnet (Unbound subnetcache module; RFC 7871) ----------------------------
+    send_client_subnet: bool = Field(
+        True, description="forward the client's subnet upstream (Unbound lists upstreams here)"
+    )
+    max_client_subnet_ipv4: int = Field(24, ge=0, le=32)
+    max_client_subnet_ipv6: int = Field(56, ge=0, le=128)
+
+    # -- upstream (Unbound names where they exist) --------------------------------------------
+    tcp_upstream: bool = Field(False, description="query upstream over TCP only")
+    outbound_msg_retry: int = Field(2, ge=0, description="retries after the first try")
+    upstream_timeout_ms: int = Field(1000, gt=0, description="dnslab: per-try upstream timeout")
+
+    @field_validator("msg_cache_size", mode="before")
+    @classmethod
+    def _entries_not_bytes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(
+                f"msg-cache-size = {value!r}: dnslab counts cache entries, not bytes; "
+                "write a number of entries, e.g. msg-cache-size = 10000"
+            )
+        return value
+
+    @field_validator("listen", "upstream", "metrics_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:5301)")
+        return value
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:5301"`` → ``("127.0.0.1", 5301)``; ``[::1]:53`` → ``("::1", 53)``."""
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)

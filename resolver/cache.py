@@ -1,0 +1,163 @@
+"""The resolver's cache: pure, bounded, LRU, ECS-scoped, with prefetch and serve-stale decisions.
+
+No I/O and no clock: every call takes ``now`` (seconds on any monotonic scale). The payload is
+opaque (``T``): the resolver stores DNS sections, a simulation can store a tuple of addresses.
+
+* Entries are keyed by ``(question, scope)``; ``question`` is any hashable (the resolver uses
+  ``(qname, qtype, qclass)``), ``scope`` an :class:`resolver.ecs.Scope`.
+* ``ttl`` is the entry's effective lifetime after clamps; an entry is **fresh** while
+  ``age < ttl``. ``remaining(now)`` rounds down, so a TTL served from here is never inflated.
+* **prefetch** (Unbound's rule, whole seconds): a fresh hit with ``age >= ttl - ttl // 10``
+  asks for a refresh. With integer arithmetic a TTL under 10 s never prefetches, as in Unbound.
+* **serve-expired**: an expired entry stays servable (as stale) for ``serve_expired_ttl``
+  seconds past expiry (0 = forever) and is dropped on the first lookup after that.
+* The LRU bound counts entries (``max_entries``; 0 = cache nothing).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from resolver.ecs import ClientSubnet, Scope
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    max_entries: int = 10000
+    prefetch: bool = False
+    serve_expired: bool = False
+    serve_expired_ttl: int = 0  # seconds past expiry an entry stays servable; 0 = no limit
+
+
+@dataclass(frozen=True, slots=True)
+class Entry(Generic[T]):
+    payload: T
+    stored_at: float
+    ttl: int
+    negative: bool
+    scope: Scope
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.stored_at)
+
+    @property
+    def expires_at(self) -> float:
+        return self.stored_at + self.ttl
+
+    def remaining(self, now: float) -> int:
+        """Whole seconds of life left (rounded down: never more than the truth)."""
+        return max(0, math.floor(self.ttl - self.age(now)))
+
+    def fresh(self, now: float) -> bool:
+        return self.age(now) < self.ttl
+
+    def wants_prefetch(self, now: float) -> bool:
+        return self.fresh(now) and self.age(now) >= self.ttl - self.ttl // 10
+
+
+@dataclass(frozen=True, slots=True)
+class Hit(Generic[T]):
+    entry: Entry[T]
+    stale: bool  # expired, served under serve-expired
+    prefetch: bool  # fresh, but the caller should refresh it in the background
+
+
+class Cache(Generic[T]):
+    def __init__(self, policy: CachePolicy | None = None) -> None:
+        self.policy = policy or CachePolicy()
+        self._lru: OrderedDict[tuple[Hashable, Scope], Entry[T]] = OrderedDict()
+        self._scopes: dict[Hashable, dict[Scope, Entry[T]]] = {}
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+    def servable(self, entry: Entry[T], now: float) -> bool:
+        if entry.fresh(now):
+            return True
+        if not self.policy.serve_expired:
+            return False
+        limit = self.policy.serve_expired_ttl
+        return limit == 0 or now - entry.expires_at < limit
+
+    def get(self, question: Hashable, subnet: ClientSubnet | None, now: float) -> Hit[T] | None:
+        """The best entry for this client: fresh before stale, then the most specific scope."""
+        scoped = self._scopes.get(question)
+        if not scoped:
+            return None
+        best: Entry[T] | None = None
+        for scope, entry in list(scoped.items()):
+            if not self.servable(entry, now):
+                self._drop(question, scope)
+                continue
+            if not scope.covers(subnet):
+                continue
+            if best is None or _better(entry, best, now):
+                best = entry
+        if best is None:
+            return None
+        self._lru.move_to_end((question, best.scope))
+        fresh = best.fresh(now)
+        return Hit(
+            best, stale=not fresh, prefetch=self.policy.prefetch and best.wants_prefetch(now)
+        )
+
+    def put(
+        self,
+        question: Hashable,
+        scope: Scope,
+        payload: T,
+        ttl: int,
+        now: float,
+        negative: bool = False,
+    ) -> Entry[T] | None:
+        """Store (or replace) an answer; a TTL of 0 or a cache of size 0 stores nothing."""
+        if ttl <= 0 or self.policy.max_entries <= 0:
+            return None
+        entry = Entry(payload, now, ttl, negative, scope)
+        key = (question, scope)
+        self._lru[key] = entry
+        self._lru.move_to_end(key)
+        self._scopes.setdefault(question, {})[scope] = entry
+        while len(self._lru) > self.policy.max_entries:
+            (old_q, old_scope), _ = self._lru.popitem(last=False)
+            self._forget(old_q, old_scope)
+            self.evictions += 1
+        return entry
+
+    def peek(self, question: Hashable, scope: Scope) -> Entry[T] | None:
+        """The entry stored under exactly this key, servable or not (no LRU touch)."""
+        return self._lru.get((question, scope))
+
+    def purge(self, now: float) -> int:
+        """Drop every entry that can no longer be served; returns how many."""
+        dead = [k for k, e in self._lru.items() if not self.servable(e, now)]
+        for question, scope in dead:
+            self._drop(question, scope)
+        return len(dead)
+
+    def _drop(self, question: Hashable, scope: Scope) -> None:
+        self._lru.pop((question, scope), None)
+        self._forget(question, scope)
+
+    def _forget(self, question: Hashable, scope: Scope) -> None:
+        scoped = self._scopes.get(question)
+        if scoped is not None:
+            scoped.pop(scope, None)
+            if not scoped:
+                del self._scopes[question]
+
+
+def _better(a: Entry[T], b: Entry[T], now: float) -> bool:
+    a_fresh, b_fresh = a.fresh(now), b.fresh(now)
+    if a_fresh != b_fresh:
+        return a_fresh
+    if a.scope.prefix != b.scope.prefix:
+        return a.scope.prefix > b.scope.prefix
+    return a.stored_at > b.stored_at

@@ -1,0 +1,106 @@
+"""The pure cache on explicit time: TTL countdown, LRU bound, prefetch window, serve-expired."""
+
+from __future__ import annotations
+
+from lab.clock import VirtualClock
+from resolver.cache import Cache, CachePolicy
+from resolver.ecs import GLOBAL
+
+Q = ("www.lab.example.", 1, 1)
+
+
+def test_remaining_counts_down_and_is_never_inflated() -> None:
+    clock = VirtualClock(100.0)
+    cache: Cache[str] = Cache()
+    cache.put(Q, GLOBAL, "a", 10, clock.now())
+    seen = []
+    for _ in range(10):
+        hit = cache.get(Q, None, clock.now())
+        assert hit is not None and not hit.stale
+        seen.append(hit.entry.remaining(clock.now()))
+        clock.advance(0.999)
+    assert seen == sorted(seen, reverse=True)
+    assert seen[0] == 10 and all(r <= 10 - int(i * 0.999) for i, r in enumerate(seen))
+    clock.advance(0.02)  # 10.01 s after storing
+    assert cache.get(Q, None, clock.now()) is None
+    assert len(cache) == 0  # dropped on the lookup that found it expired
+
+
+def test_rounds_down_within_a_second() -> None:
+    cache: Cache[str] = Cache()
+    entry = cache.put(Q, GLOBAL, "a", 3, 0.0)
+    assert entry is not None
+    assert entry.remaining(0.0) == 3
+    assert entry.remaining(0.01) == 2
+    assert entry.remaining(2.99) == 0
+    assert entry.fresh(2.99) and not entry.fresh(3.0)
+
+
+def test_ttl_zero_and_size_zero_store_nothing() -> None:
+    cache: Cache[str] = Cache()
+    assert cache.put(Q, GLOBAL, "a", 0, 0.0) is None
+    nocache: Cache[str] = Cache(CachePolicy(max_entries=0))
+    assert nocache.put(Q, GLOBAL, "a", 30, 0.0) is None
+    assert nocache.get(Q, None, 0.0) is None
+
+
+def test_lru_evicts_least_recently_used() -> None:
+    cache: Cache[str] = Cache(CachePolicy(max_entries=2))
+    a, b, c = (("a.", 1, 1), ("b.", 1, 1), ("c.", 1, 1))
+    cache.put(a, GLOBAL, "a", 60, 0.0)
+    cache.put(b, GLOBAL, "b", 60, 0.0)
+    assert cache.get(a, None, 1.0) is not None  # a is now the most recent
+    cache.put(c, GLOBAL, "c", 60, 2.0)
+    assert len(cache) == 2 and cache.evictions == 1
+    assert cache.get(b, None, 3.0) is None
+    assert cache.get(a, None, 3.0) is not None and cache.get(c, None, 3.0) is not None
+
+
+def test_replace_keeps_one_entry() -> None:
+    cache: Cache[str] = Cache()
+    cache.put(Q, GLOBAL, "old", 60, 0.0)
+    cache.put(Q, GLOBAL, "new", 60, 5.0)
+    hit = cache.get(Q, None, 6.0)
+    assert len(cache) == 1 and hit is not None and hit.entry.payload == "new"
+
+
+def test_prefetch_in_last_tenth_whole_seconds_like_unbound() -> None:
+    cache: Cache[str] = Cache(CachePolicy(prefetch=True))
+    cache.put(Q, GLOBAL, "a", 100, 0.0)
+    early = cache.get(Q, None, 89.9)
+    late = cache.get(Q, None, 90.0)
+    assert early is not None and not early.prefetch
+    assert late is not None and late.prefetch and not late.stale
+    # TTL under 10 s: ttl // 10 == 0, so never while fresh (Unbound's integer arithmetic)
+    cache.put(("short.", 1, 1), GLOBAL, "s", 9, 0.0)
+    hit = cache.get(("short.", 1, 1), None, 8.99)
+    assert hit is not None and not hit.prefetch
+
+
+def test_prefetch_off_never_asks() -> None:
+    cache: Cache[str] = Cache(CachePolicy(prefetch=False))
+    cache.put(Q, GLOBAL, "a", 100, 0.0)
+    hit = cache.get(Q, None, 99.0)
+    assert hit is not None and not hit.prefetch
+
+
+def test_serve_expired_unlimited_and_limited() -> None:
+    forever: Cache[str] = Cache(CachePolicy(serve_expired=True, serve_expired_ttl=0))
+    forever.put(Q, GLOBAL, "a", 5, 0.0)
+    hit = forever.get(Q, None, 5000.0)
+    assert hit is not None and hit.stale and not hit.prefetch
+
+    limited: Cache[str] = Cache(CachePolicy(serve_expired=True, serve_expired_ttl=10))
+    limited.put(Q, GLOBAL, "a", 5, 0.0)
+    hit = limited.get(Q, None, 14.9)
+    assert hit is not None and hit.stale
+    assert limited.get(Q, None, 15.0) is None
+    assert len(limited) == 0
+
+
+def test_purge_drops_unservable_entries() -> None:
+    cache: Cache[str] = Cache()
+    cache.put(("a.", 1, 1), GLOBAL, "a", 5, 0.0)
+    cache.put(("b.", 1, 1), GLOBAL, "b", 50, 0.0)
+    assert cache.purge(10.0) == 1
+    assert len(cache) == 1

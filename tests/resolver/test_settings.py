@@ -1,0 +1,50 @@
+"""The [resolver] slice: Unbound option names, dashed or underscored, with clear errors."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+from pydantic import ValidationError
+
+from resolver.settings import ResolverSettings, split_host_port
+
+
+def test_dashed_and_underscored_spellings() -> None:
+    doc = tomllib.loads(
+        """
+        [resolver]
+        cache-min-ttl = 5
+        cache_max_ttl = 300
+        serve-expired = true
+        serve-expired-client-timeout = 1800
+        max-client-subnet-ipv4 = 16
+        """
+    )
+    s = ResolverSettings.model_validate(doc["resolver"])
+    assert (s.cache_min_ttl, s.cache_max_ttl, s.serve_expired) == (5, 300, True)
+    assert s.serve_expired_client_timeout == 1800 and s.max_client_subnet_ipv4 == 16
+    assert ResolverSettings(cache_min_ttl=7).cache_min_ttl == 7
+
+
+def test_unbound_defaults() -> None:
+    s = ResolverSettings()
+    assert (s.cache_min_ttl, s.cache_max_ttl, s.cache_max_negative_ttl) == (0, 86400, 3600)
+    assert (s.prefetch, s.serve_expired, s.serve_expired_reply_ttl) == (False, False, 30)
+    assert (s.max_client_subnet_ipv4, s.max_client_subnet_ipv6) == (24, 56)
+
+
+def test_unknown_option_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="cache-min-tll"):
+        ResolverSettings.model_validate({"cache-min-tll": 5})
+
+
+def test_msg_cache_size_in_bytes_is_explained() -> None:
+    with pytest.raises(ValidationError, match="counts cache entries, not bytes"):
+        ResolverSettings.model_validate({"msg-cache-size": "4m"})
+
+
+def test_bad_address() -> None:
+    with pytest.raises(ValidationError, match="HOST:PORT"):
+        ResolverSettings(upstream="localhost")
+    assert split_host_port("[::1]:53") == ("::1", 53)
