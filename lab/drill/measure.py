@@ -1,0 +1,141 @@
+"""From observations to metrics: stale-routing windows, failed requests, dead-region share.
+
+Pure. An ``Observation`` is one resolution or one request of one client; times are seconds
+since the run started. A client is *affected* if its last request before the fault, or any
+request after it, went to the dead region; its stale-routing window is the time from the
+fault to its last request sent to the dead region (0 if it never sent one after the fault).
+Windows of clients still sent to the dead region at the end of the run are *censored*
+(the true window is at least the value).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["resolve", "request"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    t: float
+    client: int
+    kind: Kind
+    addr: str  # answer's first address (resolve) or the address connected to (request)
+    region: str  # region name of ``addr``; "" when it is none of the lab's regions
+    ttl: int | None  # TTL of the answer used
+    ok: bool
+    detail: str = ""  # HTTP status, error text, or how the answer was obtained
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Stats:
+    n: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    mean: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "n": self.n,
+            "p50": round(self.p50, 4),
+            "p90": round(self.p90, 4),
+            "p99": round(self.p99, 4),
+            "max": round(self.max, 4),
+            "mean": round(self.mean, 4),
+        }
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), ``q`` in [0, 100]."""
+    if not sorted_values:
+        return 0.0
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def stats(values: Iterable[float]) -> Stats:
+    xs = sorted(values)
+    if not xs:
+        return Stats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return Stats(
+        n=len(xs),
+        p50=percentile(xs, 50),
+        p90=percentile(xs, 90),
+        p99=percentile(xs, 99),
+        max=xs[-1],
+        mean=sum(xs) / len(xs),
+    )
+
+
+def requests(observations: Iterable[Observation]) -> list[Observation]:
+    return sorted((o for o in observations if o.kind == "request"), key=lambda o: o.t)
+
+
+def region_before(reqs: Sequence[Observation], at: float) -> dict[int, str]:
+    """Per client, the region of its last request before ``at``."""
+    last: dict[int, str] = {}
+    for o in reqs:
+        if o.t >= at:
+            break
+        last[o.client] = o.region
+    return last
+
+
+def busiest_region(reqs: Sequence[Observation], at: float) -> str | None:
+    """The region most clients were last sent to before ``at`` (ties: alphabetical)."""
+    counts: dict[str, int] = {}
+    for region in region_before(reqs, at).values():
+        if region:
+            counts[region] = counts.get(region, 0) + 1
+    if not counts:
+        return None
+    return min(counts, key=lambda r: (-counts[r], r))
+
+
+@dataclass(frozen=True)
+class Windows:
+    affected: dict[int, float]  # client id -> stale-routing window (s)
+    censored: frozenset[int]  # affected clients still sent to the dead region at the end
+
+
+def stale_windows(reqs: Sequence[Observation], dead: str, fault_at: float) -> Windows:
+    before = region_before(reqs, fault_at)
+    windows = {c: 0.0 for c, region in before.items() if region == dead}
+    last_region: dict[int, str] = dict(before)
+    for o in reqs:
+        if o.t < fault_at:
+            continue
+        last_region[o.client] = o.region
+        if o.region == dead:
+            windows[o.client] = max(windows.get(o.client, 0.0), o.t - fault_at)
+    censored = frozenset(c for c in windows if last_region.get(c) == dead)
+    return Windows(windows, censored)
+
+
+def failed_after(reqs: Sequence[Observation], at: float) -> int:
+    return sum(1 for o in reqs if o.t >= at and not o.ok)
+
+
+def dead_share(
+    reqs: Sequence[Observation], dead: str, start: float, end: float, step: float
+) -> list[tuple[float, float]]:
+    """Share of clients whose latest request (as of each time step) went to ``dead``."""
+    latest: dict[int, str] = {}
+    out: list[tuple[float, float]] = []
+    i = 0
+    n_steps = max(0, math.floor((end - start) / step + 1e-9))
+    for k in range(n_steps + 1):
+        t = start + k * step
+        while i < len(reqs) and reqs[i].t <= t:
+            latest[reqs[i].client] = reqs[i].region
+            i += 1
+        share = sum(1 for r in latest.values() if r == dead) / len(latest) if latest else 0.0
+        out.append((round(t, 6), share))
+    return out

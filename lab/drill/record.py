@@ -1,0 +1,32 @@
+"""What one drill run (one TTL) recorded: the same shape for live runs and simulations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lab.drill.measure import Observation
+from lab.drill.population import Client
+from lab.drill.scenario import Scenario
+
+
+@dataclass
+class RunRecord:
+    """Times are seconds since the client population started."""
+
+    ttl: int
+    scenario: Scenario
+    clients: list[Client]
+    mode: Literal["live", "sim"]
+    observations: list[Observation] = field(default_factory=list)
+    fault_at: float | None = None  # when the first fault was injected
+    fault_action: str = ""
+    dead_region: str | None = None
+    detected_at: float | None = None  # checker marked the dead region down
+    propagated_at: float | None = None  # authoritative stopped answering with the dead region
+    end: float = 0.0
+    events: list[tuple[float, str]] = field(default_factory=list)  # human-readable timeline
+    notes: list[str] = field(default_factory=list)  # anything the report should warn about
+
+    def note(self, t: float, text: str) -> None:
+        self.events.append((t, text))

@@ -1,0 +1,144 @@
+"""Human-readable output of a drill: the summary table (stdout) and report.md.
+
+Pure: functions take the ``results.json`` run dicts and return text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def _s(x: float | None, nd: int = 2) -> str:
+    return "∞" if x is None else f"{x:.{nd}f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    for r in rows:
+        out.append("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+    return out
+
+
+def summary_table(runs: Sequence[dict[str, Any]]) -> str:
+    """One row per TTL: delays, stale-routing window percentiles, model, failed requests."""
+    header = [
+        "TTL",
+        "detect s",
+        "propag s",
+        "affected",
+        "p50 s",
+        "p90 s",
+        "p99 s",
+        "max s",
+        "mean s",
+        "model mean/max s",
+        "failed req",
+    ]
+    rows = []
+    for run in runs:
+        w, m = run["stale_window_s"], run["model"]
+        rows.append(
+            [
+                str(run["ttl"]),
+                _s(run["detection_s"]),
+                _s(run["propagation_s"], 3),
+                f"{run['clients_affected']}/{run['clients']}",
+                _s(w["p50"]),
+                _s(w["p90"]),
+                _s(w["p99"]),
+                _s(w["max"]) + ("+" if run["censored"] else ""),
+                _s(w["mean"]),
+                f"{_s(m['mean_s'])}/{_s(m['max_s'])}" + ("*" if m["unbounded_clients"] else ""),
+                str(run["failed_requests"]),
+            ]
+        )
+    return "\n".join(_table(header, rows))
+
+
+def profile_table(runs: Sequence[dict[str, Any]]) -> str:
+    """Per profile and TTL: measured mean/max of affected clients beside the model's."""
+    header = ["profile", *(f"TTL {r['ttl']}: mean/max (model)" for r in runs)]
+    names = sorted({name for r in runs for name in r["by_profile"]})
+    rows = []
+    for name in names:
+        cells = [name]
+        for r in runs:
+            p = r["by_profile"].get(name)
+            if p is None or p["clients_affected"] == 0:
+                cells.append("-")
+                continue
+            w, m = p["stale_window_s"], p["model"]
+            plus = "+" if p["censored"] else ""
+            cells.append(
+                f"{_s(w['mean'])}/{_s(w['max'])}{plus} ({_s(m['mean_s'])}/{_s(m['max_s'])})"
+            )
+        rows.append(cells)
+    return "\n".join(_table(header, rows))
+
+
+LEGEND = (
+    "stale-routing window = fault → last request a client sent to the dead region, over the "
+    "clients that were using it; '+' = some clients were still sent there when the run ended "
+    "(window is a lower bound); ∞ = unbounded (pinned clients never re-resolve); "
+    "model* = the model over the bounded clients only."
+)
+
+
+def render_summary(runs: Sequence[dict[str, Any]]) -> str:
+    dead = ", ".join(sorted({str(r["dead_region"]) for r in runs}))
+    return "\n".join(
+        [
+            f"stale-routing window after the fault (dead region: {dead})",
+            summary_table(runs),
+            "",
+            "by client profile (affected clients):",
+            profile_table(runs),
+            "",
+            LEGEND,
+        ]
+    )
+
+
+def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
+    """report.md: the scenario, the tables, the timeline of each run and the plots."""
+    sc = doc["scenario"]
+    runs = doc["runs"]
+    lines = [
+        f"# Drill report: {sc['name']}",
+        "",
+        f"{sc.get('description') or ''}".strip(),
+        "",
+        f"- scenario file: `{doc['scenario_file']}`; started {doc['started_at']}",
+        f"- clients: {sc['clients']}, one request every {sc['request_interval']} s each; "
+        f"checks: interval {sc['checks']['interval']} s, fall {sc['checks']['fall']}, "
+        f"rise {sc['checks']['rise']}, timeout {sc['checks']['timeout']} s",
+        "- model: max ≈ F·I + τ + TTL_eff, mean ≈ (F - ½)·I + τ + TTL_eff/2 (docs/drills.md)",
+        "",
+        "## Summary",
+        "",
+        "```",
+        summary_table(runs),
+        "```",
+        "",
+        "## By client profile",
+        "",
+        "```",
+        profile_table(runs),
+        "```",
+        "",
+        LEGEND,
+        "",
+    ]
+    for run in runs:
+        lines += [f"## TTL {run['ttl']} s — timeline", ""]
+        lines += [f"- t={t:.3f} s: {text}" for t, text in run["events"]]
+        lines += [f"- note: {n}" for n in run["notes"]]
+        lines.append("")
+    if plots:
+        lines += ["## Plots", ""]
+        lines += [f"![{p}]({p})" for p in plots]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,220 @@
+"""The drill on a virtual clock: same population, profiles, model and measurement, no sockets.
+
+Discrete events in time order: client requests (every ``request_interval`` from each client's
+start offset), checker probes (every ``interval`` from a random phase; ``fall`` consecutive
+failures after the fault mark the region down ``probe_latency`` later), and the authoritative
+answer change ``propagation`` after the decision. Shared-resolver clients share one cache per
+location. Resolutions are instantaneous. The result is a ``RunRecord`` exactly like a live
+run's, so ``measure``/``results``/``report`` are exercised deterministically; it is also the
+seam for ``dnslab sweep`` (many clients, many settings, seconds of CPU).
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lab.clock import VirtualClock
+from lab.drill import model
+from lab.drill.measure import Observation, busiest_region, requests
+from lab.drill.population import Client, build_population
+from lab.drill.profiles import Entry, Plan, plan, store
+from lab.drill.record import RunRecord
+from lab.drill.scenario import BUSIEST, Scenario
+
+DEFAULT_NETWORKS = {
+    "na": ipaddress.IPv4Network("127.1.0.0/16"),
+    "eu": ipaddress.IPv4Network("127.2.0.0/16"),
+    "ap": ipaddress.IPv4Network("127.3.0.0/16"),
+}
+
+
+class Geo(Protocol):
+    def answer(self, location: str, down: frozenset[str]) -> tuple[str, ...]:
+        """Addresses the authoritative server gives a client of ``location``."""
+        ...
+
+    def region_of(self, addr: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class SimpleGeo:
+    """Each location has regions in order of preference; the first region that is up wins."""
+
+    preference: Mapping[str, Sequence[str]] = field(
+        default_factory=lambda: {
+            "na": ("us-east", "eu-west", "ap-south"),
+            "eu": ("eu-west", "us-east", "ap-south"),
+            "ap": ("ap-south", "eu-west", "us-east"),
+        }
+    )
+    addrs: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "us-east": "127.0.1.1",
+            "eu-west": "127.0.2.1",
+            "ap-south": "127.0.3.1",
+        }
+    )
+
+    def answer(self, location: str, down: frozenset[str]) -> tuple[str, ...]:
+        order = self.preference[location]
+        up = [r for r in order if r not in down] or list(order)
+        return (self.addrs[up[0]],)
+
+    def region_of(self, addr: str) -> str:
+        return next((r for r, a in self.addrs.items() if a == addr), "")
+
+
+@dataclass
+class _World:
+    geo: Geo
+    dead: str | None = None  # the region that is actually down
+    decided_down: frozenset[str] = frozenset()  # what the authoritative answers by
+    shared: dict[str, Entry] = field(default_factory=dict)  # shared resolver cache per location
+
+
+def simulate(
+    scenario: Scenario,
+    ttl: int,
+    geo: Geo | None = None,
+    networks: Mapping[str, ipaddress.IPv4Network] = DEFAULT_NETWORKS,
+    propagation: float = model.PROPAGATION_GUESS_S,
+    duration: float | None = None,
+) -> RunRecord:
+    clients = build_population(
+        scenario.clients,
+        scenario.locations,
+        scenario.profiles,
+        networks,
+        scenario.request_interval,
+        scenario.seed,
+    )
+    rng = random.Random(scenario.seed * 7919 + ttl)
+    check = model.CheckParams(
+        scenario.checks.interval, scenario.checks.fall, scenario.checks.timeout
+    )
+    fault = scenario.faults[0]
+    latency = model.probe_latency(fault.action, fault.fault, check)
+    if duration is None:
+        duration = scenario.duration or model.run_duration(
+            fault.at,
+            list({c.profile for c in clients}),
+            ttl,
+            check,
+            scenario.request_interval,
+            scenario.tail,
+            scenario.max_duration,
+        )
+    record = RunRecord(ttl=ttl, scenario=scenario, clients=clients, mode="sim", end=duration)
+    world = _World(geo or SimpleGeo())
+    clock = VirtualClock()
+    caches: dict[int, Entry] = {}
+    # events: (time, order, kind, payload); kinds: 0 fault, 1 probe, 2 decide, 3 request
+    events: list[tuple[float, int, int, int]] = []
+    seq = 0
+
+    def push(t: float, kind: int, payload: int = 0) -> None:
+        nonlocal seq
+        if t <= duration:
+            heapq.heappush(events, (t, seq, kind, payload))
+            seq += 1
+
+    push(fault.at, 0)
+    push(rng.uniform(0.0, check.interval), 1, 0)
+    for c in clients:
+        push(c.start_offset, 3, c.id)
+    failures = 0
+    while events:
+        t, _, kind, payload = heapq.heappop(events)
+        clock.set(t)
+        if kind == 0:
+            region = fault.region
+            if region == BUSIEST:
+                region = busiest_region(requests(record.observations), t) or ""
+            world.dead = region
+            record.fault_at, record.fault_action, record.dead_region = t, fault.action, region
+            record.note(t, f"{fault.action} {region}")
+        elif kind == 1:
+            failed = world.dead is not None and t >= (record.fault_at or 0.0)
+            failures = failures + 1 if failed else 0
+            if failures == check.fall and world.dead is not None and record.detected_at is None:
+                record.detected_at = t + latency
+                record.note(t + latency, f"checker: {world.dead} down")
+                push(t + latency + propagation, 2)
+            push(t + check.interval, 1)
+        elif kind == 2:
+            assert world.dead is not None
+            world.decided_down = frozenset({world.dead})
+            record.propagated_at = t
+            record.note(t, f"authoritative: {world.dead} out of answers")
+        else:
+            _request(record, world, clients[payload], caches, clock.now())
+            push(t + scenario.request_interval, 3, payload)
+    return record
+
+
+def _resolve(
+    world: _World, client: Client, record: RunRecord, now: float
+) -> tuple[tuple[str, ...], int]:
+    ttl = record.ttl
+    if client.profile.upstream == "resolver":
+        entry = world.shared.get(client.location)
+        if entry is None or now >= entry.expires_at:
+            addrs = world.geo.answer(client.location, world.decided_down)
+            age = client.age_fraction * ttl if entry is None else 0.0
+            entry = Entry(addrs, ttl, now - age, now - age + ttl)
+            world.shared[client.location] = entry
+        return entry.addrs, max(0, int(entry.expires_at - now))
+    return world.geo.answer(client.location, world.decided_down), ttl
+
+
+def _request(
+    record: RunRecord, world: _World, client: Client, caches: dict[int, Entry], now: float
+) -> None:
+    entry = caches.get(client.id)
+    action = plan(client.profile, entry, now)
+    if action is Plan.USE and entry is not None:
+        addrs, how = entry.addrs, "cache"
+    elif action is Plan.USE_AND_REFRESH and entry is not None:
+        addrs, how = entry.addrs, "stale" if now >= entry.expires_at else "prefetch"
+    else:
+        addrs, how = (), "resolve"
+    if action is not Plan.USE:
+        fresh, ttl = _resolve(world, client, record, now)
+        first = entry is None
+        age = client.age_fraction * client.profile.life(ttl) if first else 0.0
+        caches[client.id] = store(client.profile, fresh, ttl, now, age=age)
+        record.observations.append(
+            Observation(
+                now,
+                client.id,
+                "resolve",
+                fresh[0],
+                world.geo.region_of(fresh[0]),
+                ttl,
+                True,
+                client.profile.upstream,
+            )
+        )
+        if not addrs:
+            addrs = fresh
+    used = caches[client.id] if how == "resolve" else entry
+    addr = addrs[0]
+    region = world.geo.region_of(addr)
+    ok = region != world.dead
+    record.observations.append(
+        Observation(
+            now,
+            client.id,
+            "request",
+            addr,
+            region,
+            used.ttl if used is not None else None,
+            ok,
+            how if ok else "connection refused",
+        )
+    )

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.drill.scenario import DEFAULT_SCENARIO, SCENARIO_DIR, load_scenario, parse_scenario
+from lab.errors import ConfigError
+
+MINIMAL = """
+[[faults]]
+at = 2
+action = "kill"
+"""
+
+
+def test_default_scenario_loads() -> None:
+    sc = load_scenario(None)
+    assert sc.faults[0].action == "kill" and sc.faults[0].region == "busiest"
+    assert sc.ttls and sc.clients > 0
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIO_DIR.glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_scenario_is_valid(path: Path) -> None:
+    load_scenario(path)
+
+
+def test_minimal_scenario_gets_defaults() -> None:
+    sc = parse_scenario(MINIMAL)
+    assert sc.checks.fall == 3 and sc.profiles == {"honours-ttl": 1.0}
+    assert sc.first_fault_at == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("clients = 3", "faults: Field required"),
+        ('[profiles]\n"bogus" = 1\n' + MINIMAL, "profiles: .*unknown client profile 'bogus'"),
+        ("[checks]\nfall = 0\n" + MINIMAL, "checks.fall"),
+        ("ttls = [-1]\n" + MINIMAL, "ttls: .*>= 0"),
+        ("typo = 1\n" + MINIMAL, "typo: Extra inputs"),
+        ('[[faults]]\nat = 1\naction = "explode"\n', "faults.0.action"),
+        ("x = [", "not valid TOML"),
+        (
+            '[[faults]]\nat = 3\naction = "kill"\n[[faults]]\nat = 1\naction = "restart"\n',
+            "time order",
+        ),
+    ],
+)
+def test_errors_name_file_and_field(text: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as err:
+        parse_scenario(text, "my.toml")
+    assert str(err.value).startswith("my.toml: ")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read scenario"):
+        load_scenario(tmp_path / "nope.toml")
+    assert DEFAULT_SCENARIO.exists()

@@ -1,0 +1,102 @@
+"""The simulation drives the whole measurement pipeline deterministically on virtual time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab.drill import model
+from lab.drill.measure import requests, stale_windows
+from lab.drill.plots import write_plots
+from lab.drill.report import render_report, render_summary
+from lab.drill.results import document, summarise, write_json, write_observations
+from lab.drill.scenario import load_scenario, parse_scenario
+from lab.drill.sim import SimpleGeo, simulate
+
+HONOURS = """
+clients = {clients}
+request_interval = 0.1
+max_duration = 200
+seed = {seed}
+ttls = [{ttl}]
+[locations]
+eu = 1
+[profiles]
+"honours-ttl" = 1
+[checks]
+interval = 0.5
+fall = 3
+[[faults]]
+at = {at}
+action = "kill"
+"""
+
+
+def test_same_seed_same_record() -> None:
+    sc = load_scenario(None)
+    a, b = simulate(sc, 5), simulate(sc, 5)
+    assert a.observations == b.observations and a.detected_at == b.detected_at
+
+
+def test_busiest_region_is_killed_and_detected_in_model_bounds() -> None:
+    sc = load_scenario(None)
+    rec = simulate(sc, 5)
+    assert rec.dead_region == "eu-west"  # eu holds half the clients
+    assert rec.fault_at is not None and rec.detected_at is not None
+    det = rec.detected_at - rec.fault_at
+    assert (sc.checks.fall - 1) * sc.checks.interval <= det <= sc.checks.fall * sc.checks.interval
+
+
+@pytest.mark.parametrize("ttl", [2, 5, 30])
+def test_honours_ttl_matches_model(ttl: int) -> None:
+    """Averaged over seeds (each a new checker phase), the simulated mean and max agree."""
+    check = model.CheckParams(0.5, 3, 0.25)
+    pred = model.window(check, model.PROPAGATION_GUESS_S, ttl)
+    assert pred.mean_s is not None and pred.max_s is not None
+    means = []
+    for seed in range(6):
+        sc = parse_scenario(HONOURS.format(clients=120, seed=seed, ttl=ttl, at=2))
+        rec = simulate(sc, ttl)
+        assert rec.fault_at is not None and rec.dead_region == "eu-west"
+        w = stale_windows(requests(rec.observations), "eu-west", rec.fault_at)
+        assert len(w.affected) == 120 and not w.censored
+        assert max(w.affected.values()) <= pred.max_s + 1e-9
+        means.append(sum(w.affected.values()) / len(w.affected))
+    # measured windows end at the last request, up to one request interval before expiry
+    assert sum(means) / len(means) == pytest.approx(pred.mean_s - 0.05, rel=0.05)
+
+
+def test_geo_failover_order() -> None:
+    geo = SimpleGeo()
+    assert geo.answer("eu", frozenset()) == ("127.0.2.1",)
+    assert geo.answer("eu", frozenset({"eu-west"})) == ("127.0.1.1",)
+    assert geo.region_of("127.0.3.1") == "ap-south" and geo.region_of("10.0.0.1") == ""
+
+
+def test_outputs_from_a_simulated_drill(tmp_path: Path) -> None:
+    sc = load_scenario(None)
+    records = [simulate(sc, ttl) for ttl in sc.ttls]
+    runs = [summarise(r) for r in records]
+    doc = document("scenarios/default.toml", sc.model_dump(), runs, "2026-01-01T00:00:00Z")
+    write_json(tmp_path / "results.json", doc)
+    loaded = json.loads((tmp_path / "results.json").read_text())
+    run = loaded["runs"][0]
+    for key in ("ttl", "detection_s", "propagation_s", "failed_requests", "by_profile"):
+        assert key in run
+    assert set(run["stale_window_s"]) >= {"p50", "p90", "p99", "max", "mean"}
+    assert set(run["model"]) >= {"mean_s", "max_s"}
+    assert run["by_profile"]["pinned"]["model"] == {"mean_s": None, "max_s": None}
+    assert run["by_profile"]["pinned"]["censored"] > 0
+    assert run["failed_requests"] > 0
+    rows = write_observations(tmp_path / "observations.csv", records)
+    lines = (tmp_path / "observations.csv").read_text().splitlines()
+    assert len(lines) == rows + 1 and lines[0].startswith("ttl,t,t_since_fault,client")
+    table = render_summary(runs)
+    assert "TTL" in table and "honours-ttl" in table and "eu-west" in table
+    plots = write_plots(tmp_path, records, runs)
+    for name in plots:
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    report = render_report(loaded, plots)
+    assert "# Drill report: kill-busiest" in report and "![dead_share.png]" in report
