@@ -1,0 +1,133 @@
+"""``HealthFeed``: an asyncio client of one checker's ``/v1/events`` stream (for the server).
+
+    feed = HealthFeed(url, on_snapshot, on_event, on_status)
+    task = asyncio.create_task(feed.run())   # reconnects forever; cancel the task to stop
+
+* Parses SSE properly (``healthcheck.sse``: multi-line data, ids, retry, comments).
+* Sends ``Last-Event-ID`` on every reconnect, so missed transitions are replayed; when the
+  checker cannot replay (restarted, id too old) it sends a snapshot, which replaces the view.
+* A feed is **up** from its first message until the connection fails or stays silent longer
+  than ``stale_after`` seconds (heartbeats arrive every second by default). ``on_status(False)``
+  then lets the server keep its last state (fail-static) and export a feed-up gauge of 0.
+* Reconnects with exponential backoff and full jitter: the n-th consecutive failure waits
+  ``uniform(0, min(backoff_max, base·2^n))`` where ``base`` is the server's ``retry`` (or
+  ``backoff_initial``); a connection that delivered a message resets n.
+
+``view`` is the feed's own picture (region → ``RegionStatus``), kept equal to the checker's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+
+from healthcheck.events import RegionStatus, Snapshot, StateEvent
+from healthcheck.sse import SSEMessage, SSEParser
+
+
+class HealthFeed:
+    def __init__(
+        self,
+        url: str,
+        on_snapshot: Callable[[Snapshot], None] = lambda s: None,
+        on_event: Callable[[StateEvent], None] = lambda e: None,
+        on_status: Callable[[bool], None] = lambda up: None,
+        *,
+        stale_after: float = 3.0,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 5.0,
+        connect_timeout: float = 2.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.url = url
+        self.on_snapshot, self.on_event, self.on_status = on_snapshot, on_event, on_status
+        self.stale_after = stale_after
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.connect_timeout = connect_timeout
+        self.rng = rng or random.Random()
+        self.last_id: str | None = None
+        self.retry_ms: int | None = None
+        self.up = False
+        self.view: dict[str, RegionStatus] = {}
+        self.boot: str | None = None
+        self.seq = 0
+        self.connects = 0
+        self.failures = 0
+
+    def _set_up(self, up: bool) -> None:
+        if up != self.up:
+            self.up = up
+            self.on_status(up)
+
+    def backoff(self, attempt: int) -> float:
+        base = self.retry_ms / 1000 if self.retry_ms is not None else self.backoff_initial
+        return self.rng.uniform(0, min(self.backoff_max, base * 2**attempt))
+
+    async def run(self) -> None:
+        attempt = 0
+        async with httpx.AsyncClient(timeout=None) as client:
+            while True:
+                delivered = False
+                try:
+                    delivered = await self._session(client)
+                except (httpx.HTTPError, OSError, ValueError):
+                    pass
+                finally:
+                    self._set_up(False)
+                self.failures += 1
+                attempt = 0 if delivered else attempt + 1
+                await asyncio.sleep(self.backoff(attempt))
+
+    async def _session(self, client: httpx.AsyncClient) -> bool:
+        headers = {"Accept": "text/event-stream"}
+        if self.last_id is not None:
+            headers["Last-Event-ID"] = self.last_id
+        timeout = httpx.Timeout(self.connect_timeout, read=self.stale_after)
+        delivered = False
+        async with client.stream("GET", self.url, headers=headers, timeout=timeout) as resp:
+            if resp.status_code != 200:
+                return False
+            self.connects += 1
+            parser = SSEParser()
+            async for chunk in resp.aiter_text():
+                messages = parser.feed(chunk)
+                if parser.retry_ms is not None:
+                    self.retry_ms = parser.retry_ms
+                if messages or parser.comments:
+                    delivered = True
+                    self._set_up(True)
+                for msg in messages:
+                    self._handle(msg)
+        return delivered
+
+    def _handle(self, msg: SSEMessage) -> None:
+        if msg.event == "snapshot":
+            snap = Snapshot.model_validate_json(msg.data)
+            self.view = {r.region: r for r in snap.regions}
+            self.boot, self.seq = snap.boot, snap.seq
+            self.last_id = msg.id or snap.id
+            self.on_snapshot(snap)
+        elif msg.event == "state":
+            ev = StateEvent.model_validate_json(msg.data)
+            if ev.boot == self.boot and ev.seq <= self.seq:
+                return  # already applied
+            self.view[ev.status.region] = ev.status
+            self.boot, self.seq = ev.boot, ev.seq
+            self.last_id = msg.id or ev.id
+            self.on_event(ev)
+
+
+@contextlib.asynccontextmanager
+async def running(feed: HealthFeed) -> AsyncIterator[HealthFeed]:
+    """``async with running(feed):`` — run the feed in a task, cancel it on exit."""
+    task = asyncio.create_task(feed.run())
+    try:
+        yield feed
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,40 @@
+"""``dnslab region``: one simulated regional backend per process."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+HELP = """\
+Run one regional backend (FastAPI on uvicorn). GET / answers JSON {region, instance, pid}
+with header X-Region; GET /healthz is the health endpoint; GET/POST /v1/faults inject named
+faults (down, hang, slow, error-rate, flap, healthz-only, clear); GET /metrics is Prometheus.
+'down' really closes the listening socket: give it a "duration" (seconds) or run with
+--control so the fault API stays reachable on a port that is never faulted. See docs/regions.md.
+"""
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "region", help="run a simulated regional backend with injectable faults", description=HELP
+    )
+    p.add_argument("--name", required=True, help="region name, e.g. eu-west")
+    p.add_argument("--listen", required=True, metavar="ADDR:PORT", help="e.g. 127.0.2.1:8080")
+    p.add_argument(
+        "--control",
+        metavar="ADDR:PORT",
+        help="side port serving the same API without faults; it stays open under 'down'",
+    )
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from regions.runner import run_region
+    from regions.serving import parse_hostport
+
+    listen = parse_hostport(args.listen, "--listen")
+    control = parse_hostport(args.control, "--control") if args.control else None
+    asyncio.run(run_region(args.name, listen, control))
+    return 0
