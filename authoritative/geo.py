@@ -1,0 +1,192 @@
+"""Client location: which configured location a client address (or ECS subnet) is in.
+
+Pure and immutable. ``GeoMap.locate(client)`` walks a binary trie of the configured networks
+(longest prefix wins) and, in the same walk, finds the ECS scope: the shortest prefix of the
+client address whose whole block maps to the same location — usually the matched CIDR's own
+prefix length (RFC 7871 §7.2.1), longer when a more specific network of another location sits
+inside it, shorter when neighbouring networks agree. An optional MaxMind database
+(``[geoip] mmdb``) is asked only when no configured network matches; configured networks win.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (address) -> (record or None, prefix length); maxminddb.Reader.get_with_prefix_len fits.
+GeoIPLookup = Callable[[str], tuple[Any, int]]
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who asks: the ECS subnet if the query carried one, else the packet's source address."""
+
+    address: IPAddress
+    source_prefix: int | None = None  # ECS SOURCE PREFIX-LENGTH; None: a full source address
+    via: Literal["ecs", "source"] = "source"
+
+    @classmethod
+    def from_source(cls, address: str) -> Client:
+        return cls(ipaddress.ip_address(address))
+
+    @classmethod
+    def from_ecs(cls, address: str, source_prefix: int) -> Client:
+        addr = ipaddress.ip_address(address)
+        net = ipaddress.ip_network((addr, source_prefix), strict=False)
+        return cls(net.network_address, source_prefix, "ecs")
+
+    @property
+    def family_bits(self) -> int:
+        return self.address.max_prefixlen
+
+    def describe(self) -> str:
+        if self.via == "ecs":
+            return f"ECS {self.address}/{self.source_prefix}"
+        return f"source address {self.address}"
+
+
+@dataclass(frozen=True)
+class Located:
+    location: str | None  # None: in no location (the 'default' order applies)
+    net: str | None  # the map entry that decided: a CIDR, or 'geoip:country:DE/20'
+    scope: int  # ECS scope prefix length for answers that depend on the location
+    client: Client
+
+    def describe(self) -> str:
+        where = self.location if self.location is not None else "no location"
+        by = f"matched {self.net}" if self.net else "no network matched"
+        return f"{self.client.describe()} -> {where} ({by}, scope /{self.scope})"
+
+
+@dataclass
+class _Node:
+    location: str | None = None  # a network ends here
+    net: str | None = None
+    children: list[_Node | None] = field(default_factory=lambda: [None, None])
+    below: frozenset[str] = frozenset()  # locations of networks strictly below this node
+    covered: str | None = None  # a location that covers this whole block by itself
+
+
+def _bits(addr: IPAddress) -> Callable[[int], int]:
+    value, width = int(addr), addr.max_prefixlen
+    return lambda depth: (value >> (width - 1 - depth)) & 1
+
+
+def _finish(node: _Node) -> frozenset[str]:
+    locs: set[str] = set()
+    for child in node.children:
+        if child is not None:
+            locs |= _finish(child)
+    node.below = frozenset(locs)
+    c0, c1 = node.children
+    if node.location is not None and node.below <= {node.location}:
+        node.covered = node.location
+    elif c0 is not None and c1 is not None and c0.covered is not None:
+        node.covered = c0.covered if c0.covered == c1.covered else None
+    return node.below | ({node.location} if node.location is not None else set())
+
+
+class GeoMap:
+    """Networks → locations, for both address families."""
+
+    def __init__(
+        self,
+        nets: Mapping[str, tuple[str, ...]],
+        geoip: Mapping[str, tuple[str, ...]] | None = None,
+        geoip_lookup: GeoIPLookup | None = None,
+    ) -> None:
+        self._roots = {32: _Node(), 128: _Node()}
+        for location, cidrs in nets.items():
+            for cidr in cidrs:
+                self._insert(ipaddress.ip_network(cidr), location)
+        for root in self._roots.values():
+            _finish(root)
+        self._codes: dict[str, str] = {}
+        for location, codes in (geoip or {}).items():
+            for code in codes:
+                self._codes.setdefault(code, location)
+        self._geoip_lookup = geoip_lookup
+
+    def _insert(self, net: ipaddress.IPv4Network | ipaddress.IPv6Network, location: str) -> None:
+        node = self._roots[net.max_prefixlen]
+        bit = _bits(net.network_address)
+        for depth in range(net.prefixlen):
+            b = bit(depth)
+            nxt = node.children[b]
+            if nxt is None:
+                nxt = node.children[b] = _Node()
+            node = nxt
+        node.location, node.net = location, str(net)
+
+    def locate(self, client: Client) -> Located:
+        addr = client.address
+        width = addr.max_prefixlen
+        bit = _bits(addr)
+        node: _Node | None = self._roots[width]
+        location: str | None = None
+        net: str | None = None
+        scope: int | None = None
+        depth = 0
+        while node is not None:
+            if node.location is not None:
+                location, net = node.location, node.net
+            if scope is None and (
+                node.covered is not None or node.below <= ({location} if location else set())
+            ):
+                scope = depth  # the whole block below maps to `location`
+            if depth == width:
+                break
+            node = node.children[bit(depth)]
+            depth += 1
+        if scope is None:
+            scope = depth  # the walk left the trie here: nothing more specific below
+        if location is None and self._geoip_lookup is not None:
+            found = self._geoip(addr)
+            if found is not None:
+                location, net, prefix = found
+                scope = max(scope, prefix)
+        return Located(location, net, scope, client)
+
+    def _geoip(self, addr: IPAddress) -> tuple[str, str, int] | None:
+        assert self._geoip_lookup is not None
+        record, prefix = self._geoip_lookup(str(addr))
+        if not isinstance(record, dict):
+            return None
+        country = (record.get("country") or {}).get("iso_code")
+        continent = (record.get("continent") or {}).get("code")
+        for code in (f"country:{country}", f"continent:{continent}"):
+            if code in self._codes:
+                net = ipaddress.ip_network((addr, prefix), strict=False)
+                return self._codes[code], f"geoip {code} ({net} in the database)", prefix
+        return None
+
+
+def geomap_from_config(cfg: Any, open_mmdb: Callable[[str], GeoIPLookup] | None = None) -> GeoMap:
+    """Build the map from a ``LabConfig``; ``open_mmdb(path)`` opens the MaxMind database."""
+    lookup = None
+    if cfg.geoip.mmdb is not None:
+        if open_mmdb is None:
+            open_mmdb = open_maxmind
+        lookup = open_mmdb(str(cfg.path(cfg.geoip.mmdb)))
+    return GeoMap(
+        {name: loc.nets for name, loc in cfg.locations.items()},
+        {name: loc.geoip for name, loc in cfg.locations.items()},
+        lookup,
+    )
+
+
+def open_maxmind(path: str) -> GeoIPLookup:
+    """Open a .mmdb with ``maxminddb`` (in memory, so lookups never touch the disk)."""
+    import maxminddb
+
+    from lab.errors import ConfigError
+
+    try:
+        reader = maxminddb.open_database(path, maxminddb.MODE_MEMORY)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"geoip.mmdb: cannot open {path}: {exc}") from None
+    get: GeoIPLookup = reader.get_with_prefix_len
+    return get
