@@ -1,0 +1,96 @@
+"""``dnslab resolver``: the caching stub resolver (UDP+TCP), with /metrics."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lab.errors import ConfigError
+from resolver.settings import ResolverSettings
+
+HELP = """\
+A caching stub resolver in front of one upstream (normally `dnslab authoritative`).
+It behaves like Unbound's cache and lets you switch each behaviour on or off: TTL clamps
+(cache-min-ttl, cache-max-ttl, cache-max-negative-ttl), negative caching (RFC 2308),
+prefetch, serve-expired (RFC 8767), serve-original-ttl, an LRU size bound and EDNS Client
+Subnet forwarding with scope-aware caching (RFC 7871). Options come from the [resolver]
+table of lab.toml (Unbound's option names, e.g. `serve-expired = true`) and can be
+overridden with --option NAME=VALUE. See docs/resolver.md."""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "resolver",
+        help="run the caching stub resolver",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--upstream", metavar="HOST:PORT", help="upstream server (127.0.0.1:5300)")
+    p.add_argument("--listen", metavar="HOST:PORT", help="UDP+TCP address (127.0.0.1:5301)")
+    p.add_argument("--config", metavar="lab.toml", type=Path, help="read the [resolver] table")
+    p.add_argument("--metrics", metavar="HOST:PORT", help="serve /metrics here (127.0.0.1:9301)")
+    p.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set one option, Unbound spelling (e.g. -o serve-expired=yes -o cache-min-ttl=5)",
+    )
+    p.set_defaults(handler=run)
+
+
+def load_settings(
+    config: Path | None, overrides: dict[str, Any], options: list[str]
+) -> ResolverSettings:
+    """The [resolver] table of ``config``, then ``--option``s, then the address flags."""
+    from pydantic import ValidationError
+
+    data: dict[str, Any] = {}
+    where = "command line"
+    if config is not None:
+        import tomllib
+
+        where = str(config)
+        try:
+            doc = tomllib.loads(config.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{config}: cannot read: {exc}") from exc
+        data.update(doc.get("resolver", {}))
+    for item in options:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--option {item!r}: write NAME=VALUE, e.g. -o prefetch=yes")
+        data[name.strip()] = _option_value(value.strip())
+        where = f"{where} and --option"
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ResolverSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"[resolver] {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from None
+
+
+def _option_value(text: str) -> Any:
+    low = text.lower()
+    if low in ("yes", "true", "on"):
+        return True
+    if low in ("no", "false", "off"):
+        return False
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from resolver.service import serve
+
+    settings = load_settings(
+        args.config,
+        {"upstream": args.upstream, "listen": args.listen, "metrics_listen": args.metrics},
+        args.option,
+    )
+    return asyncio.run(serve(settings))

@@ -1,0 +1,210 @@
+"""The resolver's asyncio shell: UDP+TCP listener, upstream calls, timers. No decisions here.
+
+Per client query: decode → ``core.lookup`` → answer from cache, or ask upstream (one in-flight
+query per identical request, shared by every client waiting for it) and race it against the
+serve-expired client timeout → encode. Background refreshes (prefetch, after stale) run as
+tasks whose results only update the cache. Anything unexpected becomes SERVFAIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from typing import cast
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.rcode
+
+from lab.clock import Clock, SystemClock
+from resolver.answers import Sections
+from resolver.core import Outcome, Query, Reply, ResolverCore, UpstreamRequest
+from resolver.ecs import ClientSubnet
+from resolver.metrics import ResolverMetrics
+from resolver.upstream import Upstream, UpstreamError
+
+log = logging.getLogger("dnslab.resolver")
+SERVFAIL = Sections(int(dns.rcode.SERVFAIL), (), (), ())
+
+
+class ResolverServer:
+    def __init__(
+        self,
+        core: ResolverCore,
+        upstream: Upstream,
+        metrics: ResolverMetrics,
+        clock: Clock | None = None,
+    ) -> None:
+        self.core = core
+        self.upstream = upstream
+        self.metrics = metrics
+        self.clock = clock or SystemClock()
+        self._inflight: dict[object, asyncio.Task[Reply]] = {}
+        self._background: set[asyncio.Task[Reply]] = set()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+
+    # -- resolution ----------------------------------------------------------------------------
+    async def answer(self, query: Query) -> Reply:
+        step = self.core.lookup(query, self.clock.now())
+        if isinstance(step, Reply):
+            if step.refresh is not None:
+                self._refresh(step.refresh)
+            return step
+        self.metrics.misses.inc()
+        task = self._ask(step.request)
+        if step.stale_at is None:
+            return await asyncio.shield(task)
+        wait = max(0.0, step.stale_at - self.clock.now())
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(asyncio.shield(task), wait)
+        stale = self.core.on_client_timeout(step.request, self.clock.now())
+        return stale if stale is not None else await asyncio.shield(task)
+
+    def _ask(self, request: UpstreamRequest) -> asyncio.Task[Reply]:
+        task = self._inflight.get(request.key)
+        if task is None:
+            task = asyncio.create_task(self._resolve(request))
+            self._inflight[request.key] = task
+            key = request.key
+            task.add_done_callback(lambda _t: self._inflight.pop(key, None))
+        return task
+
+    def _refresh(self, request: UpstreamRequest) -> None:
+        if request.key in self._inflight:
+            return
+        self.metrics.prefetches.inc()
+        task = self._ask(request)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _resolve(self, request: UpstreamRequest) -> Reply:
+        try:
+            response, took = await self.upstream.resolve(request)
+        except UpstreamError as exc:
+            self.metrics.errors.labels(exc.kind).inc()
+            return self.core.on_upstream_failure(request, exc.kind, self.clock.now())
+        self.metrics.latency.observe(took)
+        reply = self.core.on_upstream(request, response, self.clock.now())
+        if reply.upstream_error is not None:
+            self.metrics.errors.labels(reply.upstream_error).inc()
+        return reply
+
+    # -- wire ----------------------------------------------------------------------------------
+    async def handle(self, wire: bytes, client: str, max_size: int | None) -> bytes | None:
+        """One client message in, one reply out (``None``: drop). ``max_size`` None = UDP."""
+        try:
+            msg = dns.message.from_wire(wire)
+        except Exception:  # any undecodable input: FORMERR if we can, else drop
+            return _formerr(wire)
+        if msg.opcode() != dns.opcode.QUERY or len(msg.question) != 1:
+            return _error(msg, dns.rcode.NOTIMP if len(msg.question) == 1 else dns.rcode.FORMERR)
+        q = msg.question[0]
+        client_ecs = _client_ecs(msg)
+        try:
+            reply = await self.answer(Query(q.name, q.rdtype, q.rdclass, client, client_ecs))
+        except Exception:
+            log.exception("resolving %s failed", q.name)
+            reply = Reply(SERVFAIL, Outcome.FAIL)
+        self.metrics.answered(reply)
+        limit = max_size or (max(512, msg.payload) if msg.edns >= 0 else 512)
+        return render(msg, reply, client_ecs, limit)
+
+    async def start(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._udp, _ = await loop.create_datagram_endpoint(
+            lambda: _Udp(self), local_addr=(host, port)
+        )
+        self._tcp = await asyncio.start_server(self._tcp_client, host, port)
+
+    async def close(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+        for task in list(self._inflight.values()):
+            task.cancel()
+
+    async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            while True:
+                (length,) = struct.unpack("!H", await reader.readexactly(2))
+                out = await self.handle(await reader.readexactly(length), peer[0], 65535)
+                if out is not None:
+                    writer.write(struct.pack("!H", len(out)) + out)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, server: ResolverServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        task = asyncio.create_task(self._reply(data, addr))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _reply(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        out = await self.server.handle(data, str(addr[0]), None)
+        if out is not None and self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(out, addr)
+
+
+def _client_ecs(msg: dns.message.Message) -> ClientSubnet | None:
+    for option in msg.options:
+        if isinstance(option, dns.edns.ECSOption):
+            with contextlib.suppress(ValueError):
+                return ClientSubnet.from_text(option.address, option.srclen)
+    return None
+
+
+def render(
+    query: dns.message.Message, reply: Reply, client_ecs: ClientSubnet | None, limit: int
+) -> bytes:
+    response = dns.message.make_response(query)
+    response.flags |= dns.flags.RA
+    response.set_rcode(dns.rcode.Rcode(reply.rcode))
+    response.answer = list(reply.sections.answer)
+    response.authority = list(reply.sections.authority)
+    response.additional = list(reply.sections.additional)
+    if query.edns >= 0:
+        options: list[dns.edns.Option] = []
+        if client_ecs is not None:
+            scope = min(reply.scope.prefix, client_ecs.source)
+            options.append(dns.edns.ECSOption(client_ecs.address_text(), client_ecs.source, scope))
+        response.use_edns(0, payload=1232, options=options)
+    try:
+        return response.to_wire(max_size=limit)
+    except dns.exception.TooBig:
+        response.answer, response.authority, response.additional = [], [], []
+        response.flags |= dns.flags.TC
+        return response.to_wire(max_size=limit)
+
+
+def _error(msg: dns.message.Message, rcode: int) -> bytes:
+    response = dns.message.make_response(msg)
+    response.set_rcode(dns.rcode.Rcode(rcode))
+    return response.to_wire()
+
+
+def _formerr(wire: bytes) -> bytes | None:
+    if len(wire) < 12:
+        return None
+    flags = (wire[2] & 0x78) << 8 | 0x8000 | dns.rcode.FORMERR  # QR, same opcode
+    return wire[:2] + struct.pack("!HHHHH", flags, 0, 0, 0, 0)

@@ -1,0 +1,62 @@
+"""Run the resolver until SIGTERM/SIGINT: listener, metrics endpoint, ``ready`` line."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from prometheus_client import CollectorRegistry, start_http_server
+
+from lab.errors import ConfigError
+from resolver.core import ResolverCore
+from resolver.metrics import ResolverMetrics
+from resolver.server import ResolverServer
+from resolver.settings import ResolverSettings, split_host_port
+from resolver.upstream import Upstream
+
+
+def build(settings: ResolverSettings, registry: CollectorRegistry) -> ResolverServer:
+    core = ResolverCore(settings)
+    host, port = split_host_port(settings.upstream)
+    upstream = Upstream(
+        host,
+        port,
+        timeout=settings.upstream_timeout_ms / 1000,
+        retries=settings.outbound_msg_retry,
+        tcp_only=settings.tcp_upstream,
+    )
+    metrics = ResolverMetrics(registry, lambda: len(core.cache))
+    return ResolverServer(core, upstream, metrics)
+
+
+async def serve(settings: ResolverSettings) -> int:
+    registry = CollectorRegistry()
+    server = build(settings, registry)
+    host, port = split_host_port(settings.listen)
+    m_host, m_port = split_host_port(settings.metrics_listen)
+    try:
+        await server.start(host, port)
+    except OSError as exc:
+        raise ConfigError(
+            f"listen {settings.listen}: {exc.strerror} (pick another --listen)"
+        ) from None
+    try:
+        http, thread = start_http_server(m_port, m_host, registry=registry)
+    except OSError as exc:
+        await server.close()
+        raise ConfigError(
+            f"metrics {settings.metrics_listen}: {exc.strerror} (use --metrics)"
+        ) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"ready resolver {settings.listen} metrics {settings.metrics_listen}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+        http.shutdown()
+        http.server_close()
+        thread.join(timeout=2)
+    return 0
