@@ -13,6 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from healthcheck import sse
 from healthcheck.checker import Checker
+from healthcheck.events import RegionStatus
 
 RETRY_MS = 500
 
@@ -41,7 +42,9 @@ async def event_stream(
                 continue
             if ev_or_end is None:
                 return
-            if ev_or_end.seq > sent:
+            if isinstance(ev_or_end, RegionStatus):
+                yield sse.encode("status", ev_or_end.model_dump_json())  # no id: not replayed
+            elif ev_or_end.seq > sent:
                 sent = ev_or_end.seq
                 yield sse.encode("state", ev_or_end.model_dump_json(), id=ev_or_end.id)
     finally:

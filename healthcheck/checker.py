@@ -20,6 +20,7 @@ from healthcheck.events import EventLog, RegionStatus, Snapshot, StateEvent, sta
 from healthcheck.settings import CheckSettings
 
 QUEUE_LIMIT = 1024
+Item = StateEvent | RegionStatus | None  # None: the stream must end
 PROBE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -95,7 +96,7 @@ class Checker:
         self.metrics = CheckerMetrics.create(self.registry)
         self.health = {r: S.initial(r, self.settings, self.mono_start) for r in self.regions}
         self.log = EventLog(self.boot, self.settings.history)
-        self.subscribers: set[asyncio.Queue[StateEvent | None]] = set()
+        self.subscribers: set[asyncio.Queue[Item]] = set()
         for r, h in self.health.items():
             self.metrics.region_up.labels(self.name, r).set(STATE_VALUE[h.state])
 
@@ -119,25 +120,30 @@ class Checker:
         m.probe_results.labels(self.name, region, outcome_of(result)).inc()
         h, t = S.step(self.health[region], result, self.settings)
         self.health[region] = h
+        status = self.status(region, result.finished)
         if t is None:
+            self._publish(status)  # no transition: next_change_at and rtt moved
             return None
         m.region_up.labels(self.name, region).set(STATE_VALUE[h.state])
         m.transitions.labels(self.name, region, h.state).inc()
-        ev = self.log.append(t, self.status(region, result.finished), self.to_wall)
-        for q in list(self.subscribers):
-            try:
-                q.put_nowait(ev)
-            except asyncio.QueueFull:
-                self.drop(q)
+        ev = self.log.append(t, status, self.to_wall)
+        self._publish(ev)
         return ev
 
-    def subscribe(self) -> asyncio.Queue[StateEvent | None]:
-        q: asyncio.Queue[StateEvent | None] = asyncio.Queue(QUEUE_LIMIT)
+    def _publish(self, item: StateEvent | RegionStatus) -> None:
+        for q in list(self.subscribers):
+            try:
+                q.put_nowait(item)
+            except asyncio.QueueFull:
+                self.drop(q)
+
+    def subscribe(self) -> asyncio.Queue[Item]:
+        q: asyncio.Queue[Item] = asyncio.Queue(QUEUE_LIMIT)
         self.subscribers.add(q)
         self.metrics.subscribers.labels(self.name).set(len(self.subscribers))
         return q
 
-    def drop(self, q: asyncio.Queue[StateEvent | None]) -> None:
+    def drop(self, q: asyncio.Queue[Item]) -> None:
         if q in self.subscribers:
             self.subscribers.discard(q)
             while not q.empty():

@@ -5,6 +5,9 @@ Wire format of ``GET /v1/events`` (Server-Sent Events):
 * ``event: snapshot`` — a ``Snapshot``: every region's current ``RegionStatus``; sent on connect,
   and instead of a replay when ``Last-Event-ID`` is unknown, from another checker run or too old.
 * ``event: state`` — a ``StateEvent``: one transition of one region.
+* ``event: status`` — a ``RegionStatus`` after every probe that caused no transition (its
+  ``next_change_at`` and ``rtt_s`` moved). It carries no ``id`` and is never replayed: the
+  snapshot or the next status message supersedes it.
 * ``: hb`` comment lines every ``checks.heartbeat`` seconds, so a client can tell a quiet feed
   from a dead one.
 

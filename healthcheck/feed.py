@@ -1,11 +1,13 @@
 """``HealthFeed``: an asyncio client of one checker's ``/v1/events`` stream (for the server).
 
-    feed = HealthFeed(url, on_snapshot, on_event, on_status)
+    feed = HealthFeed(url, on_snapshot, on_event, on_status, on_update)
     task = asyncio.create_task(feed.run())   # reconnects forever; cancel the task to stop
 
 * Parses SSE properly (``healthcheck.sse``: multi-line data, ids, retry, comments).
 * Sends ``Last-Event-ID`` on every reconnect, so missed transitions are replayed; when the
   checker cannot replay (restarted, id too old) it sends a snapshot, which replaces the view.
+* ``on_update(RegionStatus)`` gets the per-probe ``status`` messages (fresh ``next_change_at``
+  and ``rtt_s`` without a state change) — for dynamic TTLs and the latency policy.
 * A feed is **up** from its first message until the connection fails or stays silent longer
   than ``stale_after`` seconds (heartbeats arrive every second by default). ``on_status(False)``
   then lets the server keep its last state (fail-static) and export a feed-up gauge of 0.
@@ -36,6 +38,7 @@ class HealthFeed:
         on_snapshot: Callable[[Snapshot], None] = lambda s: None,
         on_event: Callable[[StateEvent], None] = lambda e: None,
         on_status: Callable[[bool], None] = lambda up: None,
+        on_update: Callable[[RegionStatus], None] = lambda st: None,
         *,
         stale_after: float = 3.0,
         backoff_initial: float = 0.1,
@@ -45,6 +48,7 @@ class HealthFeed:
     ) -> None:
         self.url = url
         self.on_snapshot, self.on_event, self.on_status = on_snapshot, on_event, on_status
+        self.on_update = on_update
         self.stale_after = stale_after
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.connect_timeout = connect_timeout
@@ -119,6 +123,13 @@ class HealthFeed:
             self.boot, self.seq = ev.boot, ev.seq
             self.last_id = msg.id or ev.id
             self.on_event(ev)
+        elif msg.event == "status":
+            st = RegionStatus.model_validate_json(msg.data)
+            current = self.view.get(st.region)
+            if current is not None and current.state != st.state:
+                return  # a status from before a transition we already applied
+            self.view[st.region] = st
+            self.on_update(st)
 
 
 @contextlib.asynccontextmanager

@@ -44,6 +44,9 @@ def test_snapshot_then_events_then_resume() -> None:
         assert c.record("us", result(False, clock)) is not None
         (ev,) = await take(gen, p, 1)
         assert ev.event == "state" and ev.id == "b-2" and '"previous":"unknown"' in ev.data
+        assert c.record("eu", result(True, clock)) is None  # no transition: a status message
+        (st,) = await take(gen, p, 1)
+        assert st.event == "status" and st.id == "b-2" and '"probes":2' in st.data
         await gen.aclose()
         assert c.subscribers == set()
         # a client that saw b-1 resumes and gets exactly b-2, then b-3
