@@ -1,0 +1,177 @@
+"""The query engine: bytes in, bytes out. Parse, look up the wire cache, on a miss run the
+pipeline and render once, then patch the cached bytes for this query.
+
+Cache key: (lowercased qname wire, qtype, qclass, EDNS shape, variant). The EDNS shape folds
+in everything that changes the bytes: transport size limit, presence of OPT, DO bit, and the
+room an echoed ECS option needs. Per query we patch the message ID, echo RD, copy the question
+bytes from the query (so its letter case is echoed, and owner names compressed to the
+question follow it), and append the ECS option with the answer's scope.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable
+
+import dns.name
+
+from authoritative.answer import BADVERS, FORMERR, NOTAUTH, NOTIMP, SERVFAIL
+from authoritative.metrics import Metrics
+from authoritative.pipeline import PIPELINE, Handler, run
+from authoritative.render import OUR_PAYLOAD, opt_record, render
+from authoritative.request import TCP, ClientSubnet, Edns, Request
+from authoritative.state import ServingState
+from authoritative.wire import Drop, FormErr, Query, parse
+
+AXFR = 252
+IXFR = 251
+NOTIFY = 4
+UPDATE = 5
+TCP_LIMIT = 65535
+
+
+class Engine:
+    def __init__(
+        self,
+        state: ServingState,
+        metrics: Metrics | None = None,
+        pipeline: tuple[Handler, ...] = PIPELINE,
+        cache_size: int = 200_000,
+    ) -> None:
+        self.state = state
+        self.metrics = metrics or Metrics()
+        self.pipeline = pipeline
+        self.cache_size = cache_size
+        self.cache: dict[tuple[bytes, int, int, int, Hashable], tuple[bytes, int, int]] = {}
+
+    def swap(self, state: ServingState) -> None:
+        """Serve ``state`` from the next query on; the wire cache starts empty."""
+        self.state = state
+        self.cache = {}
+
+    def handle(self, data: bytes, transport: str, client: tuple[str, int]) -> bytes | None:
+        start = time.perf_counter()
+        m = self.metrics
+        try:
+            q = parse(data)
+        except Drop:
+            m.dropped += 1
+            return None
+        except FormErr as err:
+            rcode = FORMERR if err.qend > 0 else opcode_rcode((data[2] >> 3) & 0xF)
+            return self._count(transport, 0, rcode, error_reply(data, err.qend, rcode), start)
+        try:
+            reply, rcode = self._answer(data, q, transport, client)
+        except Exception:
+            m.handler_errors += 1
+            reply, rcode = error_reply(data, q.qend, SERVFAIL, q.opt), SERVFAIL
+        return self._count(transport, q.qtype, rcode, reply, start)
+
+    def _count(self, transport: str, qtype: int, rcode: int, reply: bytes, start: float) -> bytes:
+        m = self.metrics
+        m.queries[(transport, qtype, rcode)] += 1
+        m.observe(time.perf_counter() - start)
+        return reply
+
+    def _answer(
+        self, data: bytes, q: Query, transport: str, client: tuple[str, int]
+    ) -> tuple[bytes, int]:
+        if q.opcode or q.qtype in (AXFR, IXFR) or q.qtype == 0:
+            return self._special(data, q, transport)
+        opt = q.opt
+        ecs = q.ecs
+        if opt is None:
+            shape = 0
+            limit = TCP_LIMIT if transport == TCP else 512
+        else:
+            if opt[2] != 0:
+                reply = error_reply(data, q.qend, 0, opt, ext_rcode=BADVERS >> 4)
+                return reply, BADVERS
+            limit = TCP_LIMIT if transport == TCP else max(512, min(opt[0], OUR_PAYLOAD))
+            ecs_len = 0 if ecs is None else 8 + len(ecs.address)
+            shape = limit << 8 | ecs_len << 2 | (2 if opt[3] & 0x8000 else 0) | 1
+        name_key = data[12 : q.name_end].lower()
+        state = self.state
+        variant: Hashable = None
+        request: Request | None = None
+        if state.dynamic_wire:
+            provider = state.dynamic_wire.get(name_key)
+            if provider is not None:
+                request = make_request(data, q, transport, client)
+                variant = provider.variant(request)
+        key = (name_key, q.qtype, q.qclass, shape, variant)
+        entry = self.cache.get(key)
+        if entry is None:
+            self.metrics.cache_misses += 1
+            if request is None:
+                request = make_request(data, q, transport, client)
+            answer = run(state, request, variant, self.pipeline)
+            do = None if opt is None else bool(opt[3] & 0x8000)
+            reserve = 0 if ecs is None else 8 + len(ecs.address)
+            wire = render(answer, request.qname, q.qtype, q.qclass, limit, do, reserve)
+            entry = (wire, answer.rcode, answer.ecs_scope)
+            if len(self.cache) >= self.cache_size:
+                self.cache = {}
+            self.cache[key] = entry
+        else:
+            self.metrics.cache_hits += 1
+        wire = entry[0]
+        qend = q.qend
+        reply = (
+            data[:2]
+            + bytes((wire[2] | (data[2] & 1), wire[3]))
+            + wire[4:12]
+            + data[12:qend]
+            + wire[qend:]
+        )
+        if ecs is not None:
+            reply = append_ecs(reply, ecs, entry[2])
+        return reply, entry[1]
+
+    def _special(self, data: bytes, q: Query, transport: str) -> tuple[bytes, int]:
+        """Opcodes other than QUERY and zone-transfer types, answered as Knot answers them."""
+        if q.opcode:
+            rcode = opcode_rcode(q.opcode)
+        elif q.qtype == IXFR or (q.qtype == AXFR and transport == TCP):
+            rcode = NOTAUTH
+        else:
+            rcode = NOTIMP
+        return error_reply(data, q.qend, rcode, q.opt), rcode
+
+
+def opcode_rcode(opcode: int) -> int:
+    return NOTAUTH if opcode in (NOTIFY, UPDATE) else NOTIMP
+
+
+def make_request(data: bytes, q: Query, transport: str, client: tuple[str, int]) -> Request:
+    qname = dns.name.from_wire(data, 12)[0]
+    edns = None
+    if q.opt is not None:
+        payload, _ext, version, flags, options = q.opt
+        edns = Edns(payload, version, bool(flags & 0x8000), options)
+    return Request(qname, q.qtype, q.qclass, transport, client, edns, q.ecs)
+
+
+def error_reply(
+    data: bytes,
+    qend: int,
+    rcode: int,
+    opt: tuple[int, int, int, int, tuple[tuple[int, bytes], ...]] | None = None,
+    ext_rcode: int = 0,
+) -> bytes:
+    """Header + the query's question (if any) + our OPT when the query had one.
+
+    ``qend`` < 0 means there is no question but the opcode must be checked (header-only).
+    """
+    qend = abs(qend)
+    qd = 1 if qend > 12 else 0
+    flags = 0x80 | (data[2] & 0x79)  # QR, the query's opcode and RD
+    tail = b"" if opt is None else opt_record(ext_rcode, bool(opt[3] & 0x8000))
+    header = bytes((data[0], data[1], flags, rcode & 0xF, 0, qd, 0, 0, 0, 0, 0, 1 if tail else 0))
+    return header + data[12:qend] + tail
+
+
+def append_ecs(reply: bytes, ecs: ClientSubnet, scope: int) -> bytes:
+    """Echo the query's ECS option with our scope in the OPT record that ends ``reply``."""
+    option = ecs.option_wire(scope)
+    return reply[:-2] + len(option).to_bytes(2, "big") + option

@@ -1,0 +1,98 @@
+"""Query metrics kept as plain integers on the hot path, exported by a collector at scrape time.
+
+Incrementing a prometheus-client labelled counter costs about a microsecond; a dict increment
+costs a tenth of that, so the engine counts into :class:`Metrics` and the registry reads it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterator
+
+import dns.rcode
+import dns.rdatatype
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+# qtype buckets: bounded label cardinality; every other type is "other"
+QTYPE_BUCKETS: dict[int, str] = {
+    int(t): dns.rdatatype.to_text(t)
+    for t in (
+        dns.rdatatype.A,
+        dns.rdatatype.AAAA,
+        dns.rdatatype.CNAME,
+        dns.rdatatype.MX,
+        dns.rdatatype.NS,
+        dns.rdatatype.SOA,
+        dns.rdatatype.TXT,
+        dns.rdatatype.SRV,
+        dns.rdatatype.PTR,
+        dns.rdatatype.CAA,
+        dns.rdatatype.HTTPS,
+        dns.rdatatype.DS,
+        dns.rdatatype.ANY,
+    )
+}
+DURATION_BUCKETS = (0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01)
+
+
+def rcode_name(rcode: int) -> str:
+    try:
+        return dns.rcode.to_text(dns.rcode.Rcode(rcode))
+    except ValueError:
+        return "other"
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.queries: defaultdict[tuple[str, int, int], int] = defaultdict(int)
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.handler_errors = 0
+        self.dropped = 0
+        self.durations = [0] * (len(DURATION_BUCKETS) + 1)
+        self.duration_sum = 0.0
+        if registry is not None:
+            registry.register(_Collector(self))
+
+    def observe(self, seconds: float) -> None:
+        self.durations[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
+        self.duration_sum += seconds
+
+
+class _Collector(Collector):
+    def __init__(self, m: Metrics) -> None:
+        self.m = m
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        queries = CounterMetricFamily(
+            "dnslab_authoritative_queries",
+            "DNS queries answered, by transport, query type bucket and response code.",
+            labels=["transport", "qtype", "rcode"],
+        )
+        merged: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+        for (transport, qtype, rcode), n in list(m.queries.items()):
+            merged[(transport, QTYPE_BUCKETS.get(qtype, "other"), rcode_name(rcode))] += n
+        for labels, n in sorted(merged.items()):
+            queries.add_metric(list(labels), n)
+        yield queries
+        for name, doc, value in (
+            ("cache_hits", "Queries answered from the wire cache.", m.cache_hits),
+            ("cache_misses", "Queries that ran the answer pipeline.", m.cache_misses),
+            ("handler_errors", "Exceptions while answering (answered SERVFAIL).", m.handler_errors),
+            ("dropped", "Packets dropped without a reply (malformed or not a query).", m.dropped),
+        ):
+            yield CounterMetricFamily(f"dnslab_authoritative_{name}", doc, value=value)
+        cumulative = 0
+        buckets = []
+        for bound, count in zip((*DURATION_BUCKETS, float("inf")), m.durations, strict=True):
+            cumulative += count
+            buckets.append((str(bound) if bound != float("inf") else "+Inf", cumulative))
+        yield HistogramMetricFamily(
+            "dnslab_authoritative_query_duration_seconds",
+            "Time to answer one query inside the server (parse to reply bytes).",
+            buckets=buckets,
+            sum_value=m.duration_sum,
+        )

@@ -1,0 +1,85 @@
+"""The answer pipeline: small pure handlers in one visible order (CoreDNS style).
+
+Each handler takes (state, request, variant) and returns an Answer, or None to pass the
+query on to the next. The pipeline runs only on a wire-cache miss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from authoritative.answer import NOERROR, REFUSED_ANSWER, Answer
+from authoritative.lookup import additional, lookup
+from authoritative.request import Request
+from authoritative.state import ServingState
+
+Handler = Callable[[ServingState, Request, Hashable], Answer | None]
+
+IN = dns.rdataclass.IN
+CH = dns.rdataclass.CH
+ANY_CLASS = dns.rdataclass.ANY
+
+
+def chaos(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
+    """CH TXT id.server / hostname.bind / version.server / version.bind, as Knot answers them."""
+    if request.qclass != CH:
+        return None
+    text = state.chaos.get(request.qname)
+    if text is None or request.qtype != dns.rdatatype.TXT:
+        return REFUSED_ANSWER
+    txt = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    rrset = dns.rrset.from_text(request.qname, 0, CH, dns.rdatatype.TXT, txt)
+    return Answer(NOERROR, False, (rrset,))
+
+
+def other_classes(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
+    """Only IN (and class ANY, answered from IN data) are served; everything else is REFUSED."""
+    return None if request.qclass in (IN, ANY_CLASS) else REFUSED_ANSWER
+
+
+def dynamic(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
+    """Names served by a DynamicProvider (GeoDNS services); NODATA carries the zone's SOA."""
+    provider = state.dynamic.get(request.qname)
+    if provider is None:
+        return None
+    zone = state.zone_for(request.qname)
+    found = provider.answer(request.qname, request.qtype, variant, request)
+    if found is None or zone is None:
+        return None
+    if not found.rrsets:
+        return Answer(NOERROR, True, (), (zone.negative_soa,), ecs_scope=found.scope)
+    extra, required = additional(zone, list(found.rrsets))
+    return Answer(NOERROR, True, found.rrsets, (), extra, required, found.scope)
+
+
+def zones(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
+    """Static zone data from the most specific zone holding the name."""
+    zone = state.zone_for(request.qname)
+    if zone is None:
+        return None
+    return lookup(zone, request.qname, request.qtype)
+
+
+def refused(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
+    """Not ours: REFUSED (no recursion)."""
+    return REFUSED_ANSWER
+
+
+PIPELINE: tuple[Handler, ...] = (chaos, other_classes, dynamic, zones, refused)
+
+
+def run(
+    state: ServingState,
+    request: Request,
+    variant: Hashable,
+    pipeline: tuple[Handler, ...] = PIPELINE,
+) -> Answer:
+    for handler in pipeline:
+        answer = handler(state, request, variant)
+        if answer is not None:
+            return answer
+    return REFUSED_ANSWER

@@ -1,0 +1,183 @@
+"""The hand-rolled query parser of the hot path: header, one question, the OPT record.
+
+About 1 µs per query (dnspython's full parse costs ~20 µs). It mirrors what Knot DNS 3.2
+does with bad input:
+
+* shorter than a header, QR=1, QDCOUNT > 1, or a question that does not parse: ``Drop``;
+* a parsed question followed by anything malformed (a record that overruns the packet,
+  trailing bytes, OPT outside the additional section, two OPTs, options that do not fill the
+  OPT RDATA exactly, an invalid ECS option): ``FormErr`` — answered FORMERR with the question.
+"""
+
+from __future__ import annotations
+
+from authoritative.request import ECS_OPTION, ClientSubnet
+
+OPT = 41
+HEADER = 12
+
+
+class Drop(Exception):
+    """No reply at all."""
+
+
+class FormErr(Exception):
+    """Answer FORMERR; ``qend`` is where the question ends (12 when there is none)."""
+
+    def __init__(self, qend: int, why: str) -> None:
+        super().__init__(why)
+        self.qend = qend
+
+
+class Query:
+    """The parsed query: offsets into the packet plus the decoded question and OPT."""
+
+    __slots__ = ("ecs", "ecs_count", "name_end", "opcode", "opt", "qclass", "qend", "qtype")
+
+    def __init__(self, opcode: int, name_end: int, qtype: int, qclass: int) -> None:
+        self.opcode = opcode
+        self.name_end = name_end
+        self.qend = name_end + 4
+        self.qtype = qtype
+        self.qclass = qclass
+        # (payload, ext_rcode, version, flags, options) when the query carries an OPT
+        self.opt: tuple[int, int, int, int, tuple[tuple[int, bytes], ...]] | None = None
+        self.ecs: ClientSubnet | None = None
+
+
+def parse(data: bytes) -> Query:
+    n = len(data)
+    if n < HEADER or data[2] & 0x80:
+        raise Drop("short packet or a response")
+    qdcount = data[4] << 8 | data[5]
+    opcode = (data[2] >> 3) & 0xF
+    if qdcount != 1:
+        if qdcount == 0 and n == HEADER:
+            raise FormErr(HEADER, "no question") if opcode == 0 else FormErr(-HEADER, "opcode")
+        raise Drop("QDCOUNT != 1")
+    pos = HEADER
+    while True:  # the question name: plain labels only
+        if pos >= n:
+            raise Drop("question overruns the packet")
+        length = data[pos]
+        if length == 0:
+            pos += 1
+            break
+        if length > 63:
+            raise Drop("compression pointer or bad label in the question")
+        pos += length + 1
+    if pos - HEADER > 255 or pos + 4 > n:
+        raise Drop("question too long or truncated")
+    q = Query(
+        opcode,
+        pos,
+        data[pos] << 8 | data[pos + 1],
+        data[pos + 2] << 8 | data[pos + 3],
+    )
+    pos += 4
+    if pos == n and data[6:12] == b"\x00\x00\x00\x00\x00\x00":
+        return q  # the common case: nothing after the question
+    if (
+        n == pos + 11
+        and data[6:12] == b"\x00\x00\x00\x00\x00\x01"
+        and data[pos : pos + 3] == b"\x00\x00\x29"
+        and data[pos + 9] == 0
+        and data[pos + 10] == 0
+    ):
+        payload = data[pos + 3] << 8 | data[pos + 4]  # the common EDNS case: a bare OPT
+        if payload == 1:
+            raise FormErr(q.qend, "OPT with class 1")  # Knot 3.2 rejects it too
+        q.opt = (payload, data[pos + 5], data[pos + 6], data[pos + 7] << 8 | data[pos + 8], ())
+        return q
+    _parse_records(data, q, pos)
+    return q
+
+
+def _parse_records(data: bytes, q: Query, pos: int) -> None:
+    n = len(data)
+    qend = q.qend
+    counts = (data[6] << 8 | data[7], data[8] << 8 | data[9], data[10] << 8 | data[11])
+    for section, count in enumerate(counts):
+        for _ in range(count):
+            pos = _skip_name(data, pos, qend)
+            if pos + 10 > n:
+                raise FormErr(qend, "record header overruns the packet")
+            rtype = data[pos] << 8 | data[pos + 1]
+            rdlen = data[pos + 8] << 8 | data[pos + 9]
+            start = pos + 10
+            end = start + rdlen
+            if end > n:
+                raise FormErr(qend, "RDATA overruns the packet")
+            if rtype == OPT:
+                if section != 2 or q.opt is not None:
+                    raise FormErr(qend, "OPT outside the additional section, or twice")
+                payload = data[pos + 2] << 8 | data[pos + 3]
+                if payload == 1:
+                    raise FormErr(qend, "OPT with class 1")  # Knot 3.2 rejects it too
+                q.opt = (
+                    payload,
+                    data[pos + 4],
+                    data[pos + 5],
+                    data[pos + 6] << 8 | data[pos + 7],
+                    _parse_options(data, start, end, q),
+                )
+            pos = end
+    if pos != n:
+        raise FormErr(qend, "trailing bytes after the last record")
+
+
+def _skip_name(data: bytes, pos: int, qend: int) -> int:
+    n = len(data)
+    while True:
+        if pos >= n:
+            raise FormErr(qend, "name overruns the packet")
+        length = data[pos]
+        if length == 0:
+            return pos + 1
+        if length >= 0xC0:
+            if pos + 2 > n:
+                raise FormErr(qend, "pointer overruns the packet")
+            return pos + 2
+        if length > 63:
+            raise FormErr(qend, "bad label type")
+        pos += length + 1
+
+
+def _parse_options(data: bytes, pos: int, end: int, q: Query) -> tuple[tuple[int, bytes], ...]:
+    options = []
+    while pos < end:
+        if pos + 4 > end:
+            raise FormErr(q.qend, "EDNS option header overruns the OPT RDATA")
+        code = data[pos] << 8 | data[pos + 1]
+        length = data[pos + 2] << 8 | data[pos + 3]
+        pos += 4
+        if pos + length > end:
+            raise FormErr(q.qend, "EDNS option overruns the OPT RDATA")
+        value = data[pos : pos + length]
+        pos += length
+        if code == ECS_OPTION:
+            if q.ecs is not None:
+                raise FormErr(q.qend, "more than one ECS option")
+            q.ecs = parse_ecs(value, q.qend)
+        options.append((code, value))
+    return tuple(options)
+
+
+def parse_ecs(value: bytes, qend: int = HEADER) -> ClientSubnet:
+    """Validate an ECS option body per RFC 7871 §6; anything invalid is FORMERR."""
+    if len(value) < 4:
+        raise FormErr(qend, "ECS option shorter than 4 bytes")
+    family = value[0] << 8 | value[1]
+    source = value[2]
+    scope = value[3]
+    address = value[4:]
+    width = {1: 32, 2: 128}.get(family)
+    if width is None:
+        raise FormErr(qend, f"ECS family {family} is not 1 (IPv4) or 2 (IPv6)")
+    if source > width or scope > width:
+        raise FormErr(qend, f"ECS prefix length {source}/{scope} exceeds {width}")
+    if len(address) != (source + 7) // 8:
+        raise FormErr(qend, "ECS ADDRESS is not exactly the source prefix bytes")
+    if source % 8 and address[-1] & (0xFF >> (source % 8)):
+        raise FormErr(qend, "ECS ADDRESS has bits set beyond the source prefix")
+    return ClientSubnet(family, source, scope, bytes(address))
