@@ -13,16 +13,14 @@ and the NSID payload (Knot answers NSID with its host name by default).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lab.procs import ProcessGroup, free_port, udp_dns_ready
-from tests.conftest import DNSLAB, REPO, require_tool
+from lab.procs import ProcessGroup
+from tests.conftest import require_tool
 from tests.integration.diff_cases import Case, all_cases, query
 from tests.integration.dnsdiff import (
     Comparison,
@@ -30,33 +28,13 @@ from tests.integration.dnsdiff import (
     send_pair,
     summarize,
 )
-from tests.integration.knot import Endpoint, Zone, soa_ready, start_knot
+from tests.integration.knot import Endpoint, start_knot
+from tests.integration.servers import ZONES, start_under_test
 
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
-DATA = REPO / "tests" / "data" / "differential"
-ZONES = (
-    Zone("example.com.", DATA / "example.com.zone"),
-    Zone("sub.example.com.", DATA / "sub.example.com.zone"),
-    Zone("example.net.", DATA / "example.net.zone"),
-)
-
 # case id -> the disagreement, reported to core (tests turn red once fixed: strict xfail)
 KNOWN_DIFFERENCES: dict[str, str] = {}
-
-
-def start_dnslab(group: ProcessGroup, zones: tuple[Zone, ...], name: str = "dnslab") -> Endpoint:
-    """Start ``dnslab authoritative`` on a free port and wait until every zone answers."""
-    host = "127.0.0.1"
-    port = free_port(host)
-    argv = [DNSLAB, "authoritative", "--listen", f"{host}:{port}"]
-    for zone in zones:
-        argv += ["--zone", zone.flag()]
-    child = group.start(name, argv)
-    group.wait_ready(child, udp_dns_ready(host, port))
-    for zone in zones:
-        group.wait_ready(child, soa_ready(host, port, zone.origin))
-    return Endpoint(name, host, port, child)
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +44,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoint
     group = ProcessGroup(log_dir=work / "logs")
     try:
         knot = start_knot(group, knotd, work / "knot", ZONES)
-        if os.environ.get("DNSLAB_DIFF_PEER") == "knot":
-            ours = start_knot(group, knotd, work / "knot2", ZONES, name="knotd-peer")
-        else:
-            if importlib.util.find_spec("authoritative.cli") is None:
-                pytest.skip("dnslab authoritative is not written yet (engineer core)")
-            ours = start_dnslab(group, ZONES)
+        ours = start_under_test(group, work, ZONES)
         yield knot, ours
     finally:
         group.stop_all()
