@@ -225,8 +225,8 @@ class LabConfig(_Model):
     regions: dict[str, Region] = Field(default_factory=dict)
     locations: dict[str, Location] = Field(default_factory=dict)
     services: dict[str, Service] = Field(default_factory=dict)
-    source: str = Field("<defaults>", exclude=True)  # the file it came from
-    base_dir: str = Field(".", exclude=True)  # relative paths resolve from here
+    source: str = Field(default="<defaults>", exclude=True)  # the file it came from
+    base_dir: str = Field(default=".", exclude=True)  # relative paths resolve from here
 
     def path(self, relative: str) -> Path:
         """A path from the config (zone file, mmdb) resolved against the config's directory."""

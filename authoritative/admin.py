@@ -1,0 +1,219 @@
+"""The admin API of ``dnslab authoritative --config/--admin`` (FastAPI, default 127.0.0.1:8053).
+
+    GET  /v1/health               every region: state, forced, since, next change, why, votes
+    PUT  /v1/health/{region}      {"state": "up" | "down" | null}: force, or clear the override
+    POST /v1/reload               re-read lab.toml and the zone files; atomic (old data keeps
+                                  serving if anything is wrong, and the error is returned)
+    GET  /v1/explain?name=&type=&client=   why this client gets that answer (docs/geodns.md)
+    GET  /metrics                 the server's Prometheus registry
+
+Writes (PUT, POST) need ``Authorization: Bearer TOKEN`` (``authoritative.token`` or env
+``DNSLAB_ADMIN_TOKEN``); with no token configured every write is refused (401).
+``serve_geo`` runs the DNS server, this API and the checker feeds on one event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import os
+import signal
+import sys
+from collections.abc import Callable, Generator
+from typing import Any, Literal
+
+import dns.rdatatype
+import uvicorn
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, ConfigDict
+
+from authoritative.explain import explain
+from authoritative.geo import Client
+from authoritative.geo_runtime import GeoRuntime
+from lab.errors import ConfigError, LabError
+
+TOKEN_ENV = "DNSLAB_ADMIN_TOKEN"
+
+
+class HealthPut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["up", "down"] | None
+
+
+def parse_client(text: str) -> Client:
+    """``127.2.0.10`` (a source address) or ``127.2.0.0/24`` (an ECS subnet)."""
+    try:
+        if "/" in text:
+            net = ipaddress.ip_network(text, strict=False)
+            return Client.from_ecs(str(net.network_address), net.prefixlen)
+        return Client.from_source(text)
+    except ValueError:
+        raise ConfigError(
+            f"client {text!r}: expected an address (127.2.0.10) or a subnet (127.2.0.0/24)"
+        ) from None
+
+
+def parse_qtype(text: str) -> int:
+    try:
+        return int(dns.rdatatype.from_text(text.upper()))
+    except Exception:
+        raise ConfigError(f"type {text!r}: expected a DNS type such as A, AAAA, TXT") from None
+
+
+def health_json(runtime: GeoRuntime) -> dict[str, Any]:
+    view = runtime.view()
+    now = view.computed_at
+    regions = {}
+    for name, h in view.regions.items():
+        regions[name] = {
+            "state": h.state,
+            "forced": h.forced,
+            "since_s_ago": round(now - h.since, 3),
+            "next_change_in_s": None
+            if h.next_change == float("inf")
+            else round(h.next_change - now, 3),
+            "why": h.why,
+            "votes": {v.checker: {"up": v.up, "source": v.source} for v in h.votes},
+            "rtt_s": dict(h.rtts),
+        }
+    feeds = {c: c not in runtime.inputs.disconnected for c in runtime.inputs.checkers}
+    return {"epoch": runtime.epoch, "regions": regions, "feeds": feeds}
+
+
+def create_app(
+    runtime: GeoRuntime,
+    token: str | None,
+    reload: Callable[[], None],
+    registry: CollectorRegistry,
+) -> FastAPI:
+    app = FastAPI(title="dnslab authoritative admin", docs_url=None, redoc_url=None)
+
+    def require_token(authorization: str | None) -> None:
+        if not token:
+            raise HTTPException(401, f"writes are disabled: set authoritative.token or {TOKEN_ENV}")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+            raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_payload(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        return JSONResponse(
+            {"detail": f'expected a JSON body {{"state": "up" | "down" | null}} ({problems})'}, 422
+        )
+
+    @app.get("/v1/health")
+    def get_health() -> dict[str, Any]:
+        return health_json(runtime)
+
+    @app.put("/v1/health/{region}")
+    def put_health(
+        region: str, body: HealthPut, authorization: str | None = Header(None)
+    ) -> dict[str, Any]:
+        require_token(authorization)
+        if region not in runtime.cfg.regions:
+            known = ", ".join(runtime.cfg.regions)
+            raise HTTPException(404, f"unknown region {region!r} (known: {known})")
+        runtime.force(region, None if body.state is None else body.state == "up")
+        return {"region": region, "forced": body.state, **health_json(runtime)["regions"][region]}
+
+    @app.post("/v1/reload")
+    def post_reload(authorization: str | None = Header(None)) -> JSONResponse:
+        require_token(authorization)
+        try:
+            reload()
+        except LabError as exc:
+            return JSONResponse({"reloaded": False, "error": str(exc), "epoch": runtime.epoch}, 400)
+        return JSONResponse({"reloaded": True, "epoch": runtime.epoch})
+
+    @app.get("/v1/explain")
+    def get_explain(name: str, client: str, type: str = "A") -> JSONResponse:
+        try:
+            e = explain(
+                runtime.services(),
+                name,
+                parse_qtype(type),
+                parse_client(client),
+                runtime.clock.now(),
+                "live",
+            )
+        except LabError as exc:
+            return JSONResponse(
+                {"detail": str(exc)}, 404 if "not a GeoDNS service" in str(exc) else 422
+            )
+        return JSONResponse(e)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the authoritative shell owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve_geo(
+    server: Any,
+    host: str,
+    port: int,
+    args: argparse.Namespace,
+    registry: CollectorRegistry,
+    base: Any,
+) -> None:
+    """Run the DNS server with GeoDNS services, the admin API and the health feeds until a signal."""
+    from authoritative.geo_zones import GeoSetup
+
+    setup = GeoSetup(args, base)
+    cfg, state = setup.load()
+    runtime = GeoRuntime(cfg, state, server.swap, registry)
+    token = cfg.authoritative.token or os.environ.get(TOKEN_ENV) or None
+    admin = args.admin or cfg.authoritative.admin_listen
+    a_host, _, a_port = admin.rpartition(":")
+    feeds = setup.feeds(runtime)
+
+    def reload() -> None:
+        new_cfg, new_state = setup.load()  # raises before anything changes
+        runtime.load(new_cfg, new_state)
+        feeds.restart(runtime)
+
+    app = create_app(runtime, token, reload, registry)
+    web = _QuietServer(
+        uvicorn.Config(app, host=a_host, port=int(a_port), log_level="warning", lifespan="off")
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bound_host, bound_port = await server.start(host, port)
+    web_task = asyncio.create_task(web.serve())
+    while not web.started:
+        if web_task.done():
+            await server.stop()
+            raise ConfigError(f"admin listen {admin}: cannot serve the admin API (address in use?)")
+        await asyncio.sleep(0.01)
+    feeds.start(runtime)
+    print(
+        f"admin API on http://{admin} (writes {'need a bearer token' if token else 'disabled: no token'})",
+        file=sys.stderr,
+    )
+    print(f"ready authoritative {bound_host}:{bound_port}", flush=True)
+    await stop.wait()
+    await feeds.stop()
+    web.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(web_task, 3.0)
+    await server.stop()

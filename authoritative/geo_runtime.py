@@ -1,0 +1,212 @@
+"""The GeoDNS shell inside ``dnslab authoritative --config``: health in, serving states out.
+
+It holds the current config, geo map and ``HealthInputs`` (authoritative/health.py), and on
+every change — a checker event, a feed going up or down, an admin override, a reload — computes
+a fresh health view and swaps a new serving state into the server (one assignment; the wire
+cache is dropped), so the very next answer reflects it. Nothing here blocks: callbacks run on
+the event loop, pure code does the work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from authoritative.geo import GeoMap, geomap_from_config
+from authoritative.health import HealthInputs, HealthRules, HealthView, Observation, compute_view
+from authoritative.services import Services, build_state
+from authoritative.state import ServingState
+from healthcheck.events import RegionStatus, Snapshot, StateEvent
+from lab.config import LabConfig
+
+
+class WallClock:
+    """Health times come from other processes as Unix seconds, so the geo shell uses wall time."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+def rules_of(cfg: LabConfig) -> HealthRules:
+    c = cfg.checks
+    spacing = c.interval * (1 - c.jitter)
+    return HealthRules(spacing, c.fall, c.rise, cfg.authoritative.assume, cfg.authoritative.quorum)
+
+
+def observation(st: RegionStatus, at: float) -> Observation | None:
+    """A checker's wire status as an observation; None while it has no verdict ('unknown')."""
+    if st.state == "unknown":
+        return None
+    probe = st.last_probe_at if st.last_probe_at is not None else at
+    since = st.since if st.since is not None else probe
+    return Observation(st.state == "up", since, probe, 0, st.rtt_s, st.next_change_at)
+
+
+@dataclass
+class _Metrics:
+    swaps: Counter
+    region_up: Gauge
+    feed_up: Gauge
+    forced: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> _Metrics:
+        return cls(
+            Counter(
+                "dnslab_authoritative_geo_swaps_total",
+                "Serving states swapped in because health, overrides or config changed.",
+                registry=registry,
+            ),
+            Gauge(
+                "dnslab_authoritative_region_up",
+                "1 if the server answers as if the region is up (quorum and overrides applied).",
+                ["region"],
+                registry=registry,
+            ),
+            Gauge(
+                "dnslab_authoritative_health_feed_up",
+                "1 while the event stream of a checker is connected (0: last state kept).",
+                ["checker"],
+                registry=registry,
+            ),
+            Gauge(
+                "dnslab_authoritative_region_forced",
+                "1 forced up, -1 forced down, 0 not forced (admin API).",
+                ["region"],
+                registry=registry,
+            ),
+        )
+
+
+class GeoRuntime:
+    def __init__(
+        self,
+        cfg: LabConfig,
+        base: ServingState,
+        swap: Callable[[ServingState], None],
+        registry: CollectorRegistry,
+        clock: WallClock | None = None,
+    ) -> None:
+        self.clock = clock or WallClock()
+        self.swap_into = swap
+        self.metrics = _Metrics.create(registry)
+        self.epoch = base.epoch
+        self.started = self.clock.now()
+        self.load(cfg, base)
+
+    def load(self, cfg: LabConfig, base: ServingState, geomap: GeoMap | None = None) -> None:
+        """Adopt a (validated) config and zones; keeps reports and overrides of known names."""
+        old = getattr(self, "inputs", None)
+        checkers = tuple(c.name for c in cfg.checkers)
+        regions = tuple(cfg.regions)
+        inputs = HealthInputs(checkers, regions, self.started)
+        if old is not None:
+            reports = {k: v for k, v in old.reports.items() if k[0] in checkers and k[1] in regions}
+            forced = {r: v for r, v in old.forced.items() if r in regions}
+            inputs = HealthInputs(
+                checkers, regions, self.started, reports, old.disconnected, forced
+            )
+        self.cfg, self.base, self.inputs = cfg, base, inputs
+        self.geomap = geomap if geomap is not None else geomap_from_config(cfg)
+        self.rules = rules_of(cfg)
+        self.publish()
+
+    def view(self) -> HealthView:
+        return compute_view(self.inputs, self.rules, self.clock.now())
+
+    def services(self) -> Services:
+        return Services(self.cfg, self.geomap, self.view())
+
+    def publish(self) -> None:
+        services = self.services()
+        self.epoch += 1
+        self.swap_into(build_state(self.base, services, self.clock, self.epoch))
+        self.metrics.swaps.inc()
+        for name, h in services.view.regions.items():
+            self.metrics.region_up.labels(name).set(1 if h.up else 0)
+            forced = self.inputs.forced.get(name)
+            self.metrics.forced.labels(name).set(0 if forced is None else (1 if forced[0] else -1))
+
+    # --- health feed callbacks (one set per checker) ---
+    def _apply(self, checker: str, statuses: list[RegionStatus], at: float, replace: bool) -> None:
+        inputs = self.inputs
+        if replace:
+            reports = {k: v for k, v in inputs.reports.items() if k[0] != checker}
+            inputs = HealthInputs(
+                inputs.checkers,
+                inputs.regions,
+                inputs.started,
+                reports,
+                inputs.disconnected,
+                inputs.forced,
+            )
+        changed = replace
+        for st in statuses:
+            if st.region not in inputs.regions or checker not in inputs.checkers:
+                continue
+            obs = self._relevant(observation(st, at))
+            key = (checker, st.region)
+            if obs is None:
+                if key in inputs.reports:
+                    inputs = HealthInputs(
+                        inputs.checkers, inputs.regions, inputs.started,
+                        {k: v for k, v in inputs.reports.items() if k != key},
+                        inputs.disconnected, inputs.forced,
+                    )  # fmt: skip
+                    changed = True
+            elif inputs.reports.get(key) != obs:
+                inputs = inputs.report(checker, st.region, obs)
+                changed = True
+        if changed:
+            self.inputs = inputs
+            self.publish()
+
+    def _relevant(self, obs: Observation | None) -> Observation | None:
+        """Drop what no answer reads, so a probe that changes nothing swaps nothing."""
+        if obs is None:
+            return None
+        services = self.cfg.services.values()
+        if not any(s.ttl_policy == "dynamic" for s in services):
+            obs = Observation(obs.up, obs.since, obs.since, 0, obs.rtt, None)
+        if not any(s.policy == "latency" for s in services):
+            obs = Observation(obs.up, obs.since, obs.at, 0, None, obs.next_change)
+        return obs
+
+    def on_snapshot(self, checker: str, snap: Snapshot) -> None:
+        self._apply(checker, list(snap.regions), snap.at, replace=True)
+
+    def on_event(self, checker: str, ev: StateEvent) -> None:
+        self._apply(checker, [ev.status], ev.at, replace=False)
+
+    def on_update(self, checker: str, st: RegionStatus) -> None:
+        self._apply(checker, [st], self.clock.now(), replace=False)
+
+    def on_status(self, checker: str, up: bool) -> None:
+        self.metrics.feed_up.labels(checker).set(1 if up else 0)
+        if (checker in self.inputs.disconnected) == up:
+            self.inputs = self.inputs.connection(checker, up)
+            self.publish()
+
+    def callbacks(
+        self, checker: str
+    ) -> tuple[
+        Callable[[Snapshot], None],
+        Callable[[StateEvent], None],
+        Callable[[bool], None],
+        Callable[[RegionStatus], None],
+    ]:
+        """(on_snapshot, on_event, on_status, on_update) for one checker's HealthFeed."""
+        return (
+            lambda s: self.on_snapshot(checker, s),
+            lambda e: self.on_event(checker, e),
+            lambda up: self.on_status(checker, up),
+            lambda st: self.on_update(checker, st),
+        )
+
+    # --- admin ---
+    def force(self, region: str, up: bool | None) -> None:
+        self.inputs = self.inputs.force(region, up, self.clock.now())
+        self.publish()

@@ -1,0 +1,165 @@
+"""GeoDNS services as dynamic names of the authoritative server.
+
+``decide`` is the one pure function behind every answer, ``dnslab explain`` and the admin
+explain endpoint: client → location → candidate order → first healthy → records, TTL, ECS scope.
+
+``ServiceProvider`` implements the server's ``DynamicProvider`` seam (authoritative/state.py)
+for one service at one health snapshot. Its ``variant`` is ``(outcome, chosen regions, ECS
+scope, TTL)`` — exactly what the encoded answer depends on — so the server's wire cache is
+shared by every client that gets the same answer, and a dynamic TTL that counts down simply
+becomes a new variant. A health change builds new providers and a new serving state
+(``build_state``), which the server swaps in: the next query sees it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from authoritative.geo import Client, GeoMap, Located
+from authoritative.health import HealthView
+from authoritative.policies import Selection, select
+from authoritative.request import Request
+from authoritative.state import DynamicAnswer, ServingState
+from authoritative.ttl import TtlDecision, answer_ttl
+from lab.clock import Clock
+from lab.config import LabConfig, Region, Service
+
+A, AAAA, CNAME, ANY = (
+    int(t) for t in (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.CNAME, 255)
+)
+NOERROR, SERVFAIL = 0, 2
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything answers depend on at one health epoch (immutable)."""
+
+    cfg: LabConfig
+    geomap: GeoMap
+    view: HealthView
+
+    @property
+    def vantages(self) -> dict[str, str | None]:
+        return {c.name: c.location for c in self.cfg.checkers}
+
+
+@dataclass(frozen=True)
+class Decision:
+    key: str
+    service: Service
+    located: Located
+    selection: Selection
+    scope: int
+    scope_why: str
+    ttl: TtlDecision
+    rcode: int
+    records: tuple[tuple[int, str], ...]  # (rdtype, rdata text), in answer order
+
+
+def client_of(request: Request) -> Client:
+    """The client a query speaks for: its ECS subnet (RFC 7871), else its source address.
+
+    ECS with SOURCE PREFIX-LENGTH 0 means "do not use my clients' address": the source address
+    decides and the reply scope is 0, as for a query without ECS.
+    """
+    ecs = request.ecs
+    if ecs is not None and ecs.source > 0:
+        net = ecs.network
+        return Client(net.network_address, ecs.source, "ecs")
+    return Client(ipaddress.ip_address(request.client_ip))
+
+
+def records_for(
+    chosen: tuple[str, ...], regions: Mapping[str, Region], qtype: int
+) -> tuple[tuple[int, str], ...]:
+    """The records a set of chosen regions answers ``qtype`` with (a CNAME region answers all)."""
+    if not chosen:
+        return ()
+    first = regions[chosen[0]]
+    if first.cname is not None:
+        return ((CNAME, first.cname),)
+    out: list[tuple[int, str]] = []
+    for rdtype, attr in ((A, "v4"), (AAAA, "v6")):
+        if qtype in (rdtype, ANY):
+            for region in chosen:
+                for addr in getattr(regions[region], attr):
+                    if (rdtype, addr) not in out:
+                        out.append((rdtype, addr))
+    return tuple(out)
+
+
+def _scope(sel: Selection, located: Located) -> tuple[int, str]:
+    if sel.depends == "location":
+        return located.scope, "the answer depends on the client's location"
+    if sel.depends == "subnet":
+        width = 24 if located.client.address.version == 4 else 56
+        return width, f"weighted answers stick to the client's /{width}"
+    return 0, "the answer is the same for every client"
+
+
+def decide(services: Services, key: str, client: Client, qtype: int, now: float) -> Decision:
+    svc = services.cfg.services[key]
+    located = services.geomap.locate(client)
+    sel = select(svc, located, services.view, services.vantages)
+    scope, scope_why = _scope(sel, located)
+    if client.via == "source" and client.source_prefix is None:
+        scope_why += " (no ECS in the query: the scope is only sent back to ECS queries)"
+    ttl = answer_ttl(svc, sel.deciding, services.view, now)
+    rcode = SERVFAIL if sel.outcome == "servfail" else NOERROR
+    records = records_for(sel.chosen, services.cfg.regions, qtype)
+    return Decision(key, svc, located, sel, scope, scope_why, ttl, rcode, records)
+
+
+class ServiceProvider:
+    """One service at one health snapshot: the server's ``DynamicProvider``."""
+
+    def __init__(self, services: Services, key: str, clock: Clock) -> None:
+        self.services, self.key, self.clock = services, key, clock
+        self.name = dns.name.from_text(services.cfg.services[key].name)
+
+    def variant(self, request: Request) -> Hashable:
+        d = decide(self.services, self.key, client_of(request), A, self.clock.now())
+        return (d.selection.outcome, d.selection.chosen, d.scope, d.ttl.ttl)
+
+    def answer(
+        self, qname: dns.name.Name, qtype: int, variant: Hashable, request: Request
+    ) -> DynamicAnswer | None:
+        assert isinstance(variant, tuple)
+        outcome: str = variant[0]
+        chosen: tuple[str, ...] = variant[1]
+        scope: int = variant[2]
+        ttl: int = variant[3]
+        if outcome == "servfail":
+            raise ServFail(f"{self.name}: every region is down and all_down = 'servfail'")
+        rrsets = []
+        for rdtype in (CNAME, A, AAAA):
+            values = [
+                v for t, v in records_for(chosen, self.services.cfg.regions, qtype) if t == rdtype
+            ]
+            if values:
+                rrsets.append(
+                    dns.rrset.from_text_list(
+                        qname, ttl, dns.rdataclass.IN, dns.rdatatype.RdataType(rdtype), values
+                    )
+                )
+        return DynamicAnswer(tuple(rrsets), scope)
+
+
+class ServFail(Exception):
+    """Raised from ``answer`` for all_down = 'servfail' (the server answers SERVFAIL)."""
+
+
+def build_state(base: ServingState, services: Services, clock: Clock, epoch: int) -> ServingState:
+    """``base`` (zones, chaos) plus one provider per configured service."""
+    dynamic = {
+        dns.name.from_text(svc.name): ServiceProvider(services, key, clock)
+        for key, svc in services.cfg.services.items()
+    }
+    return ServingState(base.zones, dynamic, epoch, base.chaos)
