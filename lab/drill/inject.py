@@ -1,0 +1,89 @@
+"""Fault injectors: SIGKILL a region's process by PID, or POST /v1/faults to its backend.
+
+``LabInjector`` works on a lab this process started (``lab.up.Lab``): it knows every PID and
+can restart a region. ``AttachedInjector`` works on a running ``dnslab up``: it learns a
+region's PID from its own ``GET /`` answer and cannot restart it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import urllib.error
+import urllib.request
+
+from lab.up import Lab
+
+
+def post_json(url: str, body: dict[str, object], timeout: float = 2.0) -> tuple[int, str]:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return int(resp.status), resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode(errors="replace")
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def get_json(url: str, timeout: float = 1.0) -> dict[str, object] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            doc = json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+async def _post(region: str, base: str, body: dict[str, object]) -> str:
+    status, text = await asyncio.to_thread(post_json, f"http://{base}/v1/faults", body)
+    what = body.get("fault")
+    if status == 200:
+        return f"fault {what} on {region} (POST http://{base}/v1/faults)"
+    return f"fault {what} on {region} FAILED: HTTP {status} {text[:200]}"
+
+
+class LabInjector:
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+
+    def kill(self, region: str) -> str:
+        _, child = self.lab.region(region)
+        pid = child.pid
+        child.kill(signal.SIGKILL)
+        return f"SIGKILL {region} (pid {pid})"
+
+    def restart(self, region: str) -> str:
+        comp, _ = self.lab.region(region)
+        child = self.lab.restart(comp.name)
+        return f"restarted {region} (pid {child.pid})"
+
+    async def post_fault(self, region: str, body: dict[str, object]) -> str:
+        comp, _ = self.lab.region(region)
+        return await _post(region, comp.control or comp.address, body)
+
+
+class AttachedInjector:
+    def __init__(self, listen_of: dict[str, str]) -> None:
+        self.listen_of = listen_of  # region -> backend ADDR:PORT
+
+    def kill(self, region: str) -> str:
+        doc = get_json(f"http://{self.listen_of[region]}/")
+        pid = doc.get("pid") if doc else None
+        if not isinstance(pid, int) or pid <= 1:
+            return f"SIGKILL {region} FAILED: its GET / did not give a pid"
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError as exc:
+            return f"SIGKILL {region} (pid {pid}) FAILED: {exc.strerror}"
+        return f"SIGKILL {region} (pid {pid})"
+
+    def restart(self, region: str) -> str:
+        return f"restart {region} not possible with --attach (restart dnslab up)"
+
+    async def post_fault(self, region: str, body: dict[str, object]) -> str:
+        return await _post(region, self.listen_of[region], body)

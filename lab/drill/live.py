@@ -1,0 +1,259 @@
+"""One live drill run: the client population, the fault timeline and the observers, in one
+asyncio loop, producing a ``RunRecord`` (the same shape as ``sim.simulate``).
+
+Each client is a coroutine: every ``request_interval`` it consults its cache policy
+(``profiles.plan``), resolves if needed (from its own source address, at the authoritative
+server or the lab resolver), then makes ``GET /`` on a fresh connection to the answer. Times
+are seconds since the population started (``time.monotonic`` based).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lab.drill import measure
+from lab.drill.measure import Observation
+from lab.drill.netclient import DnsAnswer, http_get, query
+from lab.drill.observe import AnswerProbe, CheckerWatch
+from lab.drill.population import Client
+from lab.drill.profiles import Entry, Plan, plan, store
+from lab.drill.record import RunRecord
+from lab.drill.scenario import BUSIEST, FaultSpec
+
+DNS_TIMEOUT_S = 1.0
+HTTP_TIMEOUT_S = 1.0
+
+
+class Injector(Protocol):
+    """Carries out fault steps; each method returns a line for the timeline."""
+
+    def kill(self, region: str) -> str: ...
+    def restart(self, region: str) -> str: ...
+    async def post_fault(self, region: str, body: dict[str, object]) -> str: ...
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where the lab serves, as the drill clients need it."""
+
+    authoritative: tuple[str, int]
+    resolver: tuple[str, int]
+    region_of: Mapping[str, str]  # answer address -> region
+    port_of: Mapping[str, int]  # answer address -> HTTP port of that region's backend
+    region_addrs: Mapping[str, frozenset[str]]
+    events_url: str
+    probe_sources: Mapping[str, str]  # location -> source address of the answer probe
+
+
+Progress = Callable[[float, float, RunRecord], None]
+
+
+@dataclass
+class LiveRun:
+    record: RunRecord
+    targets: Targets
+    injector: Injector
+    progress: Progress | None = None
+    t0: float = field(default_factory=time.monotonic)
+    fault_wall: float | None = None
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    async def sleep_until(self, t: float) -> None:
+        delay = t - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    # -- clients -------------------------------------------------------------------------
+
+    async def resolve(self, client: Client) -> DnsAnswer:
+        server = (
+            self.targets.resolver
+            if client.profile.upstream == "resolver"
+            else self.targets.authoritative
+        )
+        t = self.now()
+        ans = await query(server, client.addr, DNS_TIMEOUT_S)
+        first = ans.addrs[0] if ans.addrs else ""
+        self.record.observations.append(
+            Observation(
+                t,
+                client.id,
+                "resolve",
+                first,
+                self.targets.region_of.get(first, ""),
+                ans.ttl if not ans.error else None,
+                not ans.error,
+                ans.error or client.profile.upstream,
+                (self.now() - t) * 1000,
+            )
+        )
+        return ans
+
+    async def client_loop(self, client: Client, end: float) -> None:
+        entry: Entry | None = None
+        first = True
+        refresh: asyncio.Task[None] | None = None
+        t_next = client.start_offset
+        interval = self.record.scenario.request_interval
+
+        async def refresh_entry() -> None:
+            nonlocal entry
+            ans = await self.resolve(client)
+            if not ans.error:
+                entry = store(client.profile, ans.addrs, ans.ttl, self.now())
+
+        while True:
+            await self.sleep_until(t_next)
+            now = self.now()
+            if now >= end:
+                break
+            action = plan(client.profile, entry, now)
+            how = "cache"
+            if action is Plan.RESOLVE:
+                ans = await self.resolve(client)
+                if ans.error:
+                    self._request_failed(client, now, f"dns: {ans.error}")
+                    t_next = max(t_next + interval, self.now())
+                    continue
+                age = client.age_fraction * client.profile.life(ans.ttl) if first else 0.0
+                entry, first, how = (
+                    store(client.profile, ans.addrs, ans.ttl, self.now(), age),
+                    False,
+                    "resolve",
+                )
+            elif action is Plan.USE_AND_REFRESH and (refresh is None or refresh.done()):
+                assert entry is not None
+                how = "stale" if now >= entry.expires_at else "prefetch"
+                refresh = asyncio.create_task(refresh_entry())
+            assert entry is not None
+            await self.request(client, entry, how)
+            t_next = max(t_next + interval, self.now())
+        if refresh is not None:
+            refresh.cancel()
+
+    async def request(self, client: Client, entry: Entry, how: str) -> None:
+        addr = entry.addrs[0]
+        t = self.now()
+        port = self.targets.port_of.get(addr)
+        if port is None:
+            self._request_failed(client, t, f"answer {addr} is no lab region", addr, entry.ttl)
+            return
+        res = await http_get(addr, port, client.addr, HTTP_TIMEOUT_S)
+        ok = res.status == 200
+        self.record.observations.append(
+            Observation(
+                t,
+                client.id,
+                "request",
+                addr,
+                self.targets.region_of.get(addr, ""),
+                entry.ttl,
+                ok,
+                how if ok else (res.error or f"http {res.status}"),
+                (self.now() - t) * 1000,
+            )
+        )
+
+    def _request_failed(
+        self, client: Client, t: float, why: str, addr: str = "", ttl: int | None = None
+    ) -> None:
+        self.record.observations.append(
+            Observation(
+                t, client.id, "request", addr, self.targets.region_of.get(addr, ""), ttl, False, why
+            )
+        )
+
+    # -- faults --------------------------------------------------------------------------
+
+    async def faults(self, steps: list[FaultSpec]) -> None:
+        for step in steps:
+            await self.sleep_until(step.at)
+            t = self.now()
+            region = step.region
+            if region == BUSIEST:
+                region = (
+                    self.record.dead_region
+                    or measure.busiest_region(measure.requests(self.record.observations), t)
+                    or ""
+                )
+                if not region:
+                    self.record.notes.append("no client reached any region before the fault")
+                    continue
+            line = await self._inject(step, region)
+            if self.record.fault_at is None:
+                self.record.fault_at, self.fault_wall = t, time.time()
+                self.record.fault_action, self.record.dead_region = step.action, region
+            self.record.note(t, line)
+
+    async def _inject(self, step: FaultSpec, region: str) -> str:
+        if step.action == "kill":
+            return self.injector.kill(region)
+        if step.action == "restart":
+            return await asyncio.to_thread(self.injector.restart, region)
+        if step.action == "clear":
+            return await self.injector.post_fault(region, {"fault": "clear"})
+        return await self.injector.post_fault(region, {"fault": step.fault, **step.params})
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def run(self, clients: list[Client], end: float) -> RunRecord:
+        watch = CheckerWatch(self.targets.events_url)
+        probe = AnswerProbe(self.targets.authoritative, self.targets.probe_sources, self.now)
+        background = [
+            asyncio.create_task(watch.run()),
+            asyncio.create_task(probe.run()),
+            asyncio.create_task(self.faults(list(self.record.scenario.faults))),
+        ]
+        if self.progress is not None:
+            background.append(asyncio.create_task(self._progress(end)))
+        self.t0 = time.monotonic()
+        try:
+            await asyncio.gather(*(self.client_loop(c, end) for c in clients))
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+        self.record.end = self.now()
+        self._conclude(watch, probe)
+        return self.record
+
+    async def _progress(self, end: float) -> None:
+        assert self.progress is not None
+        while True:
+            self.progress(self.now(), end, self.record)
+            await asyncio.sleep(0.5)
+
+    def _conclude(self, watch: CheckerWatch, probe: AnswerProbe) -> None:
+        rec = self.record
+        for tr in watch.transitions:
+            rel = tr.received - self.t0
+            rec.note(rel, f"checker: {tr.region} {tr.previous} → {tr.state} ({tr.reason})")
+        rec.events.sort()
+        if rec.fault_at is None or rec.dead_region is None or self.fault_wall is None:
+            return
+        down = watch.first(rec.dead_region, "down", self.fault_wall - 0.5)
+        if down is not None:
+            rec.detected_at = rec.fault_at + max(0.0, down.wall - self.fault_wall)
+        else:
+            rec.notes.append(f"the checker never marked {rec.dead_region} down during the run")
+        dead_addrs = self.targets.region_addrs.get(rec.dead_region, frozenset())
+        changed = probe.changed_at(dead_addrs, rec.fault_at)
+        if changed is not None:
+            rec.propagated_at = changed
+            rec.note(changed, f"authoritative: {rec.dead_region} out of answers")
+        elif down is not None:
+            rec.notes.append("the authoritative server kept answering with the dead region")
+
+
+def run_live(
+    record: RunRecord, targets: Targets, injector: Injector, progress: Progress | None = None
+) -> RunRecord:
+    """Run the population until ``record.end`` (seconds after it starts) and fill ``record``."""
+    live = LiveRun(record, targets, injector, progress)
+    return asyncio.run(live.run(record.clients, record.end))

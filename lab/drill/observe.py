@@ -1,0 +1,114 @@
+"""Observers of a live drill: the checker's decisions and the authoritative server's answers.
+
+* ``fetch_states``: a region → state map from the checker's ``GET /v1/status`` (sync).
+* ``CheckerWatch``: follows ``GET /v1/events`` (``healthcheck.feed.HealthFeed``) and keeps
+  every state transition with its wall-clock time (``at``, comparable with ``time.time()``).
+* ``AnswerProbe``: asks the authoritative server directly, from one source address per
+  location, every ``period`` seconds, and keeps what it answered (propagation delay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from lab.drill.netclient import query
+
+
+def fetch_states(status_url: str, timeout: float = 0.5) -> dict[str, str]:
+    """Region → state ("up", "down", "unknown") from a checker's /v1/status; {} on error."""
+    try:
+        with urllib.request.urlopen(status_url, timeout=timeout) as resp:
+            doc = json.loads(resp.read())
+    except (OSError, ValueError):
+        return {}
+    return {str(r.get("region")): str(r.get("state")) for r in doc.get("regions", [])}
+
+
+@dataclass(frozen=True)
+class Transition:
+    wall: float  # when the checker decided (its event's ``at``, Unix seconds)
+    received: float  # when we got it (time.monotonic())
+    region: str
+    state: str
+    previous: str
+    reason: str
+
+
+@dataclass
+class CheckerWatch:
+    events_url: str
+    transitions: list[Transition] = field(default_factory=list)
+    connected: bool = False
+
+    async def run(self) -> None:
+        from healthcheck.events import Snapshot, StateEvent
+        from healthcheck.feed import HealthFeed
+
+        def on_event(ev: StateEvent) -> None:
+            self.transitions.append(
+                Transition(
+                    ev.at,
+                    time.monotonic(),
+                    ev.status.region,
+                    str(ev.status.state),
+                    str(ev.previous),
+                    ev.status.reason,
+                )
+            )
+
+        def on_snapshot(snap: Snapshot) -> None:
+            self.connected = True
+
+        await HealthFeed(self.events_url, on_snapshot=on_snapshot, on_event=on_event).run()
+
+    def first(self, region: str, state: str, after_wall: float) -> Transition | None:
+        return next(
+            (
+                t
+                for t in self.transitions
+                if t.region == region and t.state == state and t.wall >= after_wall
+            ),
+            None,
+        )
+
+
+@dataclass
+class AnswerProbe:
+    """Polls the authoritative server from each location's probe address."""
+
+    server: tuple[str, int]
+    sources: Mapping[str, str]  # location -> source address
+    now: Callable[[], float]  # run-relative clock
+    period: float = 0.025
+    timeout: float = 0.5
+    answers: dict[str, list[tuple[float, tuple[str, ...]]]] = field(default_factory=dict)
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._one(loc, src) for loc, src in self.sources.items()))
+
+    async def _one(self, location: str, source: str) -> None:
+        seen = self.answers.setdefault(location, [])
+        while True:
+            t = self.now()
+            ans = await query(self.server, source, self.timeout)
+            if not ans.error:
+                seen.append((t, ans.addrs))
+            await asyncio.sleep(max(0.0, t + self.period - self.now()))
+
+    def changed_at(self, dead_addrs: frozenset[str], after: float) -> float | None:
+        """When every location that was answered a dead address at ``after`` stopped getting one."""
+        times: list[float] = []
+        for seen in self.answers.values():
+            before = [a for t, a in seen if t <= after]
+            if not before or not (set(before[-1]) & dead_addrs):
+                continue
+            moved = next((t for t, a in seen if t > after and not (set(a) & dead_addrs)), None)
+            if moved is None:
+                return None
+            times.append(moved)
+        return max(times) if times else None

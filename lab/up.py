@@ -1,0 +1,354 @@
+"""``dnslab up``: the whole lab on loopback as child processes, stopped by PID.
+
+``plan_lab`` (pure) turns a validated ``LabConfig`` into the list of components to start;
+``Lab`` (shell) starts them via ``lab.procs.ProcessGroup``, waits until each is ready (its
+``ready ...`` stdout line or a working endpoint, with a deadline) and stops all of them on
+exit, Ctrl-C, SIGTERM or a failure. ``run_up`` is the command: start, print what runs where,
+show a compact live status until interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from lab.errors import ConfigError, ProcessError
+from lab.procs import Child, ProcessGroup, free_port, http_ready, udp_dns_ready, wait_for
+
+if TYPE_CHECKING:
+    from lab.config import LabConfig
+
+READY_TIMEOUT_S = 30.0  # python + uvicorn imports on a busy 2-core machine can take seconds
+
+
+def _hp(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host, int(port)
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str  # "region eu-west", "healthcheck local", "authoritative", "resolver"
+    kind: str  # region | healthcheck | authoritative | resolver
+    argv: tuple[str, ...]
+    address: str  # what to show: where it serves
+    url: str | None = None  # an HTTP endpoint that answers once it is ready
+    dns: str | None = None  # a DNS endpoint that answers once it is ready
+    region: str | None = None
+    control: str | None = None  # a region's never-faulted control address
+
+
+def dnslab_argv(python: str = sys.executable) -> tuple[str, ...]:
+    return (python, "-m", "lab.cli")
+
+
+def plan_lab(
+    cfg: LabConfig,
+    config_path: Path,
+    control_port: Callable[[str], int] | None = None,
+    python: str = sys.executable,
+) -> list[Component]:
+    """What runs where: regions, then checkers, the authoritative server, the resolver."""
+    base = dnslab_argv(python)
+    conf = ("--config", str(config_path))
+    out: list[Component] = []
+    for name, region in cfg.regions.items():
+        if not region.listen:
+            continue  # a region without a backend here (answers only)
+        argv = (*base, "region", "--name", name, "--listen", region.listen)
+        control = None
+        if control_port is not None:
+            host = _hp(region.listen)[0]
+            control = f"{host}:{control_port(host)}"
+            argv += ("--control", control)
+        out.append(
+            Component(
+                f"region {name}",
+                "region",
+                argv,
+                region.listen,
+                url=f"http://{control or region.listen}/healthz",
+                region=name,
+                control=control,
+            )
+        )
+    if not out:
+        raise ConfigError(f"{cfg.source}: regions: no region has a 'listen' address to run")
+    for chk in cfg.checkers:
+        argv = (*base, "healthcheck", *conf, "--listen", chk.listen, "--name", chk.name)
+        out.append(
+            Component(
+                f"healthcheck {chk.name}",
+                "healthcheck",
+                argv,
+                chk.listen,
+                url=f"http://{chk.listen}/v1/status",
+            )
+        )
+    auth = cfg.authoritative
+    argv = (
+        *base,
+        "authoritative",
+        *conf,
+        "--listen",
+        auth.listen,
+        "--admin",
+        auth.admin_listen,
+    )
+    out.append(
+        Component(
+            "authoritative",
+            "authoritative",
+            argv,
+            f"{auth.listen} (admin {auth.admin_listen})",
+            dns=auth.listen,
+        )
+    )
+    res = cfg.resolver
+    argv = (
+        *base,
+        "resolver",
+        *conf,
+        "--upstream",
+        auth.listen,
+        "--listen",
+        res.listen,
+        "--metrics",
+        res.metrics_listen,
+    )
+    out.append(
+        Component(
+            "resolver",
+            "resolver",
+            argv,
+            f"{res.listen} (metrics {res.metrics_listen})",
+            dns=res.listen,
+        )
+    )
+    return out
+
+
+def saw_ready(child: Child) -> bool:
+    """True once the child printed its ``ready ...`` line (its stdout goes to its log)."""
+    if child.log_path is None or not child.log_path.exists():
+        return False
+    with child.log_path.open("rb") as fh:
+        return any(line.startswith(b"ready ") for line in fh)
+
+
+def _ready_check(comp: Component, child: Child) -> Callable[[], bool]:
+    endpoint: Callable[[], bool] | None = None
+    if comp.url:
+        endpoint = http_ready(comp.url)
+    elif comp.dns:
+        endpoint = udp_dns_ready(*_hp(comp.dns))
+
+    def check() -> bool:
+        return saw_ready(child) and (endpoint is None or endpoint())
+
+    return check
+
+
+@dataclass
+class Lab:
+    """The running lab: children by component name, all stopped together."""
+
+    components: list[Component]
+    log_dir: Path
+    group: ProcessGroup = field(init=False)
+    children: dict[str, Child] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.group = ProcessGroup(log_dir=self.log_dir)
+
+    def start(
+        self,
+        timeout: float = READY_TIMEOUT_S,
+        on_ready: Callable[[Component, Child, float], None] | None = None,
+    ) -> None:
+        """Start every component at once (each retries its peers), then wait for each."""
+        t0 = time.monotonic()
+        try:
+            for comp in self.components:
+                self.children[comp.name] = self.group.start(_log_name(comp.name), comp.argv)
+            deadline = t0 + timeout
+            for comp in self.components:
+                child = self.children[comp.name]
+                left = max(0.1, deadline - time.monotonic())
+                self.group.wait_ready(child, _ready_check(comp, child), timeout=left)
+                if on_ready is not None:
+                    on_ready(comp, child, time.monotonic() - t0)
+        except BaseException:
+            self.stop()
+            raise
+
+    def child(self, name: str) -> Child:
+        return self.children[name]
+
+    def region(self, name: str) -> tuple[Component, Child]:
+        comp = next((c for c in self.components if c.region == name), None)
+        if comp is None:
+            raise ProcessError(f"region {name!r} is not running in this lab")
+        return comp, self.children[comp.name]
+
+    def restart(self, name: str, timeout: float = READY_TIMEOUT_S) -> Child:
+        comp = next(c for c in self.components if c.name == name)
+        self.children[name].stop()
+        child = self.group.start(_log_name(comp.name), comp.argv)
+        self.children[name] = child
+        self.group.wait_ready(child, _ready_check(comp, child), timeout=timeout)
+        return child
+
+    def pids(self) -> list[int]:
+        return [c.pid for c in self.group.children]
+
+    def stop(self) -> None:
+        self.group.stop_all()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _log_name(name: str) -> str:
+    return name.replace(" ", "-")
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM (and SIGHUP) into KeyboardInterrupt so the same cleanup path runs."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM/SIGHUP (a second Ctrl-C must not interrupt the cleanup)."""
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def wait_all_up(status_url: str, regions: list[str], timeout: float) -> None:
+    """Wait until the checker reports every region up (so a drill starts from a healthy lab)."""
+    from lab.drill.observe import fetch_states
+
+    def ok() -> bool:
+        states = fetch_states(status_url)
+        return all(states.get(r) == "up" for r in regions)
+
+    wait_for(ok, timeout, f"checker {status_url}: all regions up", interval=0.05)
+
+
+def scrape_counters(url: str, names: tuple[str, ...], timeout: float = 0.5) -> dict[str, float]:
+    """Sum of each named counter (over its labels) from a Prometheus text page; {} on error."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            text = resp.read().decode(errors="replace")
+    except OSError:
+        return {}
+    out = dict.fromkeys(names, 0.0)
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        metric, _, value = line.rpartition(" ")
+        base = metric.split("{", 1)[0]
+        if base in out:
+            with contextlib.suppress(ValueError):
+                out[base] += float(value)
+    return out
+
+
+def status_line(cfg: LabConfig, lab: Lab) -> str:
+    """One compact line: region states per checker, resolver hit ratio, dead children."""
+    from lab.drill.observe import fetch_states
+
+    parts = []
+    for chk in cfg.checkers:
+        states = fetch_states(f"http://{chk.listen}/v1/status")
+        shown = (
+            " ".join(f"{r}={states.get(r, '?')}" for r in cfg.regions) if states else "no answer"
+        )
+        parts.append(f"[{chk.name}] {shown}")
+    m = scrape_counters(
+        f"http://{cfg.resolver.metrics_listen}/metrics",
+        ("dnslab_resolver_cache_hits_total", "dnslab_resolver_cache_misses_total"),
+    )
+    if m:
+        hits, misses = (
+            m["dnslab_resolver_cache_hits_total"],
+            m["dnslab_resolver_cache_misses_total"],
+        )
+        ratio = f"{100 * hits / (hits + misses):.0f}%" if hits + misses else "-"
+        parts.append(f"resolver hits {ratio} of {hits + misses:.0f}")
+    dead = [name for name, child in lab.children.items() if not child.alive()]
+    if dead:
+        parts.append("EXITED: " + ", ".join(dead))
+    return time.strftime("%H:%M:%S ") + "  ".join(parts)
+
+
+def run_up(config: Path | None, log_root: Path | None = None, status_every: float = 2.0) -> int:
+    """Start the lab, print what runs where, show a live status until Ctrl-C/SIGTERM, stop all."""
+    from lab.config import load_config
+    from lab.drill.runner import config_path
+
+    cfg_file = config_path(config).resolve()
+    cfg = load_config(cfg_file)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    log_dir = (log_root or Path("runs") / f"up-{stamp}") / "logs"
+    comps = plan_lab(cfg, cfg_file, control_port=free_port)
+    print(f"dnslab up: {len(comps)} processes from {cfg_file}; logs in {log_dir}", flush=True)
+
+    def on_ready(comp: Component, child: Child, after: float) -> None:
+        extra = f" control {comp.control}" if comp.control else ""
+        print(
+            f"  ready  {comp.name:<22} pid {child.pid:<7} {comp.address}{extra}  ({after:.1f}s)",
+            flush=True,
+        )
+
+    lab = Lab(comps, log_dir)
+    tty = sys.stdout.isatty()
+    with sigterm_as_interrupt():
+        try:
+            lab.start(on_ready=on_ready)
+            print(
+                f"lab up: dig @{cfg.authoritative.listen.replace(':', ' -p ')} www.lab.example; "
+                "Ctrl-C stops everything",
+                flush=True,
+            )
+            while True:
+                line = status_line(cfg, lab)
+                print(
+                    ("\r" + line.ljust(110)) if tty else line, end="" if tty else "\n", flush=True
+                )
+                time.sleep(status_every)
+        except KeyboardInterrupt:
+            print("\nstopping ...", flush=True)
+        finally:
+            n = len(lab.group.children)
+            with signals_ignored():
+                lab.stop()
+            print(f"stopped {n} processes", flush=True)
+    return 0
