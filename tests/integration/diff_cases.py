@@ -359,6 +359,31 @@ def edns_cases() -> list[Case]:
             q_www + opt_rr(rdata=option(8, ecs_wire[:3] + b"\x18" + ecs_wire[4:])),
         ),
         Case("edns-ecs-unknown-family", q_www + opt_rr(rdata=option(8, b"\x00\x07\x00\x00"))),
+        Case(
+            "edns-ecs-v6-56",
+            q_www + opt_rr(rdata=option(8, b"\x00\x02\x38\x00" + b"\x20\x01\x0d\xb8\x00\x00\x01")),
+        ),
+        Case("edns-ecs-source-0", q_www + opt_rr(rdata=option(8, b"\x00\x01\x00\x00"))),
+        Case(
+            "edns-ecs-v4-32", q_www + opt_rr(rdata=option(8, b"\x00\x01\x20\x00\xc0\x00\x02\x01"))
+        ),
+        Case(
+            "edns-ecs-bits-beyond-prefix",
+            q_www + opt_rr(rdata=option(8, b"\x00\x01\x14\x00\xc0\x00\xff")),
+        ),
+        Case(
+            "edns-ecs-short-address", q_www + opt_rr(rdata=option(8, b"\x00\x01\x18\x00\xc0\x00"))
+        ),
+        Case("edns-ecs-nxdomain", q_nx + opt_rr(rdata=option(8, ecs_wire))),
+        Case(
+            "edns-ecs-refused",
+            header(ar=1) + question("example.org.") + opt_rr(rdata=option(8, ecs_wire)),
+        ),
+        Case("edns-ecs-two-options", q_www + opt_rr(rdata=option(8, ecs_wire) * 2)),
+        Case(
+            "edns-ecs-with-cookie",
+            q_www + opt_rr(rdata=option(10, b"\x01" * 8) + option(8, ecs_wire)),
+        ),
         Case("edns-option-truncated", q_www + opt_rr(rdata=b"\x00\x0a\x00\x08\x01\x02")),
         Case("edns-opt-rdlen-too-long", q_www + opt_rr(rdata=b"\x00\x0a", rdlen=8)),
         Case("edns-opt-owner-not-root", q_www + opt_rr(owner=wire_name("example.com."))),

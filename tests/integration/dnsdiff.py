@@ -143,13 +143,53 @@ def rrset_lines(section: str, rrsets: Iterable[dns.rrset.RRset]) -> list[str]:
     return sorted(lines)
 
 
-def opt_lines(msg: dns.message.Message) -> list[str]:
-    if msg.edns < 0:
+def skip_name(wire: bytes, pos: int) -> int:
+    """The offset just past the (possibly compressed) name at ``pos``."""
+    while True:
+        length = wire[pos]
+        if length >= 0xC0:
+            return pos + 2
+        pos += 1 + length
+        if length == 0:
+            return pos
+
+
+def raw_opts(wire: bytes) -> list[tuple[int, int, bytes]]:
+    """Every OPT record on the wire as (class=payload, ttl, rdata), found without dnspython.
+
+    Read by hand so that a reply whose OPT dnspython rejects (e.g. a malformed ECS echo) is
+    still compared option by option.
+    """
+    qd, an, ns, ar = struct.unpack("!HHHH", wire[4:12])
+    pos = 12
+    for _ in range(qd):
+        pos = skip_name(wire, pos) + 4
+    found = []
+    for i in range(an + ns + ar):
+        pos = skip_name(wire, pos)
+        rdtype, rdclass, ttl, rdlen = struct.unpack("!HHIH", wire[pos : pos + 10])
+        pos += 10
+        if rdtype == 41 and i >= an + ns:
+            found.append((rdclass, ttl, wire[pos : pos + rdlen]))
+        pos += rdlen
+    return found
+
+
+def opt_lines(opts: list[tuple[int, int, bytes]]) -> list[str]:
+    if not opts:
         return ["edns: none"]
-    do = "DO" if msg.ednsflags & dns.flags.DO else "-"
-    other = msg.ednsflags & ~dns.flags.DO & 0xFFFF
-    lines = [f"edns: version {msg.edns} {do} zflags={other:#06x} payload {msg.payload}"]
-    lines += [f"edns option {opt.otype} {opt.to_wire().hex()}" for opt in msg.options]
+    lines = []
+    for payload, ttl, rdata in opts:
+        version = (ttl >> 16) & 0xFF
+        do = "DO" if ttl & 0x8000 else "-"
+        lines.append(f"edns: version {version} {do} zflags={ttl & 0x7FFF:#06x} payload {payload}")
+        pos = 0
+        while pos + 4 <= len(rdata):
+            code, length = struct.unpack("!HH", rdata[pos : pos + 4])
+            lines.append(f"edns option {code} {rdata[pos + 4 : pos + 4 + length].hex()}")
+            pos += 4 + length
+        if pos != len(rdata):
+            lines.append(f"edns trailing bytes {rdata[pos:].hex()}")
     return lines
 
 
@@ -159,20 +199,23 @@ def summarize(wire: bytes | None) -> list[str]:
         return list(NO_REPLY)
     lines = header_lines(wire)
     try:
-        msg = dns.message.from_wire(wire, one_rr_per_rrset=True)
-    except (dns.exception.DNSException, ValueError) as exc:
+        opts = raw_opts(wire)
+        msg = dns.message.from_wire(wire, one_rr_per_rrset=True, continue_on_error=True)
+    except (dns.exception.DNSException, ValueError, IndexError, struct.error) as exc:
         rcode = wire[3] & 0x0F if len(wire) >= 4 else -1
         return [*lines, f"rcode {rcode} (unparsed: {type(exc).__name__}, {len(wire)} bytes)"]
-    lines.insert(0, f"rcode {dns.rcode.to_text(msg.rcode())}")
+    ext = opts[0][1] >> 24 if opts else 0
+    lines.insert(0, f"rcode {dns.rcode.to_text(dns.rcode.Rcode((ext << 4) | (wire[3] & 0x0F)))}")
     lines += [
         f"question: {q.name.to_text()} {dns.rdataclass.to_text(q.rdclass)} "
         f"{dns.rdatatype.to_text(q.rdtype)}"
         for q in msg.question
     ]
-    lines += opt_lines(msg)
+    lines += opt_lines(opts)
     lines += rrset_lines("answer", msg.answer)
     lines += rrset_lines("authority", msg.authority)
     lines += rrset_lines("additional", msg.additional)
+    lines += [f"parse error: {err.exception!r}" for err in msg.errors]
     return lines
 
 

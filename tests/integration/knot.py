@@ -24,6 +24,7 @@ server:
     udp-workers: {workers}
     tcp-workers: {workers}
     background-workers: 1
+    edns-client-subnet: on
 log:
   - target: stderr
     any: {log_level}
