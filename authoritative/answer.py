@@ -22,9 +22,12 @@ BADVERS = 16
 class Answer:
     """A complete answer, before rendering.
 
-    ``required`` marks, for each additional RRset, whether it must fit (glue of a referral:
-    if it does not fit the reply is truncated) or may be dropped silently (RFC 9471).
-    ``ecs_scope`` is the ECS scope prefix length to report (0 for static data).
+    ``extra_flags`` has, for each additional RRset, ``REQUIRED`` when it must fit (glue of a
+    referral: if it does not fit the reply is truncated, RFC 9471; others are dropped silently)
+    and ``NO_HINT`` when Knot would not compress its owner to the record that named it (Knot
+    keeps compression hints for the first 15 records of an RRset only; this decides where a
+    full additional section stops). ``ecs_scope`` is the ECS scope prefix length to report;
+    ``ede`` an Extended DNS Error info-code (RFC 8914) to attach when the query had EDNS.
     """
 
     rcode: int = NOERROR
@@ -32,8 +35,13 @@ class Answer:
     answer: tuple[dns.rrset.RRset, ...] = ()
     authority: tuple[dns.rrset.RRset, ...] = ()
     additional: tuple[dns.rrset.RRset, ...] = ()
-    required: tuple[bool, ...] = ()
+    extra_flags: tuple[int, ...] = ()
     ecs_scope: int = 0
+    ede: int | None = None
 
 
-REFUSED_ANSWER = Answer(rcode=REFUSED)
+REQUIRED = 1
+NO_HINT = 2
+EDE_NOT_AUTHORITATIVE = 20
+REFUSED_ANSWER = Answer(rcode=REFUSED, ede=EDE_NOT_AUTHORITATIVE)  # a name we do not serve
+REFUSED_PLAIN = Answer(rcode=REFUSED)

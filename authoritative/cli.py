@@ -27,9 +27,12 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--zone",
         action="append",
-        required=True,
+        default=[],
         metavar="FILE|ORIGIN=FILE",
-        help="a master file to serve; the origin comes from its $ORIGIN or from ORIGIN=. Repeat for more zones.",
+        help=(
+            "a master file to serve; the origin comes from its $ORIGIN or from ORIGIN=. "
+            "Repeat for more zones. Optional when --config lists zones."
+        ),
     )
     serve.add_argument(
         "--listen",
@@ -99,6 +102,10 @@ def run_server(args: argparse.Namespace) -> int:
     from authoritative.zonefile import load_zones
 
     host, port = parse_listen(args.listen)
+    if not args.zone and not args.config:
+        raise ConfigError(
+            "give at least one --zone FILE|ORIGIN=FILE, or --config lab.toml with zones"
+        )
     zones = load_zones(args.zone, warn=lambda w: print(w, file=sys.stderr))
     identity = args.identity if args.identity is not None else socket.getfqdn()
     server_version = args.server_version
@@ -106,9 +113,15 @@ def run_server(args: argparse.Namespace) -> int:
         server_version = f"dnslab {version('dnslab')}"
     state = ServingState(zones, chaos=chaos_names(identity, server_version))
     registry = CollectorRegistry()
-    server = AuthoritativeServer(Engine(state, Metrics(registry)))
+    engine = Engine(state, Metrics(registry), nsid=identity.encode()[:255])
+    server = AuthoritativeServer(engine)
     try:
-        uvloop.run(serve_until_signal(server, host, port, "authoritative"))
+        if args.config or args.admin:  # GeoDNS services and the admin API (engineer geo)
+            from authoritative.admin import serve_geo
+
+            uvloop.run(serve_geo(server, host, port, args, registry, state))
+        else:
+            uvloop.run(serve_until_signal(server, host, port, "authoritative"))
     except OSError as exc:
         raise ConfigError(f"--listen {args.listen}: cannot bind: {exc.strerror}") from None
     return 0

@@ -18,8 +18,8 @@ import dns.name
 from authoritative.answer import BADVERS, FORMERR, NOTAUTH, NOTIMP, SERVFAIL
 from authoritative.metrics import Metrics
 from authoritative.pipeline import PIPELINE, Handler, run
-from authoritative.render import OUR_PAYLOAD, opt_record, render
-from authoritative.request import TCP, ClientSubnet, Edns, Request
+from authoritative.render import NSID_OPTION, OUR_PAYLOAD, edns_option, opt_record, render
+from authoritative.request import TCP, Edns, Request
 from authoritative.state import ServingState
 from authoritative.wire import Drop, FormErr, Query, parse
 
@@ -37,12 +37,16 @@ class Engine:
         metrics: Metrics | None = None,
         pipeline: tuple[Handler, ...] = PIPELINE,
         cache_size: int = 200_000,
+        nsid: bytes = b"",
     ) -> None:
+        self.nsid = nsid  # our NSID (RFC 5001), sent when a query asks for it
         self.state = state
         self.metrics = metrics or Metrics()
         self.pipeline = pipeline
         self.cache_size = cache_size
-        self.cache: dict[tuple[bytes, int, int, int, Hashable], tuple[bytes, int, int]] = {}
+        self.cache: dict[
+            tuple[bytes, int, int, int, Hashable], tuple[bytes, int, int, int, int]
+        ] = {}
 
     def swap(self, state: ServingState) -> None:
         """Serve ``state`` from the next query on; the wire cache starts empty."""
@@ -58,13 +62,12 @@ class Engine:
             m.dropped += 1
             return None
         except FormErr as err:
-            rcode = FORMERR if err.qend > 0 else opcode_rcode((data[2] >> 3) & 0xF)
-            return self._count(transport, 0, rcode, error_reply(data, err.qend, rcode), start)
+            return self._count(transport, 0, FORMERR, error_reply(data, err.qend, FORMERR), start)
         try:
             reply, rcode = self._answer(data, q, transport, client)
         except Exception:
             m.handler_errors += 1
-            reply, rcode = error_reply(data, q.qend, SERVFAIL, q.opt), SERVFAIL
+            reply, rcode = error_reply(data, q.qend, SERVFAIL, q, nsid=self.nsid), SERVFAIL
         return self._count(transport, q.qtype, rcode, reply, start)
 
     def _count(self, transport: str, qtype: int, rcode: int, reply: bytes, start: float) -> bytes:
@@ -76,20 +79,12 @@ class Engine:
     def _answer(
         self, data: bytes, q: Query, transport: str, client: tuple[str, int]
     ) -> tuple[bytes, int]:
+        if q.ecs_error is not None:  # invalid ECS (RFC 7871 §6): FORMERR, our OPT without options
+            return error_reply(data, q.qend, FORMERR, q, False, self.nsid), FORMERR
         if q.opcode or q.qtype in (AXFR, IXFR) or q.qtype == 0:
             return self._special(data, q, transport)
         opt = q.opt
         ecs = q.ecs
-        if opt is None:
-            shape = 0
-            limit = TCP_LIMIT if transport == TCP else 512
-        else:
-            if opt[2] != 0:
-                reply = error_reply(data, q.qend, 0, opt, ext_rcode=BADVERS >> 4)
-                return reply, BADVERS
-            limit = TCP_LIMIT if transport == TCP else max(512, min(opt[0], OUR_PAYLOAD))
-            ecs_len = 0 if ecs is None else 8 + len(ecs.address)
-            shape = limit << 8 | ecs_len << 2 | (2 if opt[3] & 0x8000 else 0) | 1
         name_key = data[12 : q.name_end].lower()
         state = self.state
         variant: Hashable = None
@@ -99,6 +94,17 @@ class Engine:
             if provider is not None:
                 request = make_request(data, q, transport, client)
                 variant = provider.variant(request)
+        if opt is None:
+            shape = 0
+            limit = TCP_LIMIT if transport == TCP else 512
+        else:
+            if opt[2] != 0:
+                return error_reply(data, q.qend, BADVERS, q, nsid=self.nsid), BADVERS
+            limit = TCP_LIMIT if transport == TCP else max(512, min(opt[0], OUR_PAYLOAD))
+            ecs_len = 0 if ecs is None else 8 + len(ecs.address)
+            shape = (
+                limit << 8 | ecs_len << 3 | (4 if q.nsid else 0) | (2 if opt[3] & 0x8000 else 0) | 1
+            )
         key = (name_key, q.qtype, q.qclass, shape, variant)
         entry = self.cache.get(key)
         if entry is None:
@@ -108,8 +114,11 @@ class Engine:
             answer = run(state, request, variant, self.pipeline)
             do = None if opt is None else bool(opt[3] & 0x8000)
             reserve = 0 if ecs is None else 8 + len(ecs.address)
-            wire = render(answer, request.qname, q.qtype, q.qclass, limit, do, reserve)
-            entry = (wire, answer.rcode, answer.ecs_scope)
+            nsid = self.nsid if q.nsid else None
+            wire, rdlen_at, ecs_at = render(
+                answer, request.qname, q.qtype, q.qclass, limit, do, reserve, nsid
+            )
+            entry = (wire, answer.rcode, answer.ecs_scope, rdlen_at, ecs_at)
             if len(self.cache) >= self.cache_size:
                 self.cache = {}
             self.cache[key] = entry
@@ -125,18 +134,20 @@ class Engine:
             + wire[qend:]
         )
         if ecs is not None:
-            reply = append_ecs(reply, ecs, entry[2])
+            reply = insert_option(reply, ecs.option_wire(entry[2]), entry[3], entry[4])
         return reply, entry[1]
 
     def _special(self, data: bytes, q: Query, transport: str) -> tuple[bytes, int]:
         """Opcodes other than QUERY and zone-transfer types, answered as Knot answers them."""
-        if q.opcode:
+        if q.qend == 12:  # no question
+            rcode = FORMERR if q.opcode in (0, NOTIFY, UPDATE) else NOTIMP
+        elif q.opcode:
             rcode = opcode_rcode(q.opcode)
         elif q.qtype == IXFR or (q.qtype == AXFR and transport == TCP):
             rcode = NOTAUTH
         else:
             rcode = NOTIMP
-        return error_reply(data, q.qend, rcode, q.opt), rcode
+        return error_reply(data, q.qend, rcode, q, nsid=self.nsid), rcode
 
 
 def opcode_rcode(opcode: int) -> int:
@@ -156,22 +167,34 @@ def error_reply(
     data: bytes,
     qend: int,
     rcode: int,
-    opt: tuple[int, int, int, int, tuple[tuple[int, bytes], ...]] | None = None,
-    ext_rcode: int = 0,
+    q: Query | None = None,
+    with_ecs: bool = True,
+    nsid: bytes = b"",
 ) -> bytes:
-    """Header + the query's question (if any) + our OPT when the query had one.
-
-    ``qend`` < 0 means there is no question but the opcode must be checked (header-only).
-    """
-    qend = abs(qend)
+    """Header + the query's question (if any) + our OPT when the query had one (with the NSID
+    and ECS echo Knot puts there). Extended rcodes (BADVERS) go into the OPT."""
     qd = 1 if qend > 12 else 0
     flags = 0x80 | (data[2] & 0x79)  # QR, the query's opcode and RD
-    tail = b"" if opt is None else opt_record(ext_rcode, bool(opt[3] & 0x8000))
+    tail = b""
+    if q is not None and q.opt is not None:
+        options = b""
+        if q.nsid:
+            options += edns_option(NSID_OPTION, nsid)
+        if with_ecs and q.ecs is not None:
+            options += q.ecs.option_wire(0)
+        tail = opt_record(rcode >> 4, bool(q.opt[3] & 0x8000), options)
     header = bytes((data[0], data[1], flags, rcode & 0xF, 0, qd, 0, 0, 0, 0, 0, 1 if tail else 0))
     return header + data[12:qend] + tail
 
 
-def append_ecs(reply: bytes, ecs: ClientSubnet, scope: int) -> bytes:
-    """Echo the query's ECS option with our scope in the OPT record that ends ``reply``."""
-    option = ecs.option_wire(scope)
-    return reply[:-2] + len(option).to_bytes(2, "big") + option
+def insert_option(reply: bytes, option: bytes, rdlen_at: int, insert_at: int) -> bytes:
+    """Insert an EDNS option at ``insert_at`` inside the OPT record whose RDLENGTH is at
+    ``rdlen_at`` (the OPT record ends the message)."""
+    rdlen = (reply[rdlen_at] << 8 | reply[rdlen_at + 1]) + len(option)
+    return (
+        reply[:rdlen_at]
+        + rdlen.to_bytes(2, "big")
+        + reply[rdlen_at + 2 : insert_at]
+        + option
+        + reply[insert_at:]
+    )

@@ -23,7 +23,7 @@ import dns.name
 import dns.rdatatype
 import dns.rrset
 
-from authoritative.answer import NOERROR, NXDOMAIN, YXDOMAIN, Answer
+from authoritative.answer import NO_HINT, NOERROR, NXDOMAIN, REQUIRED, YXDOMAIN, Answer
 from authoritative.zone import Node, Zone, with_owner
 
 CNAME = dns.rdatatype.CNAME
@@ -32,6 +32,7 @@ NS = dns.rdatatype.NS
 DS = dns.rdatatype.DS
 ANY = dns.rdatatype.ANY
 MAX_CHAIN = 20
+KNOT_HINTS = 15  # compression hints Knot keeps per RRset (KNOT_COMPR_HINT_COUNT - 1)
 TARGET_TYPES = {
     dns.rdatatype.NS: "target",
     dns.rdatatype.MX: "exchange",
@@ -96,37 +97,39 @@ def negative(zone: Zone, rcode: int, answer: list[dns.rrset.RRset]) -> Answer:
 
 
 def positive(zone: Zone, answer: list[dns.rrset.RRset]) -> Answer:
-    extra, required = additional(zone, answer)
-    return Answer(NOERROR, True, tuple(answer), (), extra, required)
+    extra, flags = additional(zone, answer)
+    return Answer(NOERROR, True, tuple(answer), (), extra, flags)
 
 
 def referral(zone: Zone, cut: dns.name.Name, answer: list[dns.rrset.RRset]) -> Answer:
     ns = zone.nodes[cut][NS]
-    extra, required = additional(zone, [ns])
-    return Answer(NOERROR, bool(answer), tuple(answer), (ns,), extra, required)
+    extra, flags = additional(zone, [ns])
+    return Answer(NOERROR, bool(answer), tuple(answer), (ns,), extra, flags)
 
 
 def additional(
     zone: Zone, rrsets: list[dns.rrset.RRset]
-) -> tuple[tuple[dns.rrset.RRset, ...], tuple[bool, ...]]:
+) -> tuple[tuple[dns.rrset.RRset, ...], tuple[int, ...]]:
     """A/AAAA of in-zone targets of NS, MX and SRV records, in record order, no duplicates."""
     out: list[dns.rrset.RRset] = []
-    required: list[bool] = []
+    flags: list[int] = []
     done: set[dns.name.Name] = set()
     for rrset in rrsets:
         attr = TARGET_TYPES.get(rrset.rdtype)
         if attr is None:
             continue
-        for rdata in rrset:
+        for index, rdata in enumerate(rrset):
             target: dns.name.Name = getattr(rdata, attr)
             if target in done:
                 continue
             done.add(target)
             found = zone.addresses(target)
-            glue = bool(found) and zone.below_cut(target)
+            flag = REQUIRED if found and zone.below_cut(target) else 0
+            if index >= KNOT_HINTS:
+                flag |= NO_HINT
             out.extend(found)
-            required.extend([glue] * len(found))
-    return tuple(out), tuple(required)
+            flags.extend([flag] * len(found))
+    return tuple(out), tuple(flags)
 
 
 def _synth_cname(owner: dns.name.Name, target: dns.name.Name, ttl: int) -> dns.rrset.RRset:

@@ -12,7 +12,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from authoritative.answer import NOERROR, REFUSED_ANSWER, Answer
+from authoritative.answer import NOERROR, REFUSED_ANSWER, REFUSED_PLAIN, Answer
 from authoritative.lookup import additional, lookup
 from authoritative.request import Request
 from authoritative.state import ServingState
@@ -22,6 +22,7 @@ Handler = Callable[[ServingState, Request, Hashable], Answer | None]
 IN = dns.rdataclass.IN
 CH = dns.rdataclass.CH
 ANY_CLASS = dns.rdataclass.ANY
+DS = dns.rdatatype.DS
 
 
 def chaos(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
@@ -30,7 +31,7 @@ def chaos(state: ServingState, request: Request, variant: Hashable) -> Answer | 
         return None
     text = state.chaos.get(request.qname)
     if text is None or request.qtype != dns.rdatatype.TXT:
-        return REFUSED_ANSWER
+        return REFUSED_PLAIN
     txt = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     rrset = dns.rrset.from_text(request.qname, 0, CH, dns.rdatatype.TXT, txt)
     return Answer(NOERROR, False, (rrset,))
@@ -38,7 +39,7 @@ def chaos(state: ServingState, request: Request, variant: Hashable) -> Answer | 
 
 def other_classes(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
     """Only IN (and class ANY, answered from IN data) are served; everything else is REFUSED."""
-    return None if request.qclass in (IN, ANY_CLASS) else REFUSED_ANSWER
+    return None if request.qclass in (IN, ANY_CLASS) else REFUSED_PLAIN
 
 
 def dynamic(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
@@ -51,9 +52,10 @@ def dynamic(state: ServingState, request: Request, variant: Hashable) -> Answer 
     if found is None or zone is None:
         return None
     if not found.rrsets:
-        return Answer(NOERROR, True, (), (zone.negative_soa,), ecs_scope=found.scope)
-    extra, required = additional(zone, list(found.rrsets))
-    return Answer(NOERROR, True, found.rrsets, (), extra, required, found.scope)
+        authority = (zone.negative_soa,) if found.rcode == NOERROR else ()
+        return Answer(found.rcode, True, (), authority, ecs_scope=found.scope)
+    extra, flags = additional(zone, list(found.rrsets))
+    return Answer(found.rcode, True, found.rrsets, (), extra, flags, found.scope)
 
 
 def zones(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
@@ -61,6 +63,9 @@ def zones(state: ServingState, request: Request, variant: Hashable) -> Answer | 
     zone = state.zone_for(request.qname)
     if zone is None:
         return None
+    if request.qtype == DS and zone.origin == request.qname and len(zone.origin) > 1:
+        parent = state.zone_for(zone.origin.parent())  # DS lives in the parent (RFC 4035 §3.1.4.1)
+        zone = parent or zone
     return lookup(zone, request.qname, request.qtype)
 
 

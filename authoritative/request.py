@@ -14,7 +14,11 @@ ECS_OPTION = 8  # EDNS Client Subnet (RFC 7871)
 
 @dataclass(frozen=True, slots=True)
 class ClientSubnet:
-    """A parsed, validated ECS option (RFC 7871 §6). ``address`` holds exactly the prefix bytes."""
+    """A parsed, validated ECS option (RFC 7871 §6).
+
+    ``address`` is the ADDRESS as sent (Knot accepts more bytes than the prefix needs and
+    echoes them) with every bit beyond SOURCE PREFIX-LENGTH cleared.
+    """
 
     family: int  # 1 = IPv4, 2 = IPv6
     source: int  # SOURCE PREFIX-LENGTH
@@ -24,7 +28,7 @@ class ClientSubnet:
     @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         width = 4 if self.family == 1 else 16
-        packed = self.address + b"\x00" * (width - len(self.address))
+        packed = (self.address + b"\x00" * width)[:width]
         return ipaddress.ip_network((packed, self.source))
 
     def option_wire(self, scope: int) -> bytes:

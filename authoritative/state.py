@@ -21,10 +21,12 @@ from authoritative.zone import Zone
 
 @dataclass(frozen=True, slots=True)
 class DynamicAnswer:
-    """What a dynamic name answers: RRsets for the question (empty = NODATA) and the ECS scope."""
+    """What a dynamic name answers: RRsets for the question (empty + NOERROR = NODATA with the
+    zone's SOA), the ECS scope prefix length, and the rcode."""
 
     rrsets: tuple[dns.rrset.RRset, ...] = ()
     scope: int = 0
+    rcode: int = 0  # NOERROR; e.g. SERVFAIL when every region of a service is down
 
 
 class DynamicProvider(Protocol):

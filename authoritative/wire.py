@@ -6,7 +6,12 @@ does with bad input:
 * shorter than a header, QR=1, QDCOUNT > 1, or a question that does not parse: ``Drop``;
 * a parsed question followed by anything malformed (a record that overruns the packet,
   trailing bytes, OPT outside the additional section, two OPTs, options that do not fill the
-  OPT RDATA exactly, an invalid ECS option): ``FormErr`` — answered FORMERR with the question.
+  OPT RDATA exactly): ``FormErr`` — answered FORMERR with the question;
+* QDCOUNT = 0: a ``Query`` with ``qend == 12`` if the rest parses (the engine answers FORMERR
+  or NOTIMP by opcode), else ``Drop``.
+
+An invalid ECS option (RFC 7871 §6) is recorded in ``ecs_error``, not raised: only names that
+use ECS (GeoDNS names) answer it with FORMERR; static data ignores ECS, as Knot does.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from authoritative.request import ECS_OPTION, ClientSubnet
 
 OPT = 41
+NSID_OPTION = 3
 HEADER = 12
 
 
@@ -32,17 +38,19 @@ class FormErr(Exception):
 class Query:
     """The parsed query: offsets into the packet plus the decoded question and OPT."""
 
-    __slots__ = ("ecs", "ecs_count", "name_end", "opcode", "opt", "qclass", "qend", "qtype")
+    __slots__ = ("ecs", "ecs_error", "name_end", "nsid", "opcode", "opt", "qclass", "qend", "qtype")
 
-    def __init__(self, opcode: int, name_end: int, qtype: int, qclass: int) -> None:
+    def __init__(self, opcode: int, name_end: int, qtype: int, qclass: int, qend: int = 0) -> None:
         self.opcode = opcode
         self.name_end = name_end
-        self.qend = name_end + 4
+        self.qend = qend or name_end + 4
         self.qtype = qtype
         self.qclass = qclass
         # (payload, ext_rcode, version, flags, options) when the query carries an OPT
         self.opt: tuple[int, int, int, int, tuple[tuple[int, bytes], ...]] | None = None
         self.ecs: ClientSubnet | None = None
+        self.ecs_error: str | None = None
+        self.nsid = False
 
 
 def parse(data: bytes) -> Query:
@@ -52,9 +60,14 @@ def parse(data: bytes) -> Query:
     qdcount = data[4] << 8 | data[5]
     opcode = (data[2] >> 3) & 0xF
     if qdcount != 1:
-        if qdcount == 0 and n == HEADER:
-            raise FormErr(HEADER, "no question") if opcode == 0 else FormErr(-HEADER, "opcode")
-        raise Drop("QDCOUNT != 1")
+        if qdcount != 0:
+            raise Drop("QDCOUNT > 1")
+        empty = Query(opcode, HEADER, 0, 0, HEADER)
+        try:
+            _parse_records(data, empty, HEADER)
+        except FormErr:
+            raise Drop("no question and a malformed rest") from None
+        return empty
     pos = HEADER
     while True:  # the question name: plain labels only
         if pos >= n:
@@ -156,15 +169,20 @@ def _parse_options(data: bytes, pos: int, end: int, q: Query) -> tuple[tuple[int
         value = data[pos : pos + length]
         pos += length
         if code == ECS_OPTION:
-            if q.ecs is not None:
-                raise FormErr(q.qend, "more than one ECS option")
-            q.ecs = parse_ecs(value, q.qend)
+            try:
+                q.ecs = parse_ecs(value, q.qend)  # several: the last one counts (as in Knot)
+            except FormErr as err:
+                q.ecs_error = str(err)
+        elif code == NSID_OPTION:
+            q.nsid = True
         options.append((code, value))
     return tuple(options)
 
 
 def parse_ecs(value: bytes, qend: int = HEADER) -> ClientSubnet:
-    """Validate an ECS option body per RFC 7871 §6; anything invalid is FORMERR."""
+    """Validate an ECS option body per RFC 7871 §6 the way Knot 3.2 does: unknown family,
+    prefix lengths beyond the family, or an ADDRESS shorter than the prefix are FORMERR; extra
+    ADDRESS bytes and bits beyond the prefix are accepted and cleared."""
     if len(value) < 4:
         raise FormErr(qend, "ECS option shorter than 4 bytes")
     family = value[0] << 8 | value[1]
@@ -176,8 +194,11 @@ def parse_ecs(value: bytes, qend: int = HEADER) -> ClientSubnet:
         raise FormErr(qend, f"ECS family {family} is not 1 (IPv4) or 2 (IPv6)")
     if source > width or scope > width:
         raise FormErr(qend, f"ECS prefix length {source}/{scope} exceeds {width}")
-    if len(address) != (source + 7) // 8:
-        raise FormErr(qend, "ECS ADDRESS is not exactly the source prefix bytes")
-    if source % 8 and address[-1] & (0xFF >> (source % 8)):
-        raise FormErr(qend, "ECS ADDRESS has bits set beyond the source prefix")
-    return ClientSubnet(family, source, scope, bytes(address))
+    need = (source + 7) // 8
+    if len(address) < need:
+        raise FormErr(qend, "ECS ADDRESS is shorter than the source prefix")
+    masked = bytearray(len(address))
+    masked[:need] = address[:need]
+    if source % 8:
+        masked[need - 1] &= (0xFF << (8 - source % 8)) & 0xFF
+    return ClientSubnet(family, source, scope, bytes(masked))
