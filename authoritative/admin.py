@@ -123,7 +123,7 @@ def create_app(
             known = ", ".join(runtime.cfg.regions)
             raise HTTPException(404, f"unknown region {region!r} (known: {known})")
         runtime.force(region, None if body.state is None else body.state == "up")
-        return {"region": region, "forced": body.state, **health_json(runtime)["regions"][region]}
+        return {"region": region, "override": body.state, **health_json(runtime)["regions"][region]}
 
     @app.post("/v1/reload")
     def post_reload(authorization: str | None = Header(None)) -> JSONResponse:

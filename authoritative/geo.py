@@ -45,6 +45,8 @@ class Client:
     def describe(self) -> str:
         if self.via == "ecs":
             return f"ECS {self.address}/{self.source_prefix}"
+        if self.source_prefix == 0:
+            return f"source address {self.address} (ECS /0: client subnet withheld)"
         return f"source address {self.address}"
 
 

@@ -73,7 +73,7 @@ def client_of(request: Request) -> Client:
     if ecs is not None and ecs.source > 0:
         net = ecs.network
         return Client(net.network_address, ecs.source, "ecs")
-    return Client(ipaddress.ip_address(request.client_ip))
+    return Client(ipaddress.ip_address(request.client_ip), 0 if ecs is not None else None)
 
 
 def records_for(
@@ -109,7 +109,12 @@ def decide(services: Services, key: str, client: Client, qtype: int, now: float)
     located = services.geomap.locate(client)
     sel = select(svc, located, services.view, services.vantages)
     scope, scope_why = _scope(sel, located)
-    if client.via == "source" and client.source_prefix is None:
+    if client.via == "source" and client.source_prefix == 0:
+        scope, scope_why = (
+            0,
+            "the query's ECS had SOURCE PREFIX-LENGTH 0 (RFC 7871): the answer may not depend on the client",
+        )
+    elif client.via == "source":
         scope_why += " (no ECS in the query: the scope is only sent back to ECS queries)"
     ttl = answer_ttl(svc, sel.deciding, services.view, now)
     rcode = SERVFAIL if sel.outcome == "servfail" else NOERROR

@@ -1,0 +1,162 @@
+"""GeoDNS services through the real query engine (in process, no sockets): answers, ECS, swaps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dns.edns
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import pytest
+from prometheus_client import CollectorRegistry
+
+from authoritative.engine import Engine
+from authoritative.explain import explain, render
+from authoritative.geo import Client, geomap_from_config
+from authoritative.geo_runtime import GeoRuntime, WallClock
+from authoritative.health import HealthInputs, HealthRules, compute_view
+from authoritative.services import Services, decide
+from authoritative.state import ServingState
+from authoritative.zonefile import load_zones
+from lab.clock import VirtualClock
+from lab.config import LabConfig, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def lab(extra: str = "", **replace: str) -> LabConfig:
+    text = (REPO / "lab.toml").read_text()
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return parse_config(text + extra, str(REPO / "lab.toml"), str(REPO))
+
+
+class Harness:
+    def __init__(self, cfg: LabConfig, now: float = 1000.0) -> None:
+        zones = load_zones([f"{o}={cfg.path(p)}" for o, p in cfg.authoritative.zones.items()])
+        self.engine = Engine(ServingState(zones))
+        self.clock = VirtualClock(now)
+        self.runtime = GeoRuntime(
+            cfg, ServingState(zones), self.engine.swap, CollectorRegistry(), self.clock
+        )  # type: ignore[arg-type]
+
+    def ask(
+        self, src: str, name: str = "www.lab.example.", qtype: str = "A", ecs: str | None = None
+    ) -> dns.message.Message:
+        options = []
+        if ecs is not None:
+            addr, prefix = ecs.split("/")
+            options.append(dns.edns.ECSOption(addr, int(prefix)))
+        q = dns.message.make_query(
+            name, qtype, use_edns=0 if ecs or options else None, options=options
+        )
+        reply = self.engine.handle(q.to_wire(), "udp", (src, 5353))
+        assert reply is not None
+        return dns.message.from_wire(reply)
+
+
+def addrs(m: dns.message.Message) -> list[str]:
+    return sorted(r.to_text() for rrset in m.answer for r in rrset)
+
+
+def ecs_scope(m: dns.message.Message) -> int | None:
+    for opt in m.options:
+        if isinstance(opt, dns.edns.ECSOption):
+            return int(opt.scopelen)
+    return None
+
+
+def test_each_location_gets_its_region_and_forcing_moves_only_its_clients() -> None:
+    h = Harness(lab())
+    assert addrs(h.ask("127.1.0.9")) == ["127.0.1.1"]
+    assert addrs(h.ask("127.2.0.9")) == ["127.0.2.1"]
+    assert addrs(h.ask("127.3.0.9")) == ["127.0.3.1"]
+    assert addrs(h.ask("127.0.0.1")) == ["127.0.1.1"]  # default order
+    h.runtime.force("eu-west", False)
+    assert addrs(h.ask("127.1.0.9")) == ["127.0.1.1"]
+    assert addrs(h.ask("127.2.0.9")) == ["127.0.1.1"]  # eu -> us-east next
+    assert addrs(h.ask("127.3.0.9")) == ["127.0.3.1"]
+    h.runtime.force("eu-west", None)
+    assert addrs(h.ask("127.2.0.9")) == ["127.0.2.1"]
+
+
+def test_ecs_decides_and_the_reply_carries_the_scope() -> None:
+    h = Harness(lab())
+    m = h.ask("127.0.0.1", ecs="127.3.4.0/24")
+    assert addrs(m) == ["127.0.3.1"] and ecs_scope(m) == 16
+    m = h.ask("127.0.0.1", ecs="127.2.0.0/16")
+    assert addrs(m) == ["127.0.2.1"] and ecs_scope(m) == 16
+    m = h.ask("127.2.0.1", ecs="0.0.0.0/0")  # "don't use my clients' address": source decides
+    assert addrs(m) == ["127.0.2.1"] and ecs_scope(m) == 0
+    assert ecs_scope(h.ask("127.2.0.1")) is None  # no ECS asked, none sent
+
+
+def test_failover_policy_answers_scope_zero() -> None:
+    extra = '\n[services.api]\nname = "api.lab.example."\npolicy = "failover"\nregions = ["us-east", "eu-west"]\n'
+    h = Harness(lab(extra))
+    m = h.ask("127.0.0.1", "api.lab.example.", ecs="127.3.4.0/24")
+    assert addrs(m) == ["127.0.1.1"] and ecs_scope(m) == 0
+
+
+@pytest.mark.parametrize(
+    ("mode", "rcode", "answer"),
+    [
+        ("fail-open", "NOERROR", ["127.0.2.1"]),
+        ("first", "NOERROR", ["127.0.2.1"]),
+        ("nodata", "NOERROR", []),
+        ("servfail", "SERVFAIL", []),
+    ],
+)
+def test_all_down_behaviours(mode: str, rcode: str, answer: list[str]) -> None:
+    h = Harness(lab(**{'all_down = "fail-open"': f'all_down = "{mode}"'}))
+    for r in ("us-east", "eu-west", "ap-south"):
+        h.runtime.force(r, False)
+    m = h.ask("127.2.0.9")
+    assert dns.rcode.to_text(m.rcode()) == rcode and addrs(m) == answer
+    if mode == "nodata":
+        assert m.authority and m.authority[0].rdtype == dns.rdatatype.SOA
+
+
+def test_aaaa_and_cname_regions() -> None:
+    cfg = lab(
+        **{
+            'v4 = ["127.0.2.1"]': 'v4 = ["127.0.2.1"]\nv6 = ["2001:db8::2"]',
+            'v4 = ["127.0.3.1"]': 'cname = "ap-south.lab.example."',
+        }
+    )
+    h = Harness(cfg)
+    assert addrs(h.ask("127.2.0.9", qtype="AAAA")) == ["2001:db8::2"]
+    assert addrs(h.ask("127.1.0.9", qtype="AAAA")) == []  # us-east has no v6: NODATA
+    m = h.ask("127.3.0.9")
+    assert m.answer[0].rdtype == dns.rdatatype.CNAME
+    assert m.answer[0][0].to_text() == "ap-south.lab.example."
+    assert addrs(h.ask("127.2.0.9", qtype="TXT")) == []
+
+
+def test_dynamic_ttl_counts_down_on_the_virtual_clock() -> None:
+    cfg = lab(**{'ttl_policy = "fixed"': 'ttl_policy = "dynamic"', "ttl_max = 30": "ttl_max = 300"})
+    h = Harness(cfg, now=1000.0)
+    assert h.ask("127.2.0.9").answer[0].ttl == 5  # assumed up: could change any moment -> min
+    h.runtime.force("eu-west", True)  # forced: never changes by itself -> max
+    assert h.ask("127.2.0.9").answer[0].ttl == 300
+
+
+def test_decide_and_explain_text() -> None:
+    cfg = lab()
+    inputs = HealthInputs(("local",), tuple(cfg.regions), 0.0).force("eu-west", False, 0.0)
+    view = compute_view(inputs, HealthRules(), now=10.0)
+    services = Services(cfg, geomap_from_config(cfg), view)
+    d = decide(services, "www", Client.from_source("127.2.0.9"), 1, 10.0)
+    assert d.selection.chosen == ("us-east",) and d.scope == 16
+    e = explain(services, "www.lab.example.", 1, Client.from_source("127.2.0.9"), 10.0, "test")
+    text = render(e)
+    assert "location   eu (127.2.0.0/16)" in text
+    assert "eu-west   down (forced) skipped: down" in text
+    assert "answer     www.lab.example. 30 IN A 127.0.1.1" in text
+    assert e["order"] == ["eu-west", "us-east", "ap-south"] and e["ttl"] == 30
+
+
+def test_runtime_clock_default_is_wall_time() -> None:
+    assert WallClock().now() > 1.7e9
+    assert load_config(REPO / "lab.toml").services["www"].ttl == 30

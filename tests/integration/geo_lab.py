@@ -1,0 +1,137 @@
+"""Helpers for GeoDNS integration tests: a lab.toml on free ports, DNS from chosen sources,
+the admin API, and a fake checker event stream with exact health values."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import dns.edns
+import dns.message
+import dns.query
+import httpx
+
+from lab.procs import ProcessGroup, free_port, udp_dns_ready
+from tests.conftest import DNSLAB, REPO
+
+TOKEN = "t0ken"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def write_lab(
+    tmp: Path, extra: str = "", checker_port: int | None = None, **replace: str
+) -> tuple[Path, int, int]:
+    """The shipped lab.toml on free ports (DNS, admin), a token and absolute zone paths."""
+    dns_port, admin_port = free_port(), free_port()
+    text = (REPO / "lab.toml").read_text()
+    text = text.replace('"127.0.0.1:5300"         # DNS', f'"127.0.0.1:{dns_port}"  # DNS')
+    text = text.replace('"127.0.0.1:8053"', f'"127.0.0.1:{admin_port}"')
+    text = text.replace('# token = "change-me"', f'token = "{TOKEN}"')
+    text = text.replace('"zones/lab.example.zone"', f'"{REPO / "zones/lab.example.zone"}"')
+    text = text.replace(
+        'listen = "127.0.0.1:8054"', f'listen = "127.0.0.1:{checker_port or free_port()}"'
+    )
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp / "lab.toml"
+    path.write_text(text + extra)
+    return path, dns_port, admin_port
+
+
+def start(procs: ProcessGroup, config: Path, dns_port: int) -> None:
+    child = procs.start(
+        "authoritative",
+        [DNSLAB, "authoritative", "--config", str(config), "--listen", f"127.0.0.1:{dns_port}"],
+    )
+    procs.wait_ready(child, udp_dns_ready("127.0.0.1", dns_port))
+
+
+def ask(
+    port: int,
+    source: str = "127.0.0.1",
+    name: str = "www.lab.example.",
+    qtype: str = "A",
+    ecs: str | None = None,
+) -> dns.message.Message:
+    options = []
+    if ecs is not None:
+        addr, prefix = ecs.split("/")
+        options.append(dns.edns.ECSOption(addr, int(prefix)))
+    q = dns.message.make_query(name, qtype, use_edns=0 if options else None, options=options)
+    return dns.query.udp(q, "127.0.0.1", port=port, source=source, timeout=2.0)
+
+
+def addrs(m: dns.message.Message) -> list[str]:
+    return sorted(r.to_text() for rrset in m.answer for r in rrset)
+
+
+def scope(m: dns.message.Message) -> int | None:
+    for opt in m.options:
+        if isinstance(opt, dns.edns.ECSOption):
+            return int(opt.scopelen)
+    return None
+
+
+def admin(port: int, method: str, path: str, **kw: Any) -> httpx.Response:
+    return httpx.request(method, f"http://127.0.0.1:{port}{path}", timeout=5.0, **kw)
+
+
+def region_status(
+    region: str, state: str, next_change_at: float, checker: str = "local"
+) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "checker": checker, "region": region, "state": state, "since": now - 100, "reason": "test",
+        "rtt_s": 0.001, "next_change_at": next_change_at, "next_change_in_s": next_change_at - now,
+        "last_probe_at": now, "last_detail": "200", "probes": 10, "failures": 0, "transitions": 1,
+    }  # fmt: skip
+
+
+@contextmanager
+def fake_checker(port: int, regions: list[dict[str, Any]]) -> Iterator[None]:
+    """Serve GET /v1/events: one snapshot with ``regions``, then heartbeats, like a checker."""
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            snap = {
+                "type": "snapshot",
+                "id": "b-0",
+                "seq": 0,
+                "boot": "b",
+                "checker": "local",
+                "at": time.time(),
+                "regions": regions,
+            }
+            try:
+                self.wfile.write(f"event: snapshot\nid: b-0\ndata: {json.dumps(snap)}\n\n".encode())
+                self.wfile.flush()
+                while not stop.wait(0.3):
+                    self.wfile.write(b": hb\n\n")
+                    self.wfile.flush()
+            except OSError:
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,50 @@
+"""POST /v1/reload: a good file is adopted atomically, a broken one refused while service goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.procs import ProcessGroup
+from tests.integration.geo_lab import AUTH, addrs, admin, ask, start, write_lab
+
+pytestmark = pytest.mark.integration
+
+
+def test_reload_good_and_broken_files(procs: ProcessGroup, tmp_path: Path) -> None:
+    config, port, admin_port = write_lab(tmp_path)
+    start(procs, config, port)
+    assert addrs(ask(port, "127.2.0.10")) == ["127.0.2.1"]
+    good = config.read_text()
+
+    config.write_text(
+        good.replace('eu = ["eu-west", "us-east", "ap-south"]', 'eu = ["eu-west", "eu-wst"]')
+    )
+    r = admin(admin_port, "POST", "/v1/reload", headers=AUTH)
+    assert r.status_code == 400 and not r.json()["reloaded"]
+    assert (
+        "services.www.order.eu[1]: unknown region 'eu-wst' (known: us-east, eu-west, ap-south)"
+        in r.json()["error"]
+    )
+    assert addrs(ask(port, "127.2.0.10")) == ["127.0.2.1"]  # old data keeps serving
+
+    zone = tmp_path / "broken.zone"
+    zone.write_text(
+        "$ORIGIN lab.example.\n@ IN SOA ns1 host 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 999.1.1.1\n"
+    )
+    config.write_text(
+        good.replace(str(Path(__file__).resolve().parents[2] / "zones/lab.example.zone"), str(zone))
+    )
+    r = admin(admin_port, "POST", "/v1/reload", headers=AUTH)
+    assert r.status_code == 400 and "broken.zone" in r.json()["error"]
+    assert ask(port, "127.2.0.10", "static.lab.example.").answer  # old zone still served
+
+    admin(admin_port, "PUT", "/v1/health/eu-west", json={"state": "down"}, headers=AUTH)
+    config.write_text(
+        good.replace("ttl = 30\n", "ttl = 60\n").replace("ttl_max = 30", "ttl_max = 60")
+    )
+    r = admin(admin_port, "POST", "/v1/reload", headers=AUTH)
+    assert r.status_code == 200 and r.json()["reloaded"], r.text
+    m = ask(port, "127.2.0.10")
+    assert addrs(m) == ["127.0.1.1"] and m.answer[0].ttl == 60  # override survived the reload

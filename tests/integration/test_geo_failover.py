@@ -1,0 +1,105 @@
+"""A real `dnslab authoritative --config` process: clients by source address and by ECS get
+their region; forcing a region down moves exactly its clients; every all-down behaviour."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from lab.procs import ProcessGroup
+from tests.conftest import DNSLAB
+from tests.integration.geo_lab import AUTH, addrs, admin, ask, scope, start, write_lab
+
+pytestmark = pytest.mark.integration
+
+US, EU, AP = "127.0.1.1", "127.0.2.1", "127.0.3.1"
+CLIENTS = {"127.1.0.10": US, "127.2.0.10": EU, "127.3.0.10": AP}
+
+ALL_DOWN = "".join(
+    f'\n[services.{mode.replace("-", "_")}]\nname = "{mode}.lab.example."\nall_down = "{mode}"\n'
+    f'[services.{mode.replace("-", "_")}.order]\nna = ["us-east", "eu-west"]\neu = ["eu-west", "us-east"]\n'
+    'ap = ["ap-south", "eu-west"]\n'
+    for mode in ("fail-open", "first", "servfail", "nodata")
+)
+
+
+def answers(port: int) -> dict[str, list[str]]:
+    return {src: addrs(ask(port, src)) for src in CLIENTS}
+
+
+def test_clients_get_their_region_and_failover_moves_exactly_its_clients(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    config, port, admin_port = write_lab(tmp_path)
+    start(procs, config, port)
+    assert answers(port) == {src: [ip] for src, ip in CLIENTS.items()}
+    m = ask(port, "127.0.0.1", ecs="127.3.9.0/24")  # ECS from one address decides
+    assert addrs(m) == [AP] and scope(m) == 16
+    m = ask(port, "127.0.0.1", ecs="127.2.0.0/24")
+    assert addrs(m) == [EU] and scope(m) == 16
+    assert addrs(ask(port, "127.0.0.1")) == [US]  # default order
+
+    r = admin(admin_port, "PUT", "/v1/health/eu-west", json={"state": "down"}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    # the very next answer: eu clients move to their next region, nobody else moves
+    assert answers(port) == {"127.1.0.10": [US], "127.2.0.10": [US], "127.3.0.10": [AP]}
+    assert addrs(ask(port, "127.0.0.1", ecs="127.2.0.0/24")) == [US]
+
+    r = admin(admin_port, "PUT", "/v1/health/eu-west", json={"state": None}, headers=AUTH)
+    assert r.status_code == 200
+    assert answers(port) == {src: [ip] for src, ip in CLIENTS.items()}
+
+    assert admin(admin_port, "PUT", "/v1/health/eu-west", json={"state": "down"}).status_code == 401
+    r = admin(admin_port, "PUT", "/v1/health/mars", json={"state": "down"}, headers=AUTH)
+    assert r.status_code == 404 and "known: us-east, eu-west, ap-south" in r.json()["detail"]
+    r = admin(admin_port, "PUT", "/v1/health/eu-west", json={"state": "dead"}, headers=AUTH)
+    assert r.status_code == 422
+    assert answers(port) == {src: [ip] for src, ip in CLIENTS.items()}
+
+
+def test_every_all_down_behaviour(procs: ProcessGroup, tmp_path: Path) -> None:
+    config, port, admin_port = write_lab(tmp_path, ALL_DOWN)
+    start(procs, config, port)
+    for region in ("us-east", "eu-west", "ap-south"):
+        assert (
+            admin(
+                admin_port, "PUT", f"/v1/health/{region}", json={"state": "down"}, headers=AUTH
+            ).status_code
+            == 200
+        )
+    src = "127.2.0.10"
+    fo = ask(port, src, "fail-open.lab.example.")
+    assert dns.rcode.to_text(fo.rcode()) == "NOERROR" and addrs(fo) == [EU]
+    first = ask(port, src, "first.lab.example.")
+    assert addrs(first) == [EU]
+    sf = ask(port, src, "servfail.lab.example.")
+    assert dns.rcode.to_text(sf.rcode()) == "SERVFAIL" and addrs(sf) == []
+    nd = ask(port, src, "nodata.lab.example.")
+    assert dns.rcode.to_text(nd.rcode()) == "NOERROR" and addrs(nd) == []
+    assert nd.authority and nd.authority[0].rdtype == dns.rdatatype.SOA
+    # one region back: every behaviour answers it
+    admin(admin_port, "PUT", "/v1/health/us-east", json={"state": None}, headers=AUTH)
+    for mode in ("fail-open", "first", "servfail", "nodata"):
+        assert addrs(ask(port, src, f"{mode}.lab.example.")) == [US], mode
+
+
+def test_explain_cli_against_the_running_server(procs: ProcessGroup, tmp_path: Path) -> None:
+    config, port, admin_port = write_lab(tmp_path)
+    start(procs, config, port)
+    admin(admin_port, "PUT", "/v1/health/eu-west", json={"state": "down"}, headers=AUTH)
+    out = subprocess.run(
+        [DNSLAB, "explain", "www.lab.example.", "--client", "127.2.0.10", "--admin", f"http://127.0.0.1:{admin_port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "location   eu (127.2.0.0/16)" in out
+    assert "answer     www.lab.example. 30 IN A 127.0.1.1" in out
+    assert "forced down by the admin API" in out
+    metrics = admin(admin_port, "GET", "/metrics").text
+    assert (
+        "dnslab_authoritative_queries_total" in metrics or "dnslab_authoritative_queries" in metrics
+    )
+    assert 'dnslab_authoritative_region_up{region="eu-west"} 0.0' in metrics
