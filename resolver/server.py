@@ -26,7 +26,7 @@ from resolver.answers import Sections
 from resolver.core import Outcome, Query, Reply, ResolverCore, UpstreamRequest
 from resolver.ecs import ClientSubnet
 from resolver.metrics import ResolverMetrics
-from resolver.upstream import Upstream, UpstreamError
+from resolver.upstream import UpstreamClient, UpstreamError
 
 log = logging.getLogger("dnslab.resolver")
 SERVFAIL = Sections(int(dns.rcode.SERVFAIL), (), (), ())
@@ -36,7 +36,7 @@ class ResolverServer:
     def __init__(
         self,
         core: ResolverCore,
-        upstream: Upstream,
+        upstream: UpstreamClient,
         metrics: ResolverMetrics,
         clock: Clock | None = None,
     ) -> None:
@@ -51,6 +51,12 @@ class ResolverServer:
 
     # -- resolution ----------------------------------------------------------------------------
     async def answer(self, query: Query) -> Reply:
+        """The reply for one client query (counted in the metrics)."""
+        reply = await self._answer(query)
+        self.metrics.answered(reply)
+        return reply
+
+    async def _answer(self, query: Query) -> Reply:
         step = self.core.lookup(query, self.clock.now())
         if isinstance(step, Reply):
             if step.refresh is not None:
@@ -111,7 +117,7 @@ class ResolverServer:
         except Exception:
             log.exception("resolving %s failed", q.name)
             reply = Reply(SERVFAIL, Outcome.FAIL)
-        self.metrics.answered(reply)
+            self.metrics.answered(reply)
         limit = max_size or (max(512, msg.payload) if msg.edns >= 0 else 512)
         return render(msg, reply, client_ecs, limit)
 

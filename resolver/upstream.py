@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import dns.asyncquery
 import dns.edns
@@ -22,6 +23,12 @@ from resolver.core import UpstreamRequest
 
 KINDS = ("timeout", "network", "malformed", "servfail", "refused", "ecs_mismatch")
 EDNS_PAYLOAD = 1232  # DNS flag day 2020
+
+
+class UpstreamClient(Protocol):
+    """What the server needs from an upstream; tests swap in a fake."""
+
+    async def resolve(self, request: UpstreamRequest) -> tuple[dns.message.Message, float]: ...
 
 
 class UpstreamError(Exception):

@@ -1,0 +1,89 @@
+"""`dnslab resolver` as a process in front of Knot: transports, TC → TCP, ECS, serve-stale
+timing, metrics, clean exit on SIGTERM, clear errors on bad configuration."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import dns.edns
+import dns.message
+import dns.query
+import pytest
+
+from lab.procs import ProcessGroup, wait_for
+from tests.conftest import DNSLAB, require_tool
+from tests.resolver.peers import Knot, ask, start_dnslab_resolver, start_lab_knot, zone_text
+
+pytestmark = [pytest.mark.integration, pytest.mark.system]
+
+BIG = "".join(f'big 60 IN TXT "{i:03d} {"x" * 180}"\n' for i in range(12))  # ~2.3 kB: TC on UDP
+RECORDS = "a 2 IN A 192.0.2.1\n" + BIG
+
+
+def lab(procs: ProcessGroup, tmp_path: Path) -> Knot:
+    knotd, knotc = require_tool("knotd"), require_tool("knotc")
+    return start_lab_knot(procs, knotd, knotc, tmp_path / "knot", zone_text(1, RECORDS))
+
+
+def test_tcp_truncation_ecs_metrics_and_sigterm(procs: ProcessGroup, tmp_path: Path) -> None:
+    knot = lab(procs, tmp_path)
+    child, listen, metrics = start_dnslab_resolver(procs, DNSLAB, knot.addr, {})
+    host, _, port = listen.rpartition(":")
+    # a large answer: Knot truncates over UDP, the resolver retries over TCP upstream,
+    # then the client gets TC over UDP and the full answer over TCP
+    full = ask(listen, "big.lab.example.", "TXT", tcp=True)
+    assert len(full.data) == 12
+    q = dns.message.make_query("big.lab.example.", "TXT", use_edns=0, payload=1232)
+    udp = dns.query.udp(q, host, port=int(port), timeout=3)
+    assert udp.flags & dns.flags.TC
+    # the client's ECS is echoed (Knot does not answer with ECS: scope 0, shared by all)
+    ecs = dns.edns.ECSOption("127.2.3.4", 24)
+    q = dns.message.make_query("a.lab.example.", "A", use_edns=0, options=[ecs])
+    r = dns.query.udp(q, host, port=int(port), timeout=3)
+    (echo,) = [o for o in r.options if isinstance(o, dns.edns.ECSOption)]
+    assert (echo.address, echo.srclen, echo.scopelen) == ("127.2.3.0", 24, 0)
+    ask(listen, "a.lab.example.")  # a hit
+    with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=3) as resp:
+        text = resp.read().decode()
+    assert "dnslab_resolver_cache_hits_total 2.0" in text  # UDP big (TC) and a
+    assert "dnslab_resolver_cache_entries 2.0" in text
+    assert "dnslab_resolver_upstream_latency_seconds_count" in text
+    assert child.log_tail().startswith(f"ready resolver {listen}")
+    child.kill(signal.SIGTERM)
+    assert child.proc.wait(timeout=5) == 0
+
+
+def test_serve_expired_client_timeout_answers_stale_quickly(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    knot = lab(procs, tmp_path)
+    options: dict[str, object] = {
+        "serve-expired": True,
+        "serve-expired-client-timeout": 200,
+        "upstream-timeout-ms": 1500,
+    }
+    _, listen, _ = start_dnslab_resolver(procs, DNSLAB, knot.addr, options)
+    assert ask(listen, "a.lab.example.").data == ("192.0.2.1",)
+    filled = time.monotonic()
+    knot.endpoint.child.stop()
+    wait_for(lambda: time.monotonic() - filled > 2.05, 5, "TTL of 2 s passes")
+    started = time.monotonic()
+    stale = ask(listen, "a.lab.example.")
+    took = time.monotonic() - started
+    assert stale.data == ("192.0.2.1",) and stale.ttls == (30,)
+    assert 0.15 <= took < 1.0, f"stale answer after {took:.3f}s (client timeout 0.2 s)"
+
+
+def test_bad_config_exits_nonzero_with_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "lab.toml"
+    bad.write_text('[resolver]\nmsg-cache-size = "4m"\n')
+    run = subprocess.run(
+        [DNSLAB, "resolver", "--config", str(bad)], capture_output=True, text=True, timeout=30
+    )
+    assert run.returncode != 0
+    assert str(bad) in run.stderr and "msg-cache-size" in run.stderr
+    assert "counts cache entries, not bytes" in run.stderr
