@@ -1,0 +1,140 @@
+"""Acceptance, end to end: SIGKILL a region → the checker marks it down within
+fall·interval + timeout + 0.2 s → ``www.lab.example`` answers move within 50 ms of that decision.
+
+Real processes: 6 regions, one checker (interval 0.5 s, timeout 0.3 s, fall 3), the
+authoritative server following the checker's SSE feed (``[[checkers]]`` in lab.toml). The
+service fails over along r0 → r1 → ... → r5; killing r0..r4 in turn gives 5 trials. A DNS
+client polls every few ms; propagation = first answer naming the next region minus the
+checker's decision time (``StateEvent.at``, wall clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import dns.asyncquery
+import dns.message
+import pytest
+
+from healthcheck.events import StateEvent
+from healthcheck.feed import HealthFeed, running
+from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready
+from tests.conftest import DNSLAB, REPO
+from tests.integration.geo_lab import start
+
+pytestmark = pytest.mark.integration
+
+N = 6
+INTERVAL, TIMEOUT, FALL = 0.5, 0.3, 3
+DETECTION_BOUND = FALL * INTERVAL + TIMEOUT + 0.2
+PROPAGATION_BOUND = 0.050
+
+
+def lab_toml(dns_port: int, admin_port: int, hport: int, ports: list[int]) -> str:
+    regions = "".join(
+        f'[regions.r{i}]\nlisten = "127.0.0.1:{p}"\nv4 = ["10.0.0.{i + 1}"]\n\n'
+        for i, p in enumerate(ports)
+    )
+    order = ", ".join(f'"r{i}"' for i in range(len(ports)))
+    return f"""
+[authoritative]
+listen = "127.0.0.1:{dns_port}"
+admin_listen = "127.0.0.1:{admin_port}"
+assume = "up"
+quorum = "majority"
+
+[authoritative.zones]
+"lab.example." = "{REPO / "zones/lab.example.zone"}"
+
+[[checkers]]
+name = "vp"
+listen = "127.0.0.1:{hport}"
+
+[checks]
+interval = {INTERVAL}
+timeout = {TIMEOUT}
+fall = {FALL}
+rise = 2
+
+{regions}
+[services.www]
+name = "www.lab.example."
+policy = "geo-failover"
+ttl = 30
+
+[services.www.order]
+default = [{order}]
+"""
+
+
+async def answer(port: int) -> str:
+    q = dns.message.make_query("www.lab.example.", "A")
+    m = await dns.asyncquery.udp(q, "127.0.0.1", port=port, timeout=1.0)
+    return ",".join(sorted(r.to_text() for rrset in m.answer for r in rrset))
+
+
+def test_kill_region_answers_move_within_50ms_of_decision(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    ports = [free_port() for _ in range(N)]
+    regions: list[Child] = []
+    for i, p in enumerate(ports):
+        regions.append(
+            procs.start(
+                f"r{i}", [DNSLAB, "region", "--name", f"r{i}", "--listen", f"127.0.0.1:{p}"]
+            )
+        )
+    for child, p in zip(regions, ports, strict=True):
+        procs.wait_ready(child, http_ready(f"http://127.0.0.1:{p}/healthz"), timeout=60)
+    dns_port, admin_port, hport = free_port(), free_port(), free_port()
+    config = tmp_path / "lab.toml"
+    config.write_text(lab_toml(dns_port, admin_port, hport, ports))
+    checker = procs.start(
+        "checker", [DNSLAB, "healthcheck", "--config", str(config), "--name", "vp"]
+    )
+    procs.wait_ready(checker, tcp_ready("127.0.0.1", hport))
+    start(procs, config, dns_port)
+
+    downs: dict[str, StateEvent] = {}
+
+    def on_event(ev: StateEvent) -> None:
+        if ev.status.state == "down":
+            downs.setdefault(ev.status.region, ev)
+
+    feed = HealthFeed(f"http://127.0.0.1:{hport}/v1/events", on_event=on_event)
+    results: list[tuple[float, float]] = []  # (detection, propagation)
+
+    async def go() -> None:
+        async with running(feed):
+            deadline = time.monotonic() + 20
+            while not (len(feed.view) == N and all(s.state == "up" for s in feed.view.values())):
+                assert time.monotonic() < deadline, "regions never all up"
+                await asyncio.sleep(0.02)
+            for i in range(N - 1):
+                assert await answer(dns_port) == f"10.0.0.{i + 1}"
+                killed_at = time.time()
+                regions[i].kill()
+                deadline = time.monotonic() + DETECTION_BOUND + 3
+                while True:
+                    got = await answer(dns_port)
+                    now = time.time()
+                    if got != f"10.0.0.{i + 1}":
+                        break
+                    assert time.monotonic() < deadline, f"r{i}: answers never moved"
+                    await asyncio.sleep(0.002)
+                assert got == f"10.0.0.{i + 2}"
+                while f"r{i}" not in downs:  # the test's own feed may trail the server's
+                    assert time.monotonic() < deadline, f"r{i}: no down event"
+                    await asyncio.sleep(0.002)
+                decided = downs[f"r{i}"].at
+                results.append((decided - killed_at, now - decided))
+
+    asyncio.run(go())
+    summary = ", ".join(
+        f"r{i}: detect {d:.3f}s propagate {p * 1000:.1f}ms" for i, (d, p) in enumerate(results)
+    )
+    print(summary)
+    assert all(d <= DETECTION_BOUND for d, _ in results), summary
+    assert all(p <= PROPAGATION_BOUND for _, p in results), summary
