@@ -26,7 +26,8 @@ from lab.procs import Child, ProcessGroup, free_port, http_ready, udp_dns_ready,
 if TYPE_CHECKING:
     from lab.config import LabConfig
 
-READY_TIMEOUT_S = 30.0  # python + uvicorn imports on a busy 2-core machine can take seconds
+READY_TIMEOUT_S = 30.0
+PIDS_FILE = "pids.txt"  # every child this lab started, "NAME PID" per line (for audits/tests)  # python + uvicorn imports on a busy 2-core machine can take seconds
 
 
 def _hp(value: str) -> tuple[str, int]:
@@ -136,15 +137,17 @@ def plan_lab(
     return out
 
 
-def saw_ready(child: Child) -> bool:
-    """True once the child printed its ``ready ...`` line (its stdout goes to its log)."""
+def saw_ready(child: Child, offset: int = 0) -> bool:
+    """True once the child printed its ``ready ...`` line (its stdout goes to its log,
+    from byte ``offset`` on: a restarted child appends to the same log)."""
     if child.log_path is None or not child.log_path.exists():
         return False
     with child.log_path.open("rb") as fh:
+        fh.seek(offset)
         return any(line.startswith(b"ready ") for line in fh)
 
 
-def _ready_check(comp: Component, child: Child) -> Callable[[], bool]:
+def _ready_check(comp: Component, child: Child, offset: int = 0) -> Callable[[], bool]:
     endpoint: Callable[[], bool] | None = None
     if comp.url:
         endpoint = http_ready(comp.url)
@@ -152,7 +155,7 @@ def _ready_check(comp: Component, child: Child) -> Callable[[], bool]:
         endpoint = udp_dns_ready(*_hp(comp.dns))
 
     def check() -> bool:
-        return saw_ready(child) and (endpoint is None or endpoint())
+        return saw_ready(child, offset) and (endpoint is None or endpoint())
 
     return check
 
@@ -165,6 +168,7 @@ class Lab:
     log_dir: Path
     group: ProcessGroup = field(init=False)
     children: dict[str, Child] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)  # log size when each child started
 
     def __post_init__(self) -> None:
         self.group = ProcessGroup(log_dir=self.log_dir)
@@ -178,17 +182,29 @@ class Lab:
         t0 = time.monotonic()
         try:
             for comp in self.components:
-                self.children[comp.name] = self.group.start(_log_name(comp.name), comp.argv)
+                self._spawn(comp)
             deadline = t0 + timeout
             for comp in self.components:
                 child = self.children[comp.name]
                 left = max(0.1, deadline - time.monotonic())
-                self.group.wait_ready(child, _ready_check(comp, child), timeout=left)
+                self.group.wait_ready(
+                    child, _ready_check(comp, child, self.offsets[comp.name]), timeout=left
+                )
                 if on_ready is not None:
                     on_ready(comp, child, time.monotonic() - t0)
         except BaseException:
             self.stop()
             raise
+
+    def _spawn(self, comp: Component) -> Child:
+        """Start one component and append "NAME PID" to ``pids.txt`` in the log directory."""
+        log = self.log_dir / f"{_log_name(comp.name)}.log"
+        self.offsets[comp.name] = log.stat().st_size if log.exists() else 0
+        child = self.group.start(_log_name(comp.name), comp.argv)
+        self.children[comp.name] = child
+        with (self.log_dir / PIDS_FILE).open("a") as fh:
+            fh.write(f"{_log_name(comp.name)} {child.pid}\n")
+        return child
 
     def child(self, name: str) -> Child:
         return self.children[name]
@@ -202,9 +218,8 @@ class Lab:
     def restart(self, name: str, timeout: float = READY_TIMEOUT_S) -> Child:
         comp = next(c for c in self.components if c.name == name)
         self.children[name].stop()
-        child = self.group.start(_log_name(comp.name), comp.argv)
-        self.children[name] = child
-        self.group.wait_ready(child, _ready_check(comp, child), timeout=timeout)
+        child = self._spawn(comp)
+        self.group.wait_ready(child, _ready_check(comp, child, self.offsets[name]), timeout=timeout)
         return child
 
     def pids(self) -> list[int]:
@@ -334,7 +349,7 @@ def run_up(config: Path | None, log_root: Path | None = None, status_every: floa
         try:
             lab.start(on_ready=on_ready)
             print(
-                f"lab up: dig @{cfg.authoritative.listen.replace(':', ' -p ')} www.lab.example; "
+                f"lab ready: dig @{cfg.authoritative.listen.replace(':', ' -p ')} www.lab.example; "
                 "Ctrl-C stops everything",
                 flush=True,
             )
@@ -347,7 +362,7 @@ def run_up(config: Path | None, log_root: Path | None = None, status_every: floa
         except KeyboardInterrupt:
             print("\nstopping ...", flush=True)
         finally:
-            n = len(lab.group.children)
+            n = len(lab.children)
             with signals_ignored():
                 lab.stop()
             print(f"stopped {n} processes", flush=True)

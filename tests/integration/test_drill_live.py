@@ -1,0 +1,118 @@
+"""Live drills against a real lab: the model holds for TTL-honouring clients, the outputs are
+complete, and no process survives a drill (normal exit or a lab that fails to start)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from lab.drill.labgen import patch_config, to_toml
+from lab.procs import ProcessGroup, wait_for
+from tests.conftest import DNSLAB, REPO
+from tests.integration.test_up import pid_gone, read_pids
+
+pytestmark = pytest.mark.integration
+
+HONOURS = """
+name = "honours-ttl acceptance"
+ttls = [2, 5]
+clients = 40
+request_interval = 0.1
+tail = 1.0
+seed = 3
+[locations]
+eu = 1
+[profiles]
+"honours-ttl" = 1
+[checks]
+interval = 0.5
+fall = 3
+rise = 2
+timeout = 0.25
+[[faults]]
+at = 2.0
+action = "kill"
+"""
+
+
+def run_drill(
+    procs: ProcessGroup, tmp_path: Path, *args: str, timeout: float = 150
+) -> tuple[int, str]:
+    child = procs.start("drill", [DNSLAB, "drill", *args])
+    code = child.proc.wait(timeout=timeout)
+    assert child.log_path is not None
+    return code, child.log_path.read_text(errors="replace")
+
+
+def all_pids(out: Path) -> list[int]:
+    return [pid for d in sorted((out / "logs").iterdir()) for pid in read_pids(d).values()]
+
+
+def test_honours_ttl_windows_match_the_model(procs: ProcessGroup, tmp_path: Path) -> None:
+    scenario = tmp_path / "honours.toml"
+    scenario.write_text(HONOURS)
+    out = tmp_path / "out"
+    code, log = run_drill(procs, tmp_path, str(scenario), "--out", str(out))
+    assert code == 0, log
+    assert "stale-routing window after the fault (dead region: eu-west)" in log
+    doc = json.loads((out / "results.json").read_text())
+    assert [r["ttl"] for r in doc["runs"]] == [2, 5]
+    for run in doc["runs"]:
+        w, m = run["stale_window_s"], run["model"]
+        assert run["dead_region"] == "eu-west"
+        assert run["clients_affected"] == 40 and run["censored"] == 0
+        assert run["detection_s"] is not None and 0.9 <= run["detection_s"] <= 1.5 + 0.5
+        assert run["propagation_s"] is not None and run["propagation_s"] < 0.5
+        assert w["max"] <= m["max_s"] + 1.0, run
+        assert w["mean"] == pytest.approx(m["mean_s"], rel=0.20), run
+        assert run["failed_requests"] > 0
+    # every output is there: one CSV row per resolution and request, the plots, the report
+    with (out / "observations.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == sum(r["requests"] + r["resolutions"] for r in doc["runs"])
+    assert {r["kind"] for r in rows} == {"resolve", "request"}
+    assert all(r["source"].startswith("127.2.") for r in rows)
+    for name in ("stale_window_cdf.png", "dead_share.png", "report.md"):
+        assert (out / name).stat().st_size > 0
+    pids = all_pids(out)
+    assert len(pids) == 12  # 6 per TTL run
+    wait_for(lambda: all(pid_gone(p) for p in pids), 10, "every drill child gone")
+
+
+def test_drill_that_cannot_start_its_lab_leaves_nothing(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    """The authoritative server fails on a broken zone after the other children started."""
+    broken = tmp_path / "lab.example.zone"
+    broken.write_text(
+        (REPO / "zones/lab.example.zone").read_text() + "\nwww2 IN A not-an-address\n"
+    )
+    raw = tomllib.loads((REPO / "lab.toml").read_text())
+    data = patch_config(raw, REPO)
+    data["authoritative"]["zones"] = {"lab.example.": str(broken)}
+    bad = tmp_path / "bad.toml"
+    bad.write_text(to_toml(data))
+    out = tmp_path / "out"
+    code, log = run_drill(procs, tmp_path, "--config", str(bad), "--ttl", "2", "--out", str(out))
+    assert code == 1, log
+    assert "authoritative: process" in log and "exited with code" in log
+    pids = all_pids(out)
+    assert len(pids) == 6
+    wait_for(lambda: all(pid_gone(p) for p in pids), 10, "every drill child gone")
+
+
+def test_drill_on_a_non_local_address_is_a_config_error(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    raw = tomllib.loads((REPO / "lab.toml").read_text())
+    data = patch_config(raw, REPO)
+    data["regions"]["eu-west"]["listen"] = "192.0.2.1:8080"  # TEST-NET: not a local address
+    bad = tmp_path / "bad.toml"
+    bad.write_text(to_toml(data))
+    code, log = run_drill(procs, tmp_path, "--config", str(bad), "--out", str(tmp_path / "o"))
+    assert code == 1
+    assert "cannot listen on 192.0.2.1" in log and str(bad) in log
