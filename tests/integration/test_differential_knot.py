@@ -35,39 +35,7 @@ from tests.integration.servers import ZONES, start_under_test
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 # case id -> the disagreement, reported to core (tests turn red once fixed: strict xfail)
-_ECS_ECHO = (
-    "Knot (edns-client-subnet: on) echoes ECS with scope 0; dnslab echoes none (mail to core 04:10)"
-)
-_ECS_FORMERR = (
-    "Knot: malformed ECS -> FORMERR with OPT; dnslab answers normally (mail to core 04:10)"
-)
-_CLASS_EDE = (
-    "Knot: REFUSED for a non-IN class carries no EDE; dnslab adds EDE 20 (mail to core 04:10)"
-)
 KNOWN_DIFFERENCES: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "edns-ecs-24",
-            "edns-ecs-large",
-            "edns-ecs-nonzero-scope",
-            "edns-ecs-v6-56",
-            "edns-ecs-source-0",
-            "edns-ecs-v4-32",
-            "edns-ecs-bits-beyond-prefix",
-            "edns-ecs-nxdomain",
-            "edns-ecs-refused",
-            "edns-ecs-two-options",
-            "edns-ecs-with-cookie",
-        ],
-        _ECS_ECHO,
-    ),
-    **dict.fromkeys(
-        ["edns-ecs-bad-prefix", "edns-ecs-unknown-family", "edns-ecs-short-address"], _ECS_FORMERR
-    ),
-    "edns-ecs-oversized-address": "Knot echoes a malformed ECS (Knot quirk); dnslab echoes none",
-    **dict.fromkeys(
-        ["class-none", "class-hs", "class-hs-version-bind", "class-unassigned-5"], _CLASS_EDE
-    ),
     "edns-none-medium-tcp": "dnslab applies the 512-byte no-EDNS limit over TCP too (TC=1)",
 }
 

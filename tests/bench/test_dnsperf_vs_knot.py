@@ -1,0 +1,74 @@
+"""Smoke tests of bench/dnsperf_vs_knot.py: argument parsing and dnsperf output parsing (no sockets)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "dnsperf_vs_knot.py"
+
+DNSPERF_OUTPUT = """\
+Statistics:
+
+  Queries sent:         116703
+  Queries completed:    116703 (100.00%)
+  Queries lost:         0 (0.00%)
+
+  Response codes:       NOERROR 93357 (80.00%), NXDOMAIN 23346 (20.00%)
+  Average packet size:  request 36, response 72
+  Run time (s):         3.011476
+  Queries per second:   38753.754052
+
+  Average Latency (s):  0.002183 (min 0.000021, max 0.017046)
+  Latency StdDev (s):   0.002828
+"""
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dnsperf_vs_knot", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look the module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_defaults(bench: ModuleType) -> None:
+    args = bench.parse_args([])
+    assert (args.duration, args.clients, args.qps, args.only) == (10, 10, 0, None)
+    argv = bench.dnsperf_argv("dnsperf", 5300, args, args.qps)
+    assert argv[argv.index("-l") + 1] == "10" and "-Q" not in argv
+
+
+def test_options_reach_dnsperf(bench: ModuleType) -> None:
+    args = bench.parse_args(
+        ["--duration", "3", "--clients", "4", "--qps", "2000", "--only", "knot"]
+    )
+    argv = bench.dnsperf_argv("dnsperf", 5300, args, args.qps)
+    assert argv[argv.index("-c") + 1] == "4"
+    assert argv[argv.index("-Q") + 1] == "2000"
+    assert args.only == "knot"
+
+
+@pytest.mark.parametrize(
+    "bad", [["--duration", "0"], ["--qps", "-1"], ["--queries", "/nonexistent"]]
+)
+def test_bad_arguments_exit_2(bench: ModuleType, bad: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        bench.parse_args(bad)
+    assert exc.value.code == 2
+
+
+def test_parse_dnsperf_output(bench: ModuleType) -> None:
+    result = bench.parse_dnsperf("knot", DNSPERF_OUTPUT, cpu=0.7)
+    assert result.qps == pytest.approx(38753.754052)
+    assert result.avg_latency_ms == pytest.approx(2.183)
+    assert result.max_latency_ms == pytest.approx(17.046)
+    assert (result.sent, result.lost) == (116703, 0)
+    assert result.cpu_us_per_query == pytest.approx(1e6 * 0.7 / 116703)
+    assert "NXDOMAIN" in result.rcodes
