@@ -9,6 +9,8 @@ opaque (``T``): the resolver stores DNS sections, a simulation can store a tuple
   ``age < ttl``. ``remaining(now)`` rounds down, so a TTL served from here is never inflated.
 * **prefetch** (Unbound's rule, whole seconds): a fresh hit with ``age >= ttl - ttl // 10``
   asks for a refresh. With integer arithmetic a TTL under 10 s never prefetches, as in Unbound.
+  BIND's rule instead (``prefetch_trigger``): a hit with at most that many seconds left, on an
+  entry whose TTL was at least ``prefetch_eligibility``.
 * **serve-expired**: an expired entry stays servable (as stale) for ``serve_expired_ttl``
   seconds past expiry (0 = forever) and is dropped on the first lookup after that.
 * The LRU bound counts entries (``max_entries``; 0 = cache nothing).
@@ -33,6 +35,15 @@ class CachePolicy:
     prefetch: bool = False
     serve_expired: bool = False
     serve_expired_ttl: int = 0  # seconds past expiry an entry stays servable; 0 = no limit
+    prefetch_trigger: int | None = None  # None: Unbound's last 10%; N: BIND's "<= N s left"
+    prefetch_eligibility: int = 0  # BIND: only entries whose TTL was at least this
+
+    def wants_prefetch(self, entry: Entry[T], now: float) -> bool:
+        if not self.prefetch or not entry.fresh(now) or entry.ttl < self.prefetch_eligibility:
+            return False
+        if self.prefetch_trigger is None:
+            return entry.age(now) >= entry.ttl - entry.ttl // 10
+        return entry.remaining(now) <= self.prefetch_trigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +67,6 @@ class Entry(Generic[T]):
 
     def fresh(self, now: float) -> bool:
         return self.age(now) < self.ttl
-
-    def wants_prefetch(self, now: float) -> bool:
-        return self.fresh(now) and self.age(now) >= self.ttl - self.ttl // 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +112,7 @@ class Cache(Generic[T]):
             return None
         self._lru.move_to_end((question, best.scope))
         fresh = best.fresh(now)
-        return Hit(
-            best, stale=not fresh, prefetch=self.policy.prefetch and best.wants_prefetch(now)
-        )
+        return Hit(best, stale=not fresh, prefetch=self.policy.wants_prefetch(best, now))
 
     def put(
         self,

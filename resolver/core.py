@@ -109,8 +109,11 @@ class ResolverCore:
                 prefetch=settings.prefetch,
                 serve_expired=settings.serve_expired,
                 serve_expired_ttl=settings.serve_expired_ttl,
+                prefetch_trigger=settings.prefetch_trigger,
+                prefetch_eligibility=settings.prefetch_eligibility,
             )
         )
+        self._failed_at: dict[tuple[Question, ClientSubnet | None], float] = {}
 
     # -- client side ---------------------------------------------------------------------------
     def upstream_subnet(self, query: Query) -> ClientSubnet | None:
@@ -132,6 +135,8 @@ class ResolverCore:
         if not hit.stale:
             refresh = _as(request, Purpose.PREFETCH) if hit.prefetch else None
             return Reply(self._serve(hit.entry, now), Outcome.HIT, hit.entry.scope, refresh)
+        if self._recently_failed(request, now):  # stale-refresh-time: do not ask again yet
+            return self._stale(hit.entry, None)
         timeout_ms = self.settings.serve_expired_client_timeout
         if timeout_ms == 0:
             return self._stale(hit.entry, _as(request, Purpose.REFRESH))
@@ -147,10 +152,12 @@ class ResolverCore:
         rcode = int(response.rcode())
         if rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED):
             kind = "servfail" if rcode == dns.rcode.SERVFAIL else "refused"
+            self._note_failure(request, now)
             fallback = self._fallback(request, now, kind)
             if fallback is not None:
                 return fallback
             return Reply(sections_of(response), Outcome.PASS, scope, upstream_error=kind)
+        self._failed_at.pop(request.key, None)
         cacheable = prepare(response, self.settings)
         if cacheable is None:
             return Reply(sections_of(response), Outcome.PASS, scope)
@@ -162,6 +169,7 @@ class ResolverCore:
         return Reply(self._serve(entry, now), Outcome.MISS, scope)
 
     def on_upstream_failure(self, request: UpstreamRequest, kind: str, now: float) -> Reply:
+        self._note_failure(request, now)
         fallback = self._fallback(request, now, kind)
         if fallback is not None:
             return fallback
@@ -171,6 +179,18 @@ class ResolverCore:
         return self._fallback(request, now, None)
 
     # -- helpers -------------------------------------------------------------------------------
+    def _note_failure(self, request: UpstreamRequest, now: float) -> None:
+        if self.settings.stale_refresh_time <= 0:
+            return
+        self._failed_at.pop(request.key, None)
+        self._failed_at[request.key] = now
+        while len(self._failed_at) > max(1, self.settings.msg_cache_size):
+            del self._failed_at[next(iter(self._failed_at))]  # oldest first
+
+    def _recently_failed(self, request: UpstreamRequest, now: float) -> bool:
+        failed = self._failed_at.get(request.key)
+        return failed is not None and now - failed < self.settings.stale_refresh_time
+
     def _fallback(self, request: UpstreamRequest, now: float, error: str | None) -> Reply | None:
         """What the cache can still say for a request upstream did not answer well (RFC 8767)."""
         hit = self.cache.get(request.question, request.ecs, now)

@@ -8,9 +8,11 @@ for how to make this resolver behave like BIND, dnsmasq, CoreDNS or systemd-reso
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from resolver.profiles import with_profile
 
 
 def _dashed(name: str) -> str:
@@ -25,6 +27,10 @@ class ResolverSettings(BaseModel):
         frozen=True,
         populate_by_name=True,
         alias_generator=_dashed,
+    )
+
+    like: Literal["unbound", "bind", "dnsmasq", "coredns", "systemd-resolved"] = Field(
+        "unbound", description="dnslab: start from this resolver's defaults (resolver/profiles.py)"
     )
 
     # -- addresses (dnslab) -------------------------------------------------------------------
@@ -47,6 +53,15 @@ class ResolverSettings(BaseModel):
     serve_expired_client_timeout: int = Field(
         0, ge=0, description="ms to wait for upstream before answering stale; 0 = stale at once"
     )
+    stale_refresh_time: int = Field(
+        0, ge=0, description="BIND: after a failed refresh, answer stale for this long at once"
+    )
+    prefetch_trigger: int | None = Field(
+        None, ge=0, description="BIND: prefetch with <= this many seconds left (None: last 10%)"
+    )
+    prefetch_eligibility: int = Field(
+        0, ge=0, description="BIND: only prefetch entries whose TTL was at least this"
+    )
     serve_original_ttl: bool = Field(
         False, description="serve the TTL as received, not decremented (non-decrementing cache)"
     )
@@ -67,6 +82,11 @@ class ResolverSettings(BaseModel):
     tcp_upstream: bool = Field(False, description="query upstream over TCP only")
     outbound_msg_retry: int = Field(2, ge=0, description="retries after the first try")
     upstream_timeout_ms: int = Field(1000, gt=0, description="dnslab: per-try upstream timeout")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile(cls, data: Any) -> Any:
+        return with_profile(data) if isinstance(data, dict) else data
 
     @field_validator("msg_cache_size", mode="before")
     @classmethod

@@ -104,3 +104,16 @@ def test_purge_drops_unservable_entries() -> None:
     cache.put(("b.", 1, 1), GLOBAL, "b", 50, 0.0)
     assert cache.purge(10.0) == 1
     assert len(cache) == 1
+
+
+def test_bind_prefetch_trigger_and_eligibility() -> None:
+    policy = CachePolicy(prefetch=True, prefetch_trigger=2, prefetch_eligibility=9)
+    cache: Cache[str] = Cache(policy)
+    cache.put(Q, GLOBAL, "a", 30, 0.0)
+    cache.put(("short.", 1, 1), GLOBAL, "s", 8, 0.0)
+    before = cache.get(Q, None, 27.5)  # 2.5 s left -> remaining 2 (rounded down)
+    too_early = cache.get(Q, None, 26.9)  # 3 s left
+    assert before is not None and before.prefetch
+    assert too_early is not None and not too_early.prefetch
+    short = cache.get(("short.", 1, 1), None, 7.5)  # TTL 8 < eligibility 9
+    assert short is not None and not short.prefetch

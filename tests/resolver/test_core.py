@@ -206,3 +206,31 @@ def test_ecs_echo_mismatch_is_an_upstream_error() -> None:
     resp.use_edns(0, options=[dns.edns.ECSOption("127.9.9.0", 24, 24)])
     got = core.on_upstream(step.request, resp, clock.now())
     assert got.outcome is Outcome.FAIL and got.upstream_error == "ecs_mismatch"
+
+
+def test_stale_refresh_time_skips_upstream_after_a_failure() -> None:
+    s = ResolverSettings(
+        serve_expired=True, serve_expired_client_timeout=1000, stale_refresh_time=30
+    )
+    clock, core = VirtualClock(), ResolverCore(s)
+    fill(core, clock, "127.0.1.1", ttl=5)
+    clock.advance(10)
+    step = core.lookup(query(), clock.now())
+    assert isinstance(step, NeedUpstream)
+    assert core.on_upstream_failure(step.request, "timeout", clock.now()).outcome is Outcome.STALE
+    clock.advance(29)
+    quick = core.lookup(query(), clock.now())  # within stale-refresh-time: stale at once
+    assert isinstance(quick, Reply) and quick.outcome is Outcome.STALE and quick.refresh is None
+    clock.advance(1)
+    assert isinstance(core.lookup(query(), clock.now()), NeedUpstream)  # try upstream again
+
+
+def test_stale_refresh_time_off_always_asks() -> None:
+    s = ResolverSettings(serve_expired=True, serve_expired_client_timeout=1000)
+    clock, core = VirtualClock(), ResolverCore(s)
+    fill(core, clock, "127.0.1.1", ttl=5)
+    clock.advance(10)
+    step = core.lookup(query(), clock.now())
+    assert isinstance(step, NeedUpstream)
+    core.on_upstream_failure(step.request, "timeout", clock.now())
+    assert isinstance(core.lookup(query(), clock.now()), NeedUpstream)

@@ -48,3 +48,19 @@ def test_bad_address() -> None:
     with pytest.raises(ValidationError, match="HOST:PORT"):
         ResolverSettings(upstream="localhost")
     assert split_host_port("[::1]:53") == ("::1", 53)
+
+
+def test_like_profiles_set_defaults_and_explicit_options_win() -> None:
+    bind = ResolverSettings.model_validate({"like": "bind"})
+    assert bind.prefetch and bind.prefetch_trigger == 2 and bind.cache_max_negative_ttl == 10800
+    assert not bind.send_client_subnet
+    coredns = ResolverSettings.model_validate({"like": "coredns", "cache-min-ttl": 0})
+    assert coredns.cache_min_ttl == 0 and coredns.cache_max_ttl == 3600
+    dnsmasq = ResolverSettings.model_validate({"like": "dnsmasq", "serve_expired": True})
+    assert dnsmasq.msg_cache_size == 150 and dnsmasq.serve_expired_reply_ttl == 0
+    assert ResolverSettings().like == "unbound"
+
+
+def test_unknown_profile_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="like"):
+        ResolverSettings.model_validate({"like": "powerdns"})
