@@ -75,6 +75,7 @@ def handle_up(args: argparse.Namespace) -> int:
 
 def handle_drill(args: argparse.Namespace) -> int:
     from lab.drill.runner import DrillOptions, parse_ttls, run_drill
+    from lab.up import sigterm_as_interrupt
 
     opts = DrillOptions(
         scenario=args.scenario,
@@ -85,4 +86,5 @@ def handle_drill(args: argparse.Namespace) -> int:
         attach=args.attach,
         sim=args.sim,
     )
-    return run_drill(opts)
+    with sigterm_as_interrupt():  # SIGTERM takes the same cleanup path as Ctrl-C
+        return run_drill(opts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -226,7 +227,12 @@ class Lab:
         return [c.pid for c in self.group.children]
 
     def stop(self) -> None:
-        self.group.stop_all()
+        """Stop every child by PID; a second Ctrl-C/SIGTERM cannot interrupt this."""
+        if threading.current_thread() is threading.main_thread():
+            with signals_ignored():
+                self.group.stop_all()
+        else:
+            self.group.stop_all()
 
     def __enter__(self) -> Lab:
         return self
@@ -363,7 +369,6 @@ def run_up(config: Path | None, log_root: Path | None = None, status_every: floa
             print("\nstopping ...", flush=True)
         finally:
             n = len(lab.children)
-            with signals_ignored():
-                lab.stop()
+            lab.stop()
             print(f"stopped {n} processes", flush=True)
     return 0

@@ -38,7 +38,10 @@ class Prediction:
     max_s: float | None
 
     def as_dict(self) -> dict[str, float | None]:
-        return {"mean_s": self.mean_s, "max_s": self.max_s}
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 4)
+
+        return {"mean_s": r(self.mean_s), "max_s": r(self.max_s)}
 
 
 def probe_latency(action: str, fault: str, check: CheckParams) -> float:

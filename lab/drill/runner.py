@@ -231,18 +231,21 @@ def run_drill(opts: DrillOptions, out_stream: TextIO = sys.stdout, err: TextIO =
         f"fault {sc.faults[0].action} {sc.faults[0].region} at {sc.first_fault_at:g}s; out {out}\n"
     )
     records: list[RunRecord] = []
-    for ttl in sc.ttls:
-        if opts.sim:
-            records.append(simulate(sc, ttl))
-        else:
-            records.append(live_run(sc, ttl, cfg_file, out, opts.attach, err))
-    runs = [summarise(r) for r in records]
-    source = str(opts.scenario or "scenarios/default.toml")
-    doc = document(source, sc.model_dump(), runs, started)
-    write_json(out / "results.json", doc)
-    write_observations(out / "observations.csv", records)
-    plots = write_plots(out, records, runs)
-    (out / "report.md").write_text(render_report(doc, plots))
+    try:
+        for ttl in sc.ttls:
+            if opts.sim:
+                records.append(simulate(sc, ttl))
+            else:
+                records.append(live_run(sc, ttl, cfg_file, out, opts.attach, err))
+    finally:
+        if records:  # a failed or interrupted run still leaves the completed runs' results
+            runs = [summarise(r) for r in records]
+            source = str(opts.scenario or "scenarios/default.toml")
+            doc = document(source, sc.model_dump(), runs, started)
+            write_json(out / "results.json", doc)
+            write_observations(out / "observations.csv", records)
+            plots = write_plots(out, records, runs)
+            (out / "report.md").write_text(render_report(doc, plots))
     out_stream.write(render_summary(runs) + "\n")
     out_stream.write(f"\nresults: {out}/results.json, report: {out}/report.md\n")
     out_stream.flush()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import tomllib
 from pathlib import Path
 
@@ -116,3 +118,21 @@ def test_drill_on_a_non_local_address_is_a_config_error(
     code, log = run_drill(procs, tmp_path, "--config", str(bad), "--out", str(tmp_path / "o"))
     assert code == 1
     assert "cannot listen on 192.0.2.1" in log and str(bad) in log
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_interrupted_drill_leaves_nothing(
+    procs: ProcessGroup, tmp_path: Path, sig: signal.Signals
+) -> None:
+    out = tmp_path / "out"
+    child = procs.start(
+        "drill", [DNSLAB, "drill", "--ttl", "30", "--clients", "6", "--out", str(out)]
+    )
+    assert child.log_path is not None
+    log = child.log_path
+    wait_for(lambda: "running" in log.read_text(), 60, "drill running", proc=child.proc)
+    pids = all_pids(out)
+    assert len(pids) == 6
+    os.kill(child.pid, sig)
+    assert child.proc.wait(timeout=30) == 130
+    wait_for(lambda: all(pid_gone(p) for p in pids), 10, "every drill child gone")
