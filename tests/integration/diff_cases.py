@@ -436,6 +436,49 @@ def header_cases() -> list[Case]:
     ]
 
 
+def additional_cases() -> list[Case]:
+    pairs = [
+        ("mxcname", "MX", "mx-target-cname"),
+        ("mxwild", "MX", "mx-target-wildcard"),
+        ("mxglue", "MX", "mx-target-glue"),
+        ("nullmx", "MX", "null-mx"),
+        ("cross", "A", "ns-under-other-cut"),
+        ("v6only", "A", "glue-aaaa-only"),
+        ("_ldap._tcp", "SRV", "srv-target-aaaa-only"),
+    ]
+    return [Case(f"additional-{label}", query(f"{n}.example.com.", t)) for n, t, label in pairs]
+
+
+def more_cases() -> list[Case]:
+    """Variants over TCP, with DO/RD, and odd owner names."""
+    return [
+        Case("tcp-nxdomain", query("nx.example.com.", "A"), "tcp"),
+        Case("tcp-any-www", query("www.example.com.", "ANY"), "tcp"),
+        Case("tcp-cname-chain", query("alias.example.com.", "A"), "tcp"),
+        Case("tcp-wildcard", query("foo.wild.example.com.", "MX"), "tcp"),
+        Case("tcp-no-edns-positive", query("www.example.com.", "A", edns=None), "tcp"),
+        Case("do-nxdomain", query("nx.example.com.", "A", do=True)),
+        Case("do-referral", query("www.deleg.example.com.", "A", do=True)),
+        Case("do-cname", query("alias.example.com.", "A", do=True)),
+        Case("rd-refused", query("example.org.", "A", rd=True)),
+        Case("rd-nxdomain", query("nx.example.com.", "A", rd=True)),
+        Case("rd-referral", query("www.deleg.example.com.", "A", rd=True)),
+        Case("nodata-ns-at-leaf", query("www.example.com.", "NS")),
+        Case("nodata-ds-at-leaf", query("www.example.com.", "DS")),
+        Case("ds-at-cname", query("alias.example.com.", "DS")),
+        Case("ds-at-wildcard", query("foo.wild.example.com.", "DS")),
+        Case("soa-at-leaf", query("www.example.com.", "SOA")),
+        Case("owner-escaped-dot", query("a\\.b.example.com.", "TXT")),
+        Case("owner-escaped-dot-as-labels", query("a.b.example.com.", "TXT")),
+        Case("owner-with-space", query("sp\\032ace.example.com.", "A")),
+        Case("txt-255-octets", query("long.example.com.", "TXT")),
+        Case("child-zone-no-edns", query("www.sub.example.com.", "A", edns=None)),
+        Case("child-zone-nodata", query("www.sub.example.com.", "MX")),
+        Case("child-zone-any", query("sub.example.com.", "ANY")),
+        Case("other-apex-cname-tcp", query("back.example.net.", "A"), "tcp"),
+    ]
+
+
 def all_cases() -> list[Case]:
     cases = (
         positive_cases()
@@ -448,6 +491,8 @@ def all_cases() -> list[Case]:
         + opcode_cases()
         + edns_cases()
         + header_cases()
+        + additional_cases()
+        + more_cases()
     )
     ids = [c.id for c in cases]
     dupes = {i for i in ids if ids.count(i) > 1}
