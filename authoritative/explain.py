@@ -48,7 +48,12 @@ def explain_decision(
         "name": d.service.name,
         "type": rdtype,
         "client": loc.client.describe(),
-        "service": {"key": d.key, "policy": d.service.policy, "all_down": d.service.all_down},
+        "service": {
+            "key": d.key,
+            "policy": d.service.policy,
+            "all_down": d.service.all_down,
+            "ttl_policy": d.service.ttl_policy,
+        },
         "location": loc.location,
         "matched": loc.net,
         "order": list(sel.order),
@@ -82,31 +87,32 @@ def explain(
     return explain_decision(d, services, qtype, now, health)
 
 
-def _seconds(v: Any) -> str:
-    return "never (forced)" if v is None else f"{v:g}s"
+def _region_line(n: int, r: dict[str, Any], width: int, dynamic: bool) -> str:
+    state = r["state"] + (" (forced)" if r["forced"] else "")
+    line = f"    {n}. {r['region']:<{width}}  {state:<13} {r['verdict']:<13} {r['why']}"
+    nxt = r["next_change_in_s"]
+    if dynamic and nxt is not None and nxt > 0:
+        line += f"; could change in {nxt:g}s"
+    return line
 
 
 def render(e: dict[str, Any]) -> str:
     """The explanation as text, one fact per line."""
     loc = e["location"] or "no location"
-    matched = e["matched"] or "no network matched"
+    matched = f"matched {e['matched']}" if e["matched"] else "no network matched"
     lines = [
         f"{e['name']} {e['type']} for {e['client']}",
         f"  location   {loc} ({matched})",
-        f"  policy     {e['service']['policy']}, {e['order_from']}: {' -> '.join(e['order'])}",
+        f"  order      {e['order_from']} ({e['service']['policy']}): {' -> '.join(e['order'])}",
     ]
     width = max((len(r["region"]) for r in e["regions"]), default=8)
-    for r in e["regions"]:
-        state = r["state"] + (" (forced)" if r["forced"] else "")
-        lines.append(
-            f"  {r['region']:<{width}}  {state:<13} {r['verdict']:<18} {r['why']};"
-            f" next change {_seconds(r['next_change_in_s'])}"
-        )
+    dynamic = e["service"].get("ttl_policy") == "dynamic"
+    lines.extend(_region_line(i, r, width, dynamic) for i, r in enumerate(e["regions"], 1))
     lines.append(f"  decision   {e['why']}")
     answer = e["answer"] or [f"({e['outcome']})"]
     lines.append(f"  answer     {answer[0]}")
     lines.extend(f"             {a}" for a in answer[1:])
-    lines.append(f"  ttl        {e['ttl']}  ({e['ttl_why']})")
-    lines.append(f"  ecs scope  /{e['ecs_scope']}  ({e['ecs_scope_why']})")
+    lines.append(f"  ttl        {e['ttl']} ({e['ttl_why']})")
+    lines.append(f"  ecs scope  /{e['ecs_scope']} ({e['ecs_scope_why']})")
     lines.append(f"  health     {e['health']}")
     return "\n".join(lines)

@@ -177,7 +177,7 @@ def region_health(
     }
     if region in inputs.forced:
         up, at = inputs.forced[region]
-        why = f"forced {'up' if up else 'down'} by the admin API (checkers ignored until cleared)"
+        why = f"forced {'up' if up else 'down'} (admin override; checkers ignored until cleared)"
         return RegionHealth(region, up, at, INF, why, tuple(votes), True, rtts)
     n, needed = len(votes), rules.needed(len(votes))
     ups = sum(v.up for v in votes)

@@ -134,8 +134,13 @@ def select(
         else:
             steps.append(Step(region, up, "skipped: down"))
     if chosen:
-        n = len(chosen)
-        why = f"first healthy in {order_from}" if want == 1 else f"{n} healthy of {order_from}"
+        skipped = [st.region for st in steps if st.verdict == "skipped: down"]
+        if want == 1:
+            why = f"{chosen[0]} is the first healthy region in {order_from}"
+        else:
+            why = f"the first {len(chosen)} healthy regions (max_answers {want}) in {order_from}"
+        if skipped:
+            why += f"; skipped as down: {', '.join(skipped)}"
         return Selection(
             tuple(chosen),
             "answer",

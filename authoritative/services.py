@@ -115,7 +115,7 @@ def decide(services: Services, key: str, client: Client, qtype: int, now: float)
             "the query's ECS had SOURCE PREFIX-LENGTH 0 (RFC 7871): the answer may not depend on the client",
         )
     elif client.via == "source":
-        scope_why += " (no ECS in the query: the scope is only sent back to ECS queries)"
+        scope_why += "; sent back only in replies to ECS queries"
     ttl = answer_ttl(svc, sel.deciding, services.view, now)
     rcode = SERVFAIL if sel.outcome == "servfail" else NOERROR
     records = records_for(sel.chosen, services.cfg.regions, qtype)
@@ -141,8 +141,8 @@ class ServiceProvider:
         chosen: tuple[str, ...] = variant[1]
         scope: int = variant[2]
         ttl: int = variant[3]
-        if outcome == "servfail":
-            raise ServFail(f"{self.name}: every region is down and all_down = 'servfail'")
+        if outcome == "servfail":  # every region is down and all_down = 'servfail'
+            return DynamicAnswer((), scope, SERVFAIL)
         rrsets = []
         for rdtype in (CNAME, A, AAAA):
             values = [
@@ -155,10 +155,6 @@ class ServiceProvider:
                     )
                 )
         return DynamicAnswer(tuple(rrsets), scope)
-
-
-class ServFail(Exception):
-    """Raised from ``answer`` for all_down = 'servfail' (the server answers SERVFAIL)."""
 
 
 def build_state(base: ServingState, services: Services, clock: Clock, epoch: int) -> ServingState:

@@ -151,8 +151,8 @@ def test_decide_and_explain_text() -> None:
     assert d.selection.chosen == ("us-east",) and d.scope == 16
     e = explain(services, "www.lab.example.", 1, Client.from_source("127.2.0.9"), 10.0, "test")
     text = render(e)
-    assert "location   eu (127.2.0.0/16)" in text
-    assert "eu-west   down (forced) skipped: down" in text
+    assert "location   eu (matched 127.2.0.0/16)" in text
+    assert "1. eu-west   down (forced) skipped: down" in text
     assert "answer     www.lab.example. 30 IN A 127.0.1.1" in text
     assert e["order"] == ["eu-west", "us-east", "ap-south"] and e["ttl"] == 30
 

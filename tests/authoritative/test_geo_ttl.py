@@ -1,4 +1,4 @@
-"""TTL policy: fixed, and dynamic (gdnsd DYNA) with hand-computed values."""
+"""TTL policy: fixed, and dynamic (gdnsd DYNA) with hand-computed values (the docs/geodns.md example)."""
 
 from __future__ import annotations
 

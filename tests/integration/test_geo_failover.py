@@ -95,9 +95,9 @@ def test_explain_cli_against_the_running_server(procs: ProcessGroup, tmp_path: P
         [DNSLAB, "explain", "www.lab.example.", "--client", "127.2.0.10", "--admin", f"http://127.0.0.1:{admin_port}"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    assert "location   eu (127.2.0.0/16)" in out
+    assert "location   eu (matched 127.2.0.0/16)" in out
     assert "answer     www.lab.example. 30 IN A 127.0.1.1" in out
-    assert "forced down by the admin API" in out
+    assert "forced down (admin override" in out
     metrics = admin(admin_port, "GET", "/metrics").text
     assert (
         "dnslab_authoritative_queries_total" in metrics or "dnslab_authoritative_queries" in metrics

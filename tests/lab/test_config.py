@@ -146,3 +146,14 @@ def test_relative_paths_resolve_from_the_file(tmp_path: Path) -> None:
 def test_defaults_validate() -> None:
     cfg = LabConfig()
     assert cfg.checkers[0].name == "local" and cfg.authoritative.assume == "up"
+
+
+def test_docs_config_examples_validate() -> None:
+    import re
+
+    text = (REPO / "docs/config.md").read_text()
+    examples = re.findall(r"```toml\n(.*?)```", text, re.S)
+    assert examples
+    for example in examples:
+        cfg = parse_config(example, "docs/config.md", str(REPO))
+        assert cfg.services
