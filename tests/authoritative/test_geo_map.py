@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from authoritative.geo import Client, GeoMap
@@ -74,3 +75,49 @@ def test_geoip_database_is_asked_only_when_no_network_matches() -> None:
     assert where(m, Client.from_source("127.1.0.1")) == ("na", "127.1.0.0/16", 16)
     assert asked == ["81.2.3.4"]
     assert where(m, Client.from_source("8.8.8.8"))[0] is None
+
+
+def test_a_real_mmdb_file_read_with_maxminddb(tmp_path: Path) -> None:
+    from authoritative.geo import open_maxmind
+    from tests.authoritative.mmdb_writer import write_mmdb
+
+    db = tmp_path / "test.mmdb"
+    db.write_bytes(
+        write_mmdb(
+            {
+                "81.0.0.0/12": {"continent": {"code": "EU"}, "country": {"iso_code": "DE"}},
+                "82.0.0.0/8": {"continent": {"code": "EU"}, "country": {"iso_code": "FR"}},
+                "8.0.0.0/8": {"continent": {"code": "NA"}, "country": {"iso_code": "US"}},
+            }
+        )
+    )
+    m = GeoMap(
+        {"ap": ("127.3.0.0/16",)},
+        {"de": ("country:DE",), "eu": ("continent:EU",), "na": ("continent:NA",)},
+        open_maxmind(str(db)),
+    )
+    loc = m.locate(Client.from_source("81.2.3.4"))
+    assert (loc.location, loc.scope) == ("de", 12)
+    assert where(m, Client.from_source("82.9.9.9"))[0::2] == ("eu", 8)  # continent fallback
+    assert where(m, Client.from_ecs("8.8.8.0", 24))[0::2] == ("na", 8)
+    assert where(m, Client.from_source("127.3.0.1")) == ("ap", "127.3.0.0/16", 16)
+    assert where(m, Client.from_source("1.1.1.1"))[0] is None
+
+
+def test_mmdb_from_config_and_a_missing_file(tmp_path: Path) -> None:
+    import pytest
+
+    from authoritative.geo import geomap_from_config
+    from lab.config import parse_config
+    from lab.errors import ConfigError
+    from tests.authoritative.mmdb_writer import write_mmdb
+
+    (tmp_path / "geo.mmdb").write_bytes(write_mmdb({"81.0.0.0/12": {"continent": {"code": "EU"}}}))
+    text = '[geoip]\nmmdb = "geo.mmdb"\n[locations.eu]\ngeoip = ["continent:eu"]\n'
+    cfg = parse_config(text, "lab.toml", str(tmp_path))
+    assert geomap_from_config(cfg).locate(Client.from_source("81.1.1.1")).location == "eu"
+    missing = parse_config(text.replace("geo.mmdb", "nope.mmdb"), "lab.toml", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"geoip\.mmdb: cannot open"):
+        geomap_from_config(missing)
+    with pytest.raises(ConfigError, match=r"locations.eu.geoip: needs \[geoip\] mmdb"):
+        parse_config('[locations.eu]\ngeoip = ["continent:EU"]\n')
