@@ -19,7 +19,7 @@ from authoritative.answer import BADVERS, FORMERR, NOTAUTH, NOTIMP, SERVFAIL
 from authoritative.metrics import Metrics
 from authoritative.pipeline import PIPELINE, Handler, run
 from authoritative.render import NSID_OPTION, OUR_PAYLOAD, edns_option, opt_record, render
-from authoritative.request import TCP, Edns, Request
+from authoritative.request import TCP, UDP, Edns, Request
 from authoritative.state import ServingState
 from authoritative.wire import Drop, FormErr, Query, parse
 
@@ -47,15 +47,25 @@ class Engine:
         self.cache: dict[
             tuple[bytes, int, int, int, Hashable], tuple[bytes, int, int, int, int]
         ] = {}
+        # first level, for names that are not dynamic: the query bytes after the ID fully decide
+        # the reply after the ID (case, flags, EDNS, ECS included) -> (reply[2:], qtype, rcode)
+        self.exact: dict[str, dict[bytes, tuple[bytes, int, int]]] = {UDP: {}, TCP: {}}
 
     def swap(self, state: ServingState) -> None:
-        """Serve ``state`` from the next query on; the wire cache starts empty."""
+        """Serve ``state`` from the next query on; the wire caches start empty."""
         self.state = state
         self.cache = {}
+        self.exact = {UDP: {}, TCP: {}}
 
     def handle(self, data: bytes, transport: str, client: tuple[str, int]) -> bytes | None:
         start = time.perf_counter()
         m = self.metrics
+        hit = self.exact[transport].get(data[2:])
+        if hit is not None:
+            m.cache_hits += 1
+            m.queries[(transport, hit[1], hit[2])] += 1
+            m.observe(time.perf_counter() - start)
+            return data[:2] + hit[0]
         try:
             q = parse(data)
         except Drop:
@@ -89,14 +99,16 @@ class Engine:
         state = self.state
         variant: Hashable = None
         request: Request | None = None
+        dynamic = False
         if state.dynamic_wire:
             provider = state.dynamic_wire.get(name_key)
             if provider is not None:
+                dynamic = True
                 request = make_request(data, q, transport, client)
                 variant = provider.variant(request)
         if opt is None:
-            shape = 0
             limit = TCP_LIMIT if transport == TCP else 512
+            shape = limit << 8
         else:
             if opt[2] != 0:
                 return error_reply(data, q.qend, BADVERS, q, nsid=self.nsid), BADVERS
@@ -135,6 +147,11 @@ class Engine:
         )
         if ecs is not None:
             reply = insert_option(reply, ecs.option_wire(entry[2]), entry[3], entry[4])
+        if not dynamic:  # remember the exact bytes: next time no parse at all
+            exact = self.exact[transport]
+            if len(exact) >= self.cache_size:
+                exact = self.exact[transport] = {}
+            exact[data[2:]] = (reply[2:], q.qtype, entry[1])
         return reply, entry[1]
 
     def _special(self, data: bytes, q: Query, transport: str) -> tuple[bytes, int]:

@@ -38,7 +38,9 @@ class _Manager(dns.zonefile.RRSetsReaderManager):
     def __init__(self, origin: dns.name.Name | None) -> None:
         super().__init__(origin, False, dns.rdataclass.IN)
         self.lines: dict[tuple[dns.name.Name, int], int] = {}
-        self.zone_reader: dns.zonefile.Reader | None = None
+        self.line = 0  # where the record being read starts
+        self.outside: list[tuple[int, dns.name.Name | None]] = []
+        self.failed_name: dns.name.Name | None = None  # out-of-zone owners dnspython skips
 
     def writer(self, replacement: bool = False) -> _Txn:
         return _Txn(self, True, False)  # type: ignore[no-untyped-call]
@@ -51,15 +53,30 @@ class _Txn(dns.zonefile.RRsetsReaderTransaction):
     manager: _Manager
 
     def _put_rdataset(self, name: dns.name.Name, rdataset: Any) -> None:
-        reader = self.manager.zone_reader
-        key = (name, int(rdataset.rdtype))
-        if reader is not None and key not in self.manager.lines:
-            self.manager.lines[key] = reader.tok.line_number
+        self.manager.lines.setdefault((name, int(rdataset.rdtype)), self.manager.line)
         super()._put_rdataset(name, rdataset)  # type: ignore[no-untyped-call]
 
     def _set_origin(self, origin: dns.name.Name) -> None:
         if self.manager.origin is None:
             self.manager.origin = origin
+
+
+class _Reader(dns.zonefile.Reader):
+    """dnspython's reader, noting where each record starts and which owners it skipped."""
+
+    manager: _Manager
+
+    def _rr_line(self) -> None:
+        self.manager.line = self.tok.line_number
+        try:
+            super()._rr_line()
+        except dns.exception.DNSException:
+            self.manager.failed_name = self.last_name
+            raise
+
+    def _eat_line(self) -> None:
+        self.manager.outside.append((self.manager.line, self.last_name))
+        super()._eat_line()  # type: ignore[no-untyped-call]
 
 
 def parse_zone_arg(arg: str) -> tuple[str | None, str]:
@@ -88,21 +105,33 @@ def load_zone_text(text: str, filename: str, origin: str | None = None) -> Loade
     try:
         with manager.writer(True) as txn:
             tok = dns.tokenizer.Tokenizer(text, filename)
-            reader = dns.zonefile.Reader(tok, dns.rdataclass.IN, txn, allow_include=True)
-            manager.zone_reader = reader
+            reader = _Reader(tok, dns.rdataclass.IN, txn, allow_include=True)
+            reader.manager = manager
             reader.read()
     except dns.exception.DNSException as exc:
         raise ZoneError(_syntax_message(filename, manager, exc)) from None
     if manager.origin is None:
         raise ZoneError(f"{filename}: no origin: add a $ORIGIN line or pass ORIGIN={filename}")
-    return build_zone(manager.origin, manager.rrsets, manager.lines, filename)
+    outside = [
+        f"{filename}:{line}: {name} is outside the zone {manager.origin}; remove it or fix the owner name"
+        for line, name in manager.outside
+    ]
+    return build_zone(manager.origin, manager.rrsets, manager.lines, filename, outside)
 
 
 def _syntax_message(filename: str, manager: _Manager, exc: Exception) -> str:
+    """dnspython's message, with the line where the record starts (it counts the line after)."""
     msg = str(exc)
-    if msg.startswith(filename) or manager.zone_reader is None:
-        return msg
-    return f"{filename}:{manager.zone_reader.tok.line_number}: {msg}"
+    if msg.startswith(f"{filename}:"):
+        msg = msg.split(": ", 1)[-1]
+    if "not compatible" in msg:
+        msg = (
+            f"CNAME beside other data at {manager.failed_name}; a name with a CNAME can hold "
+            "nothing else (RFC 1034 §3.6.2)"
+        )
+    if "Unknown origin" in msg or isinstance(exc, dns.zonefile.UnknownOrigin):
+        return f"{filename}: no origin: add a $ORIGIN line or pass ORIGIN={filename}"
+    return f"{filename}:{manager.line or 1}: {msg}"
 
 
 def build_zone(
@@ -110,8 +139,9 @@ def build_zone(
     rrsets: Iterable[dns.rrset.RRset],
     lines: dict[tuple[dns.name.Name, int], int],
     filename: str,
+    problems: Iterable[str] = (),
 ) -> LoadedZone:
-    errors: list[str] = []
+    errors: list[str] = list(problems)
     warnings: list[str] = []
     nodes: dict[dns.name.Name, dict[int, dns.rrset.RRset]] = {}
     count = 0
