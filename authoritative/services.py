@@ -14,6 +14,7 @@ becomes a new variant. A health change builds new providers and a new serving st
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from authoritative.health import HealthView
 from authoritative.policies import Selection, select
 from authoritative.request import Request
 from authoritative.state import DynamicAnswer, ServingState
-from authoritative.ttl import TtlDecision, answer_ttl
+from authoritative.ttl import TtlDecision, answer_ttl, dynamic_ttl
 from lab.clock import Clock
 from lab.config import LabConfig, Region, Service
 
@@ -122,16 +123,45 @@ def decide(services: Services, key: str, client: Client, qtype: int, now: float)
     return Decision(key, svc, located, sel, scope, scope_why, ttl, rcode, records)
 
 
+Plan = tuple[str, tuple[str, ...], int, tuple[str, ...]]  # outcome, chosen, scope, deciding
+MEMO_SIZE = 65536
+
+
 class ServiceProvider:
-    """One service at one health snapshot: the server's ``DynamicProvider``."""
+    """One service at one health snapshot: the server's ``DynamicProvider``.
+
+    The decision for a client never changes during the snapshot's life (only a dynamic TTL
+    counts down), so it is memoised per (source address, ECS) in a bounded table that dies
+    with the snapshot; the TTL is computed per query from the deciding regions.
+    """
 
     def __init__(self, services: Services, key: str, clock: Clock) -> None:
         self.services, self.key, self.clock = services, key, clock
-        self.name = dns.name.from_text(services.cfg.services[key].name)
+        self.service = services.cfg.services[key]
+        self.name = dns.name.from_text(self.service.name)
+        self._memo: dict[Hashable, Plan] = {}
+
+    def plan(self, request: Request) -> Plan:
+        ecs = request.ecs
+        key = (request.client[0], None if ecs is None else (ecs.family, ecs.source, ecs.address))
+        plan = self._memo.get(key)
+        if plan is None:
+            d = decide(self.services, self.key, client_of(request), A, self.clock.now())
+            plan = (d.selection.outcome, d.selection.chosen, d.scope, d.selection.deciding)
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo = {}
+            self._memo[key] = plan
+        return plan
 
     def variant(self, request: Request) -> Hashable:
-        d = decide(self.services, self.key, client_of(request), A, self.clock.now())
-        return (d.selection.outcome, d.selection.chosen, d.scope, d.ttl.ttl)
+        outcome, chosen, scope, deciding = self.plan(request)
+        svc = self.service
+        if svc.ttl_policy == "fixed":
+            return (outcome, chosen, scope, svc.ttl)
+        regions = self.services.view.regions
+        nxt = min((regions[r].next_change for r in deciding), default=math.inf)
+        ttl = dynamic_ttl(nxt, self.clock.now(), svc.ttl_min, svc.ttl_ceiling)[0]
+        return (outcome, chosen, scope, ttl)
 
     def answer(
         self, qname: dns.name.Name, qtype: int, variant: Hashable, request: Request
