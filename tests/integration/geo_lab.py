@@ -94,44 +94,89 @@ def region_status(
     }  # fmt: skip
 
 
-@contextmanager
-def fake_checker(port: int, regions: list[dict[str, Any]]) -> Iterator[None]:
-    """Serve GET /v1/events: one snapshot with ``regions``, then heartbeats, like a checker."""
-    stop = threading.Event()
+class FakeChecker:
+    """Serves GET /v1/events like a checker: a snapshot of ``regions``, then the events pushed
+    with ``send_state`` (each stamped when written), with heartbeats in between."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            snap = {
-                "type": "snapshot",
-                "id": "b-0",
-                "seq": 0,
-                "boot": "b",
-                "checker": "local",
-                "at": time.time(),
-                "regions": regions,
-            }
-            try:
-                self.wfile.write(f"event: snapshot\nid: b-0\ndata: {json.dumps(snap)}\n\n".encode())
-                self.wfile.flush()
-                while not stop.wait(0.3):
-                    self.wfile.write(b": hb\n\n")
+    def __init__(self, port: int, regions: list[dict[str, Any]]) -> None:
+        self.regions = regions
+        self.queue: list[bytes] = []
+        self.sent_at: list[float] = []
+        self.cond = threading.Condition()
+        self.stop = threading.Event()
+        self.seq = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                snap = {
+                    "type": "snapshot",
+                    "id": "b-0",
+                    "seq": 0,
+                    "boot": "b",
+                    "checker": "local",
+                    "at": time.time(),
+                    "regions": fake.regions,
+                }
+                try:
+                    self.wfile.write(
+                        f"event: snapshot\nid: b-0\ndata: {json.dumps(snap)}\n\n".encode()
+                    )
                     self.wfile.flush()
-            except OSError:
+                    while not fake.stop.is_set():
+                        with fake.cond:
+                            fake.cond.wait(0.3)
+                            pending, fake.queue = fake.queue, []
+                        for chunk in pending:
+                            self.wfile.write(chunk)
+                            self.wfile.flush()
+                            fake.sent_at.append(time.time())
+                        self.wfile.write(b": hb\n\n")
+                        self.wfile.flush()
+                except OSError:
+                    pass
+
+            def log_message(self, *args: Any) -> None:
                 pass
 
-        def log_message(self, *args: Any) -> None:
-            pass
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    def send_state(self, region: str, state: str, previous: str) -> None:
+        self.seq += 1
+        status = region_status(region, state, time.time() + 60)
+        ev = {
+            "type": "state",
+            "id": f"b-{self.seq}",
+            "seq": self.seq,
+            "boot": "b",
+            "at": time.time(),
+            "previous": previous,
+            "status": status,
+        }
+        with self.cond:
+            self.queue.append(
+                f"event: state\nid: b-{self.seq}\ndata: {json.dumps(ev)}\n\n".encode()
+            )
+            self.cond.notify_all()
+
+    def close(self) -> None:
+        self.stop.set()
+        with self.cond:
+            self.cond.notify_all()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def fake_checker(port: int, regions: list[dict[str, Any]]) -> Iterator[FakeChecker]:
+    checker = FakeChecker(port, regions)
     try:
-        yield
+        yield checker
     finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
+        checker.close()
