@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check authoritative resolver regions healthcheck lab tests bench
-	$(BIN)/ruff format --check authoritative resolver regions healthcheck lab tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: lint
