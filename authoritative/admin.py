@@ -22,7 +22,7 @@ import ipaddress
 import os
 import signal
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Literal
 
 import dns.rdatatype
@@ -34,7 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import BaseModel, ConfigDict
 
 from authoritative.explain import explain
-from authoritative.geo import Client
+from authoritative.geo import Client, geomap_from_config
 from authoritative.geo_runtime import GeoRuntime
 from lab.errors import ConfigError, LabError
 
@@ -89,9 +89,11 @@ def health_json(runtime: GeoRuntime) -> dict[str, Any]:
 def create_app(
     runtime: GeoRuntime,
     token: str | None,
-    reload: Callable[[], None],
+    reload: Callable[[], Awaitable[None]],
     registry: CollectorRegistry,
 ) -> FastAPI:
+    """The admin app. Handlers are ``async`` on purpose: they run on the event loop that also
+    answers DNS, so a swap never races a query (no locks needed)."""
     app = FastAPI(title="dnslab authoritative admin", docs_url=None, redoc_url=None)
 
     def require_token(authorization: str | None) -> None:
@@ -111,11 +113,11 @@ def create_app(
         )
 
     @app.get("/v1/health")
-    def get_health() -> dict[str, Any]:
+    async def get_health() -> dict[str, Any]:
         return health_json(runtime)
 
     @app.put("/v1/health/{region}")
-    def put_health(
+    async def put_health(
         region: str, body: HealthPut, authorization: str | None = Header(None)
     ) -> dict[str, Any]:
         require_token(authorization)
@@ -126,16 +128,16 @@ def create_app(
         return {"region": region, "override": body.state, **health_json(runtime)["regions"][region]}
 
     @app.post("/v1/reload")
-    def post_reload(authorization: str | None = Header(None)) -> JSONResponse:
+    async def post_reload(authorization: str | None = Header(None)) -> JSONResponse:
         require_token(authorization)
         try:
-            reload()
+            await reload()
         except LabError as exc:
             return JSONResponse({"reloaded": False, "error": str(exc), "epoch": runtime.epoch}, 400)
         return JSONResponse({"reloaded": True, "epoch": runtime.epoch})
 
     @app.get("/v1/explain")
-    def get_explain(name: str, client: str, type: str = "A") -> JSONResponse:
+    async def get_explain(name: str, client: str, type: str = "A") -> JSONResponse:
         try:
             e = explain(
                 runtime.services(),
@@ -152,7 +154,7 @@ def create_app(
         return JSONResponse(e)
 
     @app.get("/metrics")
-    def metrics() -> Response:
+    async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
@@ -185,9 +187,11 @@ async def serve_geo(
     a_host, _, a_port = admin.rpartition(":")
     feeds = setup.feeds(runtime)
 
-    def reload() -> None:
-        new_cfg, new_state = setup.load()  # raises before anything changes
-        runtime.load(new_cfg, new_state)
+    async def reload() -> None:
+        # read and check everything off the loop; raises before anything changes
+        new_cfg, new_state = await asyncio.to_thread(setup.load)
+        geomap = await asyncio.to_thread(geomap_from_config, new_cfg)
+        runtime.load(new_cfg, new_state, geomap)  # on the loop: one swap
         feeds.restart(runtime)
 
     app = create_app(runtime, token, reload, registry)

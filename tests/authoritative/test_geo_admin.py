@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,12 @@ class AdminClient:
         return self.request("POST", url, **kw)
 
 
+async def nothing() -> None:
+    pass
+
+
 def make(
-    reload: Callable[[], None] = lambda: None, token: str | None = "s3cret"
+    reload: Callable[[], Awaitable[None]] = nothing, token: str | None = "s3cret"
 ) -> tuple[AdminClient, GeoRuntime, list[ServingState]]:
     cfg = parse_config((REPO / "lab.toml").read_text(), "lab.toml", str(REPO))
     swapped: list[ServingState] = []
@@ -102,7 +106,7 @@ def test_bad_payload_is_422_with_a_clear_message(payload: object) -> None:
 
 
 def test_reload_refuses_a_bad_file_and_keeps_serving() -> None:
-    def broken() -> None:
+    async def broken() -> None:
         raise ConfigError("lab.toml: services.www.order.eu[1]: unknown region 'eu-wst'")
 
     client, _, swapped = make(broken)

@@ -48,3 +48,24 @@ def test_reload_good_and_broken_files(procs: ProcessGroup, tmp_path: Path) -> No
     assert r.status_code == 200 and r.json()["reloaded"], r.text
     m = ask(port, "127.2.0.10")
     assert addrs(m) == ["127.0.1.1"] and m.answer[0].ttl == 60  # override survived the reload
+
+
+def test_reload_follows_a_new_checker(procs: ProcessGroup, tmp_path: Path) -> None:
+    import time
+
+    from lab.procs import free_port, wait_for
+    from tests.integration.geo_lab import fake_checker, region_status
+
+    config, port, admin_port = write_lab(tmp_path)  # its checker port has nobody listening
+    start(procs, config, port)
+    new_port = free_port()
+    text = config.read_text()
+    old = text.split('[[checkers]]\nname = "local"\nlisten = "')[1].split('"')[0]
+    config.write_text(text.replace(old, f"127.0.0.1:{new_port}"))
+    regions = [region_status("eu-west", "down", time.time() + 60)]
+    with fake_checker(new_port, regions):
+        r = admin(admin_port, "POST", "/v1/reload", headers=AUTH)
+        assert r.status_code == 200, r.text
+        wait_for(
+            lambda: addrs(ask(port, "127.2.0.10")) == ["127.0.1.1"], 10, "new checker's word used"
+        )
