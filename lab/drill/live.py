@@ -186,7 +186,10 @@ class LiveRun:
                     self.record.notes.append("no client reached any region before the fault")
                     continue
             line = await self._inject(step, region)
-            if self.record.fault_at is None:
+            recovers = step.action in ("restart", "clear")
+            if recovers and region == self.record.dead_region and self.record.recovered_at is None:
+                self.record.recovered_at = t
+            if self.record.fault_at is None and not recovers:
                 self.record.fault_at, self.fault_wall = t, time.time()
                 self.record.fault_action, self.record.dead_region = step.action, region
             self.record.note(t, line)
@@ -221,6 +224,7 @@ class LiveRun:
             await asyncio.gather(*background, return_exceptions=True)
         self.record.end = self.now()
         self._conclude(watch, probe)
+        self.record.events.sort()
         return self.record
 
     async def _progress(self, end: float) -> None:
@@ -234,7 +238,6 @@ class LiveRun:
         for tr in watch.transitions:
             rel = tr.received - self.t0
             rec.note(rel, f"checker: {tr.region} {tr.previous} → {tr.state} ({tr.reason})")
-        rec.events.sort()
         if rec.fault_at is None or rec.dead_region is None or self.fault_wall is None:
             return
         down = watch.first(rec.dead_region, "down", self.fault_wall - 0.5)

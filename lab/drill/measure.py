@@ -105,13 +105,19 @@ class Windows:
     censored: frozenset[int]  # affected clients still sent to the dead region at the end
 
 
-def stale_windows(reqs: Sequence[Observation], dead: str, fault_at: float) -> Windows:
+def stale_windows(
+    reqs: Sequence[Observation], dead: str, fault_at: float, until: float | None = None
+) -> Windows:
+    """Windows of the clients sent to ``dead`` after ``fault_at`` and before ``until`` (the
+    region's recovery: requests to it after that are no longer stale)."""
     before = region_before(reqs, fault_at)
     windows = {c: 0.0 for c, region in before.items() if region == dead}
     last_region: dict[int, str] = dict(before)
     for o in reqs:
         if o.t < fault_at:
             continue
+        if until is not None and o.t >= until:
+            break
         last_region[o.client] = o.region
         if o.region == dead:
             windows[o.client] = max(windows.get(o.client, 0.0), o.t - fault_at)

@@ -23,7 +23,7 @@ def write_plots(
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for rec, run in zip(records, runs, strict=True):
         reqs = request_obs(rec.observations)
-        w = stale_windows(reqs, run["dead_region"] or "", rec.fault_at or 0.0)
+        w = stale_windows(reqs, run["dead_region"] or "", rec.fault_at or 0.0, rec.recovered_at)
         xs = sorted(w.affected.values())
         if not xs:
             continue

@@ -22,6 +22,7 @@ class RunRecord:
     fault_at: float | None = None  # when the first fault was injected
     fault_action: str = ""
     dead_region: str | None = None
+    recovered_at: float | None = None  # the dead region was restarted / its fault cleared
     detected_at: float | None = None  # checker marked the dead region down
     propagated_at: float | None = None  # authoritative stopped answering with the dead region
     end: float = 0.0

@@ -57,7 +57,7 @@ def summarise(record: RunRecord) -> dict[str, Any]:
     reqs = requests(record.observations)
     fault_at = record.fault_at if record.fault_at is not None else record.end
     dead = record.dead_region or busiest_region(reqs, fault_at) or ""
-    windows = stale_windows(reqs, dead, fault_at)
+    windows = stale_windows(reqs, dead, fault_at, record.recovered_at)
     detection = None if record.detected_at is None else record.detected_at - fault_at
     propagation = (
         None
@@ -91,7 +91,11 @@ def summarise(record: RunRecord) -> dict[str, Any]:
         "ttl": record.ttl,
         "mode": record.mode,
         "duration_s": _r(record.end, 3),
-        "fault": {"at_s": _r(record.fault_at, 3), "action": record.fault_action or fault.action},
+        "fault": {
+            "at_s": _r(record.fault_at, 3),
+            "action": record.fault_action or fault.action,
+            "recovered_at_s": _r(record.recovered_at, 3),
+        },
         "dead_region": dead or None,
         "detection_s": _r(detection),
         "propagation_s": _r(propagation),

@@ -24,7 +24,7 @@ from lab.drill.measure import Observation, busiest_region, requests
 from lab.drill.population import Client, build_population
 from lab.drill.profiles import Entry, Plan, plan, store
 from lab.drill.record import RunRecord
-from lab.drill.scenario import BUSIEST, Scenario
+from lab.drill.scenario import BUSIEST, FaultSpec, Scenario
 
 DEFAULT_NETWORKS = {
     "na": ipaddress.IPv4Network("127.1.0.0/16"),
@@ -123,38 +123,62 @@ def simulate(
             heapq.heappush(events, (t, seq, kind, payload))
             seq += 1
 
-    push(fault.at, 0)
+    for i, step in enumerate(scenario.faults):
+        push(step.at, 0, i)
     push(rng.uniform(0.0, check.interval), 1, 0)
     for c in clients:
         push(c.start_offset, 3, c.id)
-    failures = 0
+    failures = successes = 0
+    checker_down = False  # the checker's view of the faulted region
     while events:
         t, _, kind, payload = heapq.heappop(events)
         clock.set(t)
         if kind == 0:
-            region = fault.region
-            if region == BUSIEST:
-                region = busiest_region(requests(record.observations), t) or ""
-            world.dead = region
-            record.fault_at, record.fault_action, record.dead_region = t, fault.action, region
-            record.note(t, f"{fault.action} {region}")
+            _fault_step(record, world, scenario.faults[payload], t)
         elif kind == 1:
-            failed = world.dead is not None and t >= (record.fault_at or 0.0)
-            failures = failures + 1 if failed else 0
-            if failures == check.fall and world.dead is not None and record.detected_at is None:
-                record.detected_at = t + latency
-                record.note(t + latency, f"checker: {world.dead} down")
-                push(t + latency + propagation, 2)
+            region = record.dead_region
+            failed = region is not None and world.dead == region
+            failures, successes = (failures + 1, 0) if failed else (0, successes + 1)
+            flip = (not checker_down and failures == check.fall) or (
+                checker_down and successes == scenario.checks.rise
+            )
+            if flip and region is not None:
+                checker_down = not checker_down
+                decided = t + (latency if checker_down else 0.0)
+                if checker_down and record.detected_at is None:
+                    record.detected_at = decided
+                record.note(decided, f"checker: {region} {'down' if checker_down else 'up'}")
+                push(decided + propagation, 2, int(checker_down))
             push(t + check.interval, 1)
         elif kind == 2:
-            assert world.dead is not None
-            world.decided_down = frozenset({world.dead})
-            record.propagated_at = t
-            record.note(t, f"authoritative: {world.dead} out of answers")
+            assert record.dead_region is not None
+            world.decided_down = frozenset({record.dead_region}) if payload else frozenset()
+            if payload and record.propagated_at is None:
+                record.propagated_at = t
+            state = "out of" if payload else "back in"
+            record.note(t, f"authoritative: {record.dead_region} {state} answers")
         else:
             _request(record, world, clients[payload], caches, clock.now())
             push(t + scenario.request_interval, 3, payload)
+    record.events.sort()
     return record
+
+
+def _fault_step(record: RunRecord, world: _World, step: FaultSpec, t: float) -> None:
+    """Kill/fault makes a region dead; restart/clear of that region brings it back."""
+    region = step.region
+    if region == BUSIEST:
+        region = record.dead_region or busiest_region(requests(record.observations), t) or ""
+    if step.action in ("restart", "clear"):
+        if region == world.dead:
+            world.dead = None
+            if record.recovered_at is None:
+                record.recovered_at = t
+    else:
+        world.dead = region
+        if record.fault_at is None:
+            record.fault_at, record.fault_action, record.dead_region = t, step.action, region
+    record.note(t, f"{step.action} {region}")
 
 
 def _resolve(

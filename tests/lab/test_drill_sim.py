@@ -12,7 +12,7 @@ from lab.drill.measure import requests, stale_windows
 from lab.drill.plots import write_plots
 from lab.drill.report import render_report, render_summary
 from lab.drill.results import document, summarise, write_json, write_observations
-from lab.drill.scenario import load_scenario, parse_scenario
+from lab.drill.scenario import SCENARIO_DIR, load_scenario, parse_scenario
 from lab.drill.sim import SimpleGeo, simulate
 
 HONOURS = """
@@ -100,3 +100,27 @@ def test_outputs_from_a_simulated_drill(tmp_path: Path) -> None:
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     report = render_report(loaded, plots)
     assert "# Drill report: kill-busiest" in report and "![dead_share.png]" in report
+
+
+def test_restart_ends_windows_and_brings_clients_back() -> None:
+    sc = load_scenario(SCENARIO_DIR / "flap-restart.toml")
+    rec = simulate(sc, sc.ttls[0])
+    assert rec.dead_region == "eu-west" and rec.recovered_at == pytest.approx(11.0)
+    reqs = requests(rec.observations)
+    assert rec.fault_at is not None
+    w = stale_windows(reqs, "eu-west", rec.fault_at, rec.recovered_at)
+    assert w.affected and max(w.affected.values()) < rec.recovered_at - rec.fault_at
+    assert not w.censored
+    # after rise successes and a TTL, eu clients are back on eu-west
+    late = [o for o in reqs if o.t > rec.end - 1.0 and o.region == "eu-west"]
+    assert late and all(o.ok for o in late)
+    assert any("eu-west up" in text for _, text in rec.events)
+
+
+def test_hang_detection_includes_probe_timeout() -> None:
+    sc = load_scenario(SCENARIO_DIR / "hang.toml")
+    rec = simulate(sc, 5)
+    assert rec.fault_at is not None and rec.detected_at is not None
+    det = rec.detected_at - rec.fault_at
+    lo = (sc.checks.fall - 1) * sc.checks.interval + sc.checks.timeout
+    assert lo <= det <= sc.checks.fall * sc.checks.interval + sc.checks.timeout
