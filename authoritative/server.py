@@ -27,15 +27,17 @@ class ServerLimits:
 class UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.handle = engine.handle  # the engine object lives as long as the server
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is not a subclass
+        self.sendto = self.transport.sendto
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = self.engine.handle(data, UDP, addr)
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
+        reply = self.handle(data, UDP, addr)
+        if reply is not None:
+            self.sendto(reply, addr)
 
     def error_received(self, exc: Exception) -> None:  # ICMP errors: nothing to do
         pass
