@@ -1,0 +1,49 @@
+"""`dnslab up` plans its processes from lab.toml (pure: no process is started here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+config = pytest.importorskip("lab.config")
+from lab.up import plan_lab, scrape_counters  # noqa: E402
+
+
+def test_plan_runs_every_component_with_the_cli_contract() -> None:
+    cfg = config.load_config(REPO / "lab.toml")
+    comps = plan_lab(cfg, REPO / "lab.toml", control_port=lambda host: 9999)
+    kinds = [c.kind for c in comps]
+    assert kinds == ["region"] * 3 + ["healthcheck", "authoritative", "resolver"]
+    eu = next(c for c in comps if c.region == "eu-west")
+    assert eu.argv[:3] == (sys.executable, "-m", "lab.cli")
+    assert eu.argv[3:] == (
+        "region",
+        "--name",
+        "eu-west",
+        "--listen",
+        "127.0.2.1:8080",
+        "--control",
+        "127.0.2.1:9999",
+    )
+    auth = next(c for c in comps if c.kind == "authoritative")
+    assert auth.argv[3:] == (
+        "authoritative",
+        "--config",
+        str(REPO / "lab.toml"),
+        "--listen",
+        "127.0.0.1:5300",
+        "--admin",
+        "127.0.0.1:8053",
+    )
+    res = next(c for c in comps if c.kind == "resolver")
+    assert "--upstream" in res.argv and res.dns == "127.0.0.1:5301"
+    chk = next(c for c in comps if c.kind == "healthcheck")
+    assert chk.url == "http://127.0.0.1:8054/v1/status"
+
+
+def test_scrape_counters_of_an_unreachable_page_is_empty(tmp_path: Path) -> None:
+    assert scrape_counters(f"file://{tmp_path}/nothing", ("x_total",)) == {}
