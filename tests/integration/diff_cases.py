@@ -479,6 +479,77 @@ def more_cases() -> list[Case]:
     ]
 
 
+def rr(name: str, rdtype: int, rdclass: int, rdata: bytes, ttl: int = 0) -> bytes:
+    return wire_name(name) + struct.pack("!HHIH", rdtype, rdclass, ttl, len(rdata)) + rdata
+
+
+def precedence_cases() -> list[Case]:
+    """Queries wrong in two ways at once: which error wins (found by the seeded fuzz)."""
+
+    def q(rdtype: int, rdclass: int = 1, flags: int = 0, opt: bytes = b"") -> bytes:
+        ar = 1 if opt else 0
+        return header(flags=flags, ar=ar) + question("www.example.com.", rdtype, rdclass) + opt
+
+    v1 = opt_rr(version=1)
+    ecs_bad = option(8, b"\x00\x11\x08\x00\x86")  # family 17
+    ecs_good = option(8, b"\x00\x01\x20\x00\xc0\x00\x02\x01")
+    a_rr = rr("www.example.com.", 1, 1, bytes([192, 0, 2, 1]))
+    return [
+        Case("prec-badvers-over-type0", q(0, opt=v1)),
+        Case("prec-badvers-over-ixfr", q(251, opt=v1)),
+        Case("prec-badvers-over-axfr", q(252, opt=v1)),
+        Case("prec-badvers-over-notify", q(6, flags=4 << 11, opt=v1)),
+        Case("prec-badvers-over-opcode-8", q(1, flags=8 << 11, opt=v1)),
+        Case("prec-badvers-over-class-hs", q(1, 4, opt=v1)),
+        Case("prec-class-over-type0", q(0, 4)),
+        Case("prec-class-over-axfr", q(252, 254)),
+        Case("prec-class-over-ixfr", q(251, 4)),
+        Case("prec-class-over-opcode-8", q(1, 4, flags=8 << 11)),
+        Case("prec-class-over-status", q(1, 254, flags=2 << 11)),
+        Case("prec-class-0", q(1, 0)),
+        Case("prec-opcode-8-in", q(1, 1, flags=8 << 11)),
+        Case("prec-ch-ixfr", q(251, 3)),
+        Case("prec-ch-axfr", q(252, 3)),
+        Case("prec-ch-type0", q(0, 3)),
+        Case("prec-any-class-axfr", q(252, 255)),
+        Case("prec-ecs-bad-then-good", q(1, opt=opt_rr(rdata=ecs_bad + ecs_good))),
+        Case("prec-ecs-good-then-bad", q(1, opt=opt_rr(rdata=ecs_good + ecs_bad))),
+        Case("prec-ecs-bad-with-badvers", q(1, opt=opt_rr(version=1, rdata=ecs_bad))),
+        Case("prec-ecs-bad-with-class-hs", q(1, 4, opt=opt_rr(rdata=ecs_bad))),
+        Case("prec-ecs-bad-with-type0", q(0, opt=opt_rr(rdata=ecs_bad))),
+        Case("prec-ecs-bad-with-notify", q(6, flags=4 << 11, opt=opt_rr(rdata=ecs_bad))),
+        Case(
+            "formerr-qdcount-0-with-rr",
+            header(qd=0, ar=1) + rr("sibling.example.com.", 6, 3, b"\x01\x02\x03"),
+        ),
+        Case(
+            "formerr-bad-l32-rdata-in-additional",
+            header(ar=1) + question("www.example.com.") + rr(".", 105, 1, b"\0" * 5),
+        ),
+        Case(
+            "formerr-bad-name-in-ns-rdata",
+            header(ar=1) + question("www.example.com.") + rr(".", 2, 1, b"\xfe\xf8\x00"),
+        ),
+        Case(
+            "formerr-bad-a-rdata-in-answer",
+            header(an=1)
+            + question("www.example.com.")
+            + rr("www.example.com.", 1, 1, b"\x01\x02\x03"),
+        ),
+        Case("accepted-good-rr-in-answer", header(an=1) + question("www.example.com.") + a_rr),
+        Case(
+            "accepted-unknown-type-rr",
+            header(ar=1) + question("www.example.com.") + rr(".", 65280, 1, b"\x01\x02\x03"),
+        ),
+        Case("rrsig-at-cname", query("alias.example.com.", "RRSIG")),
+        Case("nsec-at-cname", query("alias.example.com.", "NSEC")),
+        Case("rrsig-at-dangling-cname", query("dangling.example.com.", "RRSIG")),
+        Case("rrsig-at-cname-loop", query("loop1.example.com.", "RRSIG")),
+        Case("nsec-at-cname-to-cut", query("cdeleg.example.com.", "NSEC")),
+        Case("rrsig-at-wildcard-cname", query("x.cw.example.com.", "RRSIG")),
+    ]
+
+
 def all_cases() -> list[Case]:
     cases = (
         positive_cases()
@@ -493,6 +564,7 @@ def all_cases() -> list[Case]:
         + header_cases()
         + additional_cases()
         + more_cases()
+        + precedence_cases()
     )
     ids = [c.id for c in cases]
     dupes = {i for i in ids if ids.count(i) > 1}

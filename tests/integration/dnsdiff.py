@@ -105,6 +105,37 @@ def send_pair(
             s.close()
 
 
+def send_batch(
+    packets: list[bytes], servers: list[tuple[str, int]], settle: float = TIMEOUT
+) -> list[list[bytes | None]]:
+    """Send every packet over UDP to every server at once; replies[i][j] is server j's to packet i.
+
+    Each (packet, server) pair gets its own socket, so replies cannot be confused; after the
+    last send the sockets are read until each has a reply or ``settle`` seconds pass.
+    """
+    socks = [[socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in servers] for _ in packets]
+    try:
+        replies: list[list[bytes | None]] = [[None] * len(servers) for _ in packets]
+        where = {}
+        for i, wire in enumerate(packets):
+            for j, addr in enumerate(servers):
+                socks[i][j].sendto(wire, addr)
+                where[socks[i][j]] = (i, j)
+        deadline = time.monotonic() + settle
+        pending = set(where)
+        while pending and (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(list(pending), [], [], left)
+            for s in ready:
+                i, j = where[s]
+                replies[i][j] = s.recv(65535)
+                pending.discard(s)
+        return replies
+    finally:
+        for row in socks:
+            for s in row:
+                s.close()
+
+
 FLAG_NAMES = (
     ("QR", 0x8000),
     ("AA", 0x0400),
