@@ -10,6 +10,7 @@ are seconds since the population started (``time.monotonic`` based).
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -205,7 +206,34 @@ class LiveRun:
 
     # -- the run -------------------------------------------------------------------------
 
+    async def prime_resolver(self, clients: list[Client]) -> None:
+        """Fill the lab resolver's cache for each location at a random moment up to one TTL
+        before the population starts, so its expiry phase is random as in a busy resolver
+        (client caches are pre-aged instead; the resolver's cannot be)."""
+        firsts: dict[str, Client] = {}
+        for c in clients:
+            if c.profile.upstream == "resolver":
+                firsts.setdefault(c.location, c)
+        if not firsts:
+            return
+        sc = self.record.scenario
+        rng = random.Random(sc.seed * 31 + self.record.ttl)
+        ages = {loc: rng.uniform(0.0, float(self.record.ttl)) for loc in firsts}
+        lead = max(ages.values())
+        start = time.monotonic()
+
+        async def prime(loc: str, client: Client) -> None:
+            await asyncio.sleep(lead - ages[loc])
+            await query(self.targets.resolver, client.addr, DNS_TIMEOUT_S)
+
+        await asyncio.gather(*(prime(loc, c) for loc, c in firsts.items()))
+        await asyncio.sleep(max(0.0, start + lead - time.monotonic()))
+        for loc, age in sorted(ages.items()):
+            self.record.note(-age, f"resolver primed for {loc} ({age:.1f}s before the start)")
+
     async def run(self, clients: list[Client], end: float) -> RunRecord:
+        await self.prime_resolver(clients)
+        self.t0 = time.monotonic()
         watch = CheckerWatch(self.targets.events_url)
         probe = AnswerProbe(self.targets.authoritative, self.targets.probe_sources, self.now)
         background = [

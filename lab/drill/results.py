@@ -105,6 +105,10 @@ def summarise(record: RunRecord) -> dict[str, Any]:
         "stale_window_s": stats(windows.affected.values()).as_dict(),
         "failed_requests": failed_after(reqs, fault_at),
         "requests": len(reqs),
+        "request_interval_s": {
+            "configured": sc.request_interval,
+            "measured": _r(len(record.clients) * record.end / len(reqs)) if reqs else None,
+        },
         "resolutions": sum(1 for o in record.observations if o.kind == "resolve"),
         "model": {
             **overall.as_dict(),

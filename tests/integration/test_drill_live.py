@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lab.drill.labgen import patch_config, to_toml
-from lab.procs import ProcessGroup, wait_for
+from lab.drill.scenario import CheckSpec
+from lab.procs import ProcessGroup, free_port, wait_for
 from tests.conftest import DNSLAB, REPO
 from tests.integration.test_up import pid_gone, read_pids
 
@@ -136,3 +137,48 @@ def test_interrupted_drill_leaves_nothing(
     os.kill(child.pid, sig)
     assert child.proc.wait(timeout=30) == 130
     wait_for(lambda: all(pid_gone(p) for p in pids), 10, "every drill child gone")
+
+
+ATTACH = """
+name = "attach"
+clients = 20
+request_interval = 0.1
+tail = 1.0
+[locations]
+eu = 1
+[profiles]
+"honours-ttl" = 1
+[[faults]]
+at = 1.5
+action = "kill"
+"""
+
+
+def test_drill_attached_to_dnslab_up(procs: ProcessGroup, tmp_path: Path) -> None:
+    """--attach uses the running lab's TTL and checks, kills by the PID the region reports."""
+    raw = tomllib.loads((REPO / "lab.toml").read_text())
+    checks = CheckSpec(interval=0.3, fall=2, rise=1, timeout=0.15)
+    data = patch_config(raw, REPO, ttl=2, checks=checks, port_for=free_port)
+    cfg = tmp_path / "lab.toml"
+    cfg.write_text(to_toml(data))
+    up = procs.start("up", [DNSLAB, "up", "--config", str(cfg), "--logs", str(tmp_path / "up")])
+    assert up.log_path is not None
+    up_log = up.log_path
+    wait_for(lambda: "lab ready:" in up_log.read_text(), 60, "dnslab up", proc=up.proc)
+    pids = read_pids(tmp_path / "up" / "logs")
+    scenario = tmp_path / "attach.toml"
+    scenario.write_text(ATTACH)
+    out = tmp_path / "out"
+    code, log = run_drill(
+        procs, tmp_path, str(scenario), "--attach", "--config", str(cfg), "--out", str(out)
+    )
+    assert code == 0, log
+    run = json.loads((out / "results.json").read_text())["runs"][0]
+    assert run["ttl"] == 2 and run["dead_region"] == "eu-west"
+    assert f"SIGKILL eu-west (pid {pids['region-eu-west']})" in [e[1] for e in run["events"]]
+    assert run["detection_s"] is not None and run["detection_s"] <= 2 * 0.3 + 0.5
+    assert run["stale_window_s"]["max"] <= run["model"]["max_s"] + 1.0
+    assert pid_gone(pids["region-eu-west"])
+    os.kill(up.pid, signal.SIGINT)
+    assert up.proc.wait(timeout=30) == 0
+    wait_for(lambda: all(pid_gone(p) for p in pids.values()), 10, "every child gone")
