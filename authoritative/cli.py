@@ -47,7 +47,9 @@ def register(subparsers: Any) -> None:
         "--admin", metavar="HOST:PORT", help="admin HTTP API address (GeoDNS; see docs/geo)"
     )
     serve.add_argument(
-        "--identity", default=None, help="CH TXT id.server answer (default: host name)"
+        "--identity",
+        default=None,
+        help="CH TXT id.server answer and NSID (default: the host name, as Knot)",
     )
     serve.add_argument(
         "--server-version",
@@ -107,7 +109,7 @@ def run_server(args: argparse.Namespace) -> int:
             "give at least one --zone FILE|ORIGIN=FILE, or --config lab.toml with zones"
         )
     zones = load_zones(args.zone, warn=lambda w: print(w, file=sys.stderr))
-    identity = args.identity if args.identity is not None else socket.getfqdn()
+    identity = args.identity if args.identity is not None else socket.gethostname()
     server_version = args.server_version
     if server_version is None:
         server_version = f"dnslab {version('dnslab')}"

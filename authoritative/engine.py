@@ -15,7 +15,7 @@ from collections.abc import Hashable
 
 import dns.name
 
-from authoritative.answer import BADVERS, FORMERR, NOTAUTH, NOTIMP, SERVFAIL
+from authoritative.answer import BADVERS, FORMERR, NOTAUTH, NOTIMP, REFUSED, SERVFAIL
 from authoritative.metrics import Metrics
 from authoritative.pipeline import PIPELINE, Handler, run
 from authoritative.render import NSID_OPTION, OUR_PAYLOAD, edns_option, opt_record, render
@@ -28,6 +28,8 @@ IXFR = 251
 NOTIFY = 4
 UPDATE = 5
 TCP_LIMIT = 65535
+CH = 3
+SERVED_CLASSES = (1, CH, 255)  # IN, CH, ANY; any other class is REFUSED first
 
 
 class Engine:
@@ -89,11 +91,16 @@ class Engine:
     def _answer(
         self, data: bytes, q: Query, transport: str, client: tuple[str, int]
     ) -> tuple[bytes, int]:
+        # Knot's order of checks: invalid ECS, EDNS version, class, opcode, qtype
         if q.ecs_error is not None:  # invalid ECS (RFC 7871 §6): FORMERR, our OPT without options
             return error_reply(data, q.qend, FORMERR, q, False, self.nsid), FORMERR
+        opt = q.opt
+        if opt is not None and opt[2] != 0:
+            return error_reply(data, q.qend, BADVERS, q, nsid=self.nsid), BADVERS
+        if q.qclass not in SERVED_CLASSES and q.qend > 12:
+            return error_reply(data, q.qend, REFUSED, q, nsid=self.nsid), REFUSED
         if q.opcode or q.qtype in (AXFR, IXFR) or q.qtype == 0:
             return self._special(data, q, transport)
-        opt = q.opt
         ecs = q.ecs
         name_key = data[12 : q.name_end].lower()
         state = self.state
@@ -110,8 +117,6 @@ class Engine:
             limit = TCP_LIMIT if transport == TCP else 512
             shape = limit << 8
         else:
-            if opt[2] != 0:
-                return error_reply(data, q.qend, BADVERS, q, nsid=self.nsid), BADVERS
             limit = TCP_LIMIT if transport == TCP else max(512, min(opt[0], OUR_PAYLOAD))
             ecs_len = 0 if ecs is None else 8 + len(ecs.address)
             shape = (
@@ -160,6 +165,8 @@ class Engine:
             rcode = FORMERR if q.opcode in (0, NOTIFY, UPDATE) else NOTIMP
         elif q.opcode:
             rcode = opcode_rcode(q.opcode)
+        elif q.qclass == CH:
+            rcode = NOTIMP
         elif q.qtype == IXFR or (q.qtype == AXFR and transport == TCP):
             rcode = NOTAUTH
         else:

@@ -32,6 +32,7 @@ NS = dns.rdatatype.NS
 DS = dns.rdatatype.DS
 ANY = dns.rdatatype.ANY
 MAX_CHAIN = 20
+NO_CHASE = (CNAME, ANY, dns.rdatatype.RRSIG, dns.rdatatype.NSEC)  # answered at the CNAME owner
 KNOT_HINTS = 15  # compression hints Knot keeps per RRset (KNOT_COMPR_HINT_COUNT - 1)
 TARGET_TYPES = {
     dns.rdatatype.NS: "target",
@@ -70,7 +71,7 @@ def lookup(zone: Zone, qname: dns.name.Name, qtype: int) -> Answer:
             if node is None:
                 return negative(zone, NXDOMAIN, answer)
         cname = node.get(CNAME)
-        if cname is not None and qtype not in (CNAME, ANY):
+        if cname is not None and qtype not in NO_CHASE:
             answer.append(with_owner(cname, name))
             seen.add(name)
             target = cname[0].target

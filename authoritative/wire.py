@@ -16,10 +16,15 @@ use ECS (GeoDNS names) answer it with FORMERR; static data ignores ECS, as Knot 
 
 from __future__ import annotations
 
+import dns.name
+import dns.rdata
+
 from authoritative.request import ECS_OPTION, ClientSubnet
 
 OPT = 41
 NSID_OPTION = 3
+# types Knot validates that dnspython does not know: MD MF MB MG MR (one name), MINFO (two)
+NAME_ONLY_TYPES = {3: 1, 4: 1, 7: 1, 8: 1, 9: 1, 14: 2}
 HEADER = 12
 
 
@@ -35,10 +40,25 @@ class FormErr(Exception):
         self.qend = qend
 
 
+class BadRdata(FormErr):
+    """A well-framed record whose RDATA is invalid for its (known) type."""
+
+
 class Query:
     """The parsed query: offsets into the packet plus the decoded question and OPT."""
 
-    __slots__ = ("ecs", "ecs_error", "name_end", "nsid", "opcode", "opt", "qclass", "qend", "qtype")
+    __slots__ = (
+        "ecs",
+        "ecs_error",
+        "name_end",
+        "nsid",
+        "opcode",
+        "opt",
+        "qclass",
+        "qend",
+        "qtype",
+        "records",
+    )
 
     def __init__(self, opcode: int, name_end: int, qtype: int, qclass: int, qend: int = 0) -> None:
         self.opcode = opcode
@@ -51,6 +71,7 @@ class Query:
         self.ecs: ClientSubnet | None = None
         self.ecs_error: str | None = None
         self.nsid = False
+        self.records = 0  # records parsed after the question
 
 
 def parse(data: bytes) -> Query:
@@ -65,8 +86,12 @@ def parse(data: bytes) -> Query:
         empty = Query(opcode, HEADER, 0, 0, HEADER)
         try:
             _parse_records(data, empty, HEADER)
+        except BadRdata:
+            raise  # records well framed, one RDATA invalid: FORMERR, header only (as Knot)
         except FormErr:
-            raise Drop("no question and a malformed rest") from None
+            if empty.records == 0:  # nothing after the header made sense: no reply (as Knot)
+                raise Drop("no question and a malformed rest") from None
+            raise
         return empty
     pos = HEADER
     while True:  # the question name: plain labels only
@@ -134,9 +159,31 @@ def _parse_records(data: bytes, q: Query, pos: int) -> None:
                     data[pos + 6] << 8 | data[pos + 7],
                     _parse_options(data, start, end, q),
                 )
+            else:
+                _check_rdata(data, rtype, start, rdlen, qend)
             pos = end
+            q.records += 1
     if pos != n:
         raise FormErr(qend, "trailing bytes after the last record")
+
+
+def _check_rdata(data: bytes, rtype: int, start: int, rdlen: int, qend: int) -> None:
+    """RDATA of a type we know must parse (Knot validates every section, by type alone, so
+    the check uses class IN whatever the class); unknown types pass."""
+    if rdlen == 0:
+        return  # empty RDATA is allowed for every type (RFC 2136 deletions), as in Knot
+    try:
+        names = NAME_ONLY_TYPES.get(rtype)
+        if names is None:
+            dns.rdata.from_wire(1, rtype, data, start, rdlen)  # type: ignore[arg-type]
+            return
+        pos = start
+        for _ in range(names):
+            pos += dns.name.from_wire(data[: start + rdlen], pos)[1]
+        if pos != start + rdlen:
+            raise ValueError("RDATA longer than its names")
+    except Exception:
+        raise BadRdata(qend, f"malformed RDATA of type {rtype}") from None
 
 
 def _skip_name(data: bytes, pos: int, qend: int) -> int:
@@ -169,10 +216,10 @@ def _parse_options(data: bytes, pos: int, end: int, q: Query) -> tuple[tuple[int
         value = data[pos : pos + length]
         pos += length
         if code == ECS_OPTION:
-            try:
-                q.ecs = parse_ecs(value, q.qend)  # several: the last one counts (as in Knot)
+            try:  # several: the last one counts (as in Knot)
+                q.ecs, q.ecs_error = parse_ecs(value, q.qend), None
             except FormErr as err:
-                q.ecs_error = str(err)
+                q.ecs, q.ecs_error = None, str(err)
         elif code == NSID_OPTION:
             q.nsid = True
         options.append((code, value))

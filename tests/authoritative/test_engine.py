@@ -231,3 +231,22 @@ def test_zone_edge_ids_are_bytes_exact() -> None:
     struct.pack_into("!H", wire, 0, 0xBEEF)
     raw = engine.handle(bytes(wire), UDP, CLIENT)
     assert raw is not None and raw[:2] == b"\xbe\xef"
+
+
+def rcode_of(raw: bytes | None) -> int:
+    assert raw is not None
+    msg = dns.message.from_wire(raw)
+    return int(msg.rcode())
+
+
+def test_order_of_checks_like_knot() -> None:
+    engine = make_engine()
+    badvers_axfr = q("www.test.example.", "AXFR", use_edns=1).to_wire()
+    assert rcode_of(engine.handle(badvers_axfr, UDP, CLIENT)) == dns.rcode.BADVERS
+    hs_axfr = q("www.test.example.", "AXFR", rdclass="HS").to_wire()
+    assert rcode_of(engine.handle(hs_axfr, UDP, CLIENT)) == dns.rcode.REFUSED
+    ch_ixfr = q("id.server.", "IXFR", rdclass="CH").to_wire()
+    assert rcode_of(engine.handle(ch_ixfr, UDP, CLIENT)) == dns.rcode.NOTIMP
+    axfr_udp = q("test.example.", "AXFR").to_wire()
+    assert rcode_of(engine.handle(axfr_udp, UDP, CLIENT)) == dns.rcode.NOTIMP
+    assert rcode_of(engine.handle(axfr_udp, TCP, CLIENT)) == dns.rcode.NOTAUTH

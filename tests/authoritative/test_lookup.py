@@ -153,3 +153,9 @@ def test_dname_synthesizes_a_cname(z: Zone) -> None:
     a = ask(z, "host.dn", "A")
     assert [r.rdtype for r in a.answer] == [dns.rdatatype.DNAME, dns.rdatatype.CNAME]
     assert str(a.answer[1][0].target) == "host.target.example."
+
+
+def test_rrsig_and_nsec_at_a_cname_owner_are_nodata(z: Zone) -> None:
+    for qtype in ("RRSIG", "NSEC"):
+        a = ask(z, "dangling", qtype)
+        assert (a.rcode, a.answer, a.authority[0].rdtype) == (NOERROR, (), dns.rdatatype.SOA)

@@ -116,3 +116,32 @@ def test_ecs_bits_beyond_the_prefix_are_cleared_and_length_kept() -> None:
 def test_last_ecs_option_counts() -> None:
     q = parse(with_opt(ecs(1, 24, 0, bytes([192, 0, 2])) + ecs(1, 16, 0, bytes([10, 1]))))
     assert q.ecs is not None and q.ecs.source == 16
+
+
+def record(rtype: int, rdata: bytes) -> bytes:
+    return struct.pack("!BHHIH", 0, rtype, 1, 0, len(rdata)) + rdata
+
+
+def with_record(rr: bytes, qdcount: int = 1) -> bytes:
+    base = bytearray(query() if qdcount else query()[:12])
+    base[4:6] = struct.pack("!H", qdcount)
+    base[10:12] = b"\x00\x01"
+    return bytes(base) + rr
+
+
+def test_rdata_of_known_types_is_validated() -> None:
+    with pytest.raises(FormErr):
+        parse(with_record(record(1, b"\x01\x02\x03")))  # A with 3 octets
+    with pytest.raises(FormErr):
+        parse(with_record(record(9, b"\xfe\xf8")))  # MR whose name is a bad pointer
+    assert parse(with_record(record(65280, b"\x01\x02\x03"))).records == 1  # unknown type
+    assert parse(with_record(record(33, b""))).records == 1  # empty RDATA (RFC 2136)
+
+
+def test_no_question_replies_only_when_something_parsed() -> None:
+    with pytest.raises(FormErr):  # a record parsed, then trailing bytes: FORMERR
+        parse(with_record(record(1, b"\x01\x02\x03\x04") + b"xx", qdcount=0))
+    with pytest.raises(FormErr):  # well framed, bad RDATA: FORMERR
+        parse(with_record(record(1, b"\x01\x02\x03"), qdcount=0))
+    with pytest.raises(Drop):  # nothing made sense after the header
+        parse(query()[:4] + b"\x00\x00" + b"\x00" * 6 + b"junk")
