@@ -2,7 +2,8 @@
 
 Pure and deterministic for a seed: counts per location and per profile follow the weights
 (largest remainder), every location gets the same profile mix, and each client gets a
-source address in its location's network, a start offset and a cache pre-age.
+source address in its location's network, a start offset and a cache pre-age (both
+stratified within each location and profile group).
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ def apportion(total: int, weights: Mapping[str, float]) -> dict[str, int]:
     return counts
 
 
+def stratified(n: int, rng: random.Random) -> list[float]:
+    """``n`` values in [0, 1), one in each of the ``n`` equal strata, in random order.
+
+    A group's cache ages (and start offsets) then cover [0, 1) evenly, as in a steady state,
+    so its mean stale window varies far less between seeds than with independent draws.
+    """
+    values = [(k + rng.random()) / n for k in range(n)]
+    rng.shuffle(values)
+    return values
+
+
 def probe_addr(network: ipaddress.IPv4Network) -> str:
     """The source address the drill's own propagation probe uses for a location."""
     return str(network[-2])
@@ -70,15 +82,16 @@ def build_population(
             raise ConfigError(f"location {loc} ({net}) has room for fewer than {n_loc} clients")
         host = FIRST_HOST
         for pname, n_prof in apportion(n_loc, profiles).items():
-            for _ in range(n_prof):
+            offsets, ages = stratified(n_prof, rng), stratified(n_prof, rng)
+            for k in range(n_prof):
                 clients.append(
                     Client(
                         id=len(clients),
                         location=loc,
                         addr=str(net[host]),
                         profile=parsed[pname],
-                        start_offset=rng.uniform(0.0, request_interval),
-                        age_fraction=rng.random(),
+                        start_offset=offsets[k] * request_interval,
+                        age_fraction=ages[k],
                     )
                 )
                 host += 1

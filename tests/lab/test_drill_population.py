@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from lab.drill.population import apportion, build_population, probe_addr
+from lab.drill.population import apportion, build_population, probe_addr, stratified
 from lab.errors import ConfigError
 
 NETS = {
@@ -40,3 +40,11 @@ def test_unknown_location_is_a_config_error() -> None:
 
 def test_probe_addr_is_outside_client_range() -> None:
     assert probe_addr(NETS["na"]) == "127.1.255.254"
+
+
+def test_stratified_covers_every_stratum() -> None:
+    import random
+
+    values = stratified(10, random.Random(1))
+    assert sorted(int(v * 10) for v in values) == list(range(10))
+    assert values != sorted(values)
