@@ -13,13 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Hashable
 
-import dns.name
-
 from authoritative.answer import BADVERS, FORMERR, NOTAUTH, NOTIMP, REFUSED, SERVFAIL
 from authoritative.metrics import Metrics
 from authoritative.pipeline import PIPELINE, Handler, run
 from authoritative.render import NSID_OPTION, OUR_PAYLOAD, edns_option, opt_record, render
-from authoritative.request import TCP, UDP, Edns, Request
+from authoritative.request import TCP, UDP, Request
 from authoritative.state import ServingState
 from authoritative.wire import Drop, FormErr, Query, parse
 
@@ -179,12 +177,7 @@ def opcode_rcode(opcode: int) -> int:
 
 
 def make_request(data: bytes, q: Query, transport: str, client: tuple[str, int]) -> Request:
-    qname = dns.name.from_wire(data, 12)[0]
-    edns = None
-    if q.opt is not None:
-        payload, _ext, version, flags, options = q.opt
-        edns = Edns(payload, version, bool(flags & 0x8000), options)
-    return Request(qname, q.qtype, q.qclass, transport, client, edns, q.ecs)
+    return Request(None, q.qtype, q.qclass, transport, client, None, q.ecs, wire=data, opt=q.opt)
 
 
 def error_reply(

@@ -45,18 +45,67 @@ class Edns:
     options: tuple[tuple[int, bytes], ...]
 
 
-@dataclass(frozen=True, slots=True)
 class Request:
-    """The request a handler sees (built only on a cache miss or for a dynamic name)."""
+    """The request a handler sees: built for a dynamic name (every query) or on a cache miss.
 
-    qname: dns.name.Name
-    qtype: int
-    qclass: int
-    transport: str  # "udp" or "tcp"
-    client: tuple[str, int]
-    edns: Edns | None = None
-    ecs: ClientSubnet | None = None
+    ``qname`` and ``edns`` are decoded lazily from the query bytes, so a provider's ``variant``
+    that reads only ``client`` and ``ecs`` costs no name parsing.
+    """
+
+    __slots__ = (
+        "_edns",
+        "_opt",
+        "_qname",
+        "_wire",
+        "client",
+        "ecs",
+        "qclass",
+        "qtype",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        qname: dns.name.Name | None,
+        qtype: int,
+        qclass: int,
+        transport: str,
+        client: tuple[str, int],
+        edns: Edns | None = None,
+        ecs: ClientSubnet | None = None,
+        *,
+        wire: bytes = b"",
+        opt: tuple[int, int, int, int, tuple[tuple[int, bytes], ...]] | None = None,
+    ) -> None:
+        self._qname = qname
+        self._wire = wire  # the query, to decode qname from when it was not given
+        self._edns = edns
+        self._opt = opt  # the parsed OPT fields, to build ``edns`` from when it was not given
+        self.qtype = qtype
+        self.qclass = qclass
+        self.transport = transport  # "udp" or "tcp"
+        self.client = client
+        self.ecs = ecs
+
+    @property
+    def qname(self) -> dns.name.Name:
+        if self._qname is None:
+            self._qname = dns.name.from_wire(self._wire, 12)[0]
+        return self._qname
+
+    @property
+    def edns(self) -> Edns | None:
+        if self._edns is None and self._opt is not None:
+            payload, _ext, version, flags, options = self._opt
+            self._edns = Edns(payload, version, bool(flags & 0x8000), options)
+        return self._edns
 
     @property
     def client_ip(self) -> str:
         return self.client[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"Request({self.qname}, {self.qtype}, {self.qclass}, {self.transport}, "
+            f"{self.client}, {self.edns}, {self.ecs})"
+        )
