@@ -56,6 +56,20 @@ def register(subparsers: Any) -> None:
         default=None,
         help="CH TXT version.bind answer (default: dnslab VERSION)",
     )
+    serve.add_argument(
+        "--tcp-idle-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a TCP connection idle this long (default 10)",
+    )
+    serve.add_argument(
+        "--tcp-max-connections",
+        type=int,
+        default=256,
+        metavar="N",
+        help="concurrent TCP connections; further ones are closed at once (default 256)",
+    )
     serve.set_defaults(handler=run_server)
 
     check = subparsers.add_parser(
@@ -99,7 +113,7 @@ def run_server(args: argparse.Namespace) -> int:
 
     from authoritative.engine import Engine
     from authoritative.metrics import Metrics
-    from authoritative.server import AuthoritativeServer, serve_until_signal
+    from authoritative.server import AuthoritativeServer, ServerLimits, serve_until_signal
     from authoritative.state import ServingState, chaos_names
     from authoritative.zonefile import load_zones
 
@@ -116,7 +130,8 @@ def run_server(args: argparse.Namespace) -> int:
     state = ServingState(zones, chaos=chaos_names(identity, server_version))
     registry = CollectorRegistry()
     engine = Engine(state, Metrics(registry), nsid=identity.encode()[:255])
-    server = AuthoritativeServer(engine)
+    limits = ServerLimits(args.tcp_idle_timeout, args.tcp_max_connections)
+    server = AuthoritativeServer(engine, limits)
     try:
         if args.config or args.admin:  # GeoDNS services and the admin API (engineer geo)
             from authoritative.admin import serve_geo

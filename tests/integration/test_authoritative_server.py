@@ -116,3 +116,20 @@ def test_server_refuses_to_start_on_a_broken_zone(tmp_path: Path) -> None:
     result = run_cli("authoritative", "--zone", str(bad), "--listen", f"127.0.0.1:{free_port()}")
     assert result.returncode == 1 and f"{bad}:4:" in result.stderr
     assert "ready" not in result.stdout
+
+
+def test_tcp_idle_timeout_and_connection_bound(procs: ProcessGroup) -> None:
+    port = free_port()
+    argv = [DNSLAB, "authoritative", "--zone", str(EXAMPLE), "--listen", f"127.0.0.1:{port}"]
+    child = procs.start(
+        "authoritative", [*argv, "--tcp-idle-timeout", "0.5", "--tcp-max-connections", "2"]
+    )
+    procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
+    first = socket.create_connection(("127.0.0.1", port), timeout=5)
+    second = socket.create_connection(("127.0.0.1", port), timeout=5)
+    with first, second, socket.create_connection(("127.0.0.1", port), timeout=5) as third:
+        assert third.recv(10) == b""  # over the bound: closed at once
+        wire = dns.message.make_query("www.example.com", "A").to_wire()
+        second.sendall(struct.pack("!H", len(wire)) + wire)
+        assert dns.message.from_wire(read_framed(second)).answer  # within the bound: served
+        assert first.recv(10) == b""  # idle for 0.5 s: closed by the server
