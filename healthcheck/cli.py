@@ -74,8 +74,9 @@ def resolve(args: argparse.Namespace) -> tuple[str, str, Any, list[Any]]:
         settings = CheckSettings.model_validate({**base.model_dump(), **overrides})
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"]) or "checks"
-        raise ConfigError(f"--{field.replace('_', '-')}: {err['msg']}") from None
+        field = ".".join(str(x) for x in err["loc"])
+        where = f"--{field.replace('_', '-')}" if field else "checks"
+        raise ConfigError(f"{where}: {err['msg']}") from None
     name, listen = args.name or "local", args.listen
     if cfg is not None:
         known = {c.name: c for c in cfg.checkers}
