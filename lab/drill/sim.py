@@ -4,7 +4,8 @@ Discrete events in time order: client requests (every ``request_interval`` from 
 start offset), checker probes (every ``interval`` from a random phase; ``fall`` consecutive
 failures after the fault mark the region down ``probe_latency`` later), and the authoritative
 answer change ``propagation`` after the decision. Shared-resolver clients share one cache per
-location. Resolutions are instantaneous. The result is a ``RunRecord`` exactly like a live
+location (the resolver's own pure cache, ``resolver.cache.Cache``, keyed by the clients' ECS /24).
+Resolutions are instantaneous. The result is a ``RunRecord`` exactly like a live
 run's, so ``measure``/``results``/``report`` are exercised deterministically; it is also the
 seam for ``dnslab sweep`` (many clients, many settings, seconds of CPU).
 """
@@ -25,6 +26,8 @@ from lab.drill.population import Client, build_population
 from lab.drill.profiles import Entry, Plan, plan, store
 from lab.drill.record import RunRecord
 from lab.drill.scenario import BUSIEST, FaultSpec, Scenario
+from resolver.cache import Cache
+from resolver.ecs import ClientSubnet, scope_of
 
 DEFAULT_NETWORKS = {
     "na": ipaddress.IPv4Network("127.1.0.0/16"),
@@ -74,7 +77,9 @@ class _World:
     geo: Geo
     dead: str | None = None  # the region that is actually down
     decided_down: frozenset[str] = frozenset()  # what the authoritative answers by
-    shared: dict[str, Entry] = field(default_factory=dict)  # shared resolver cache per location
+    # the lab resolver's own pure cache (resolver.cache), keyed by ECS /24 like the live one
+    resolver: Cache[tuple[str, ...]] = field(default_factory=Cache)
+    primed: set[str] = field(default_factory=set)  # locations whose resolver entry was pre-aged
 
 
 def simulate(
@@ -181,19 +186,27 @@ def _fault_step(record: RunRecord, world: _World, step: FaultSpec, t: float) -> 
     record.note(t, f"{step.action} {region}")
 
 
+QUESTION = ("www.lab.example.", "A", "IN")
+ECS_SOURCE = 24  # the lab resolver forwards the client's /24 (resolver docs)
+
+
 def _resolve(
     world: _World, client: Client, record: RunRecord, now: float
 ) -> tuple[tuple[str, ...], int]:
+    """The answer a client gets: the authoritative's, or through the shared resolver's cache."""
     ttl = record.ttl
-    if client.profile.upstream == "resolver":
-        entry = world.shared.get(client.location)
-        if entry is None or now >= entry.expires_at:
-            addrs = world.geo.answer(client.location, world.decided_down)
-            age = client.age_fraction * ttl if entry is None else 0.0
-            entry = Entry(addrs, ttl, now - age, now - age + ttl)
-            world.shared[client.location] = entry
-        return entry.addrs, max(0, int(entry.expires_at - now))
-    return world.geo.answer(client.location, world.decided_down), ttl
+    if client.profile.upstream != "resolver":
+        return world.geo.answer(client.location, world.decided_down), ttl
+    subnet = ClientSubnet.from_text(client.addr, ECS_SOURCE)
+    hit = world.resolver.get(QUESTION, subnet, now)
+    if hit is not None and not hit.stale:
+        return hit.entry.payload, hit.entry.remaining(now)
+    addrs = world.geo.answer(client.location, world.decided_down)
+    # the first fill of a location is pre-aged like the live drill's resolver priming
+    age = 0.0 if client.location in world.primed else client.age_fraction * ttl
+    world.primed.add(client.location)
+    entry = world.resolver.put(QUESTION, scope_of(subnet, ECS_SOURCE), addrs, ttl, now - age)
+    return addrs, entry.remaining(now) if entry is not None else ttl
 
 
 def _request(

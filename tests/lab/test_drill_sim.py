@@ -124,3 +124,21 @@ def test_hang_detection_includes_probe_timeout() -> None:
     det = rec.detected_at - rec.fault_at
     lo = (sc.checks.fall - 1) * sc.checks.interval + sc.checks.timeout
     assert lo <= det <= sc.checks.fall * sc.checks.interval + sc.checks.timeout
+
+
+def test_shared_resolver_clients_share_one_expiry() -> None:
+    text = HONOURS.format(clients=30, seed=2, ttl=5, at=3).replace(
+        '"honours-ttl" = 1', '"shared-resolver" = 1'
+    )
+    sc = parse_scenario(text)
+    rec = simulate(sc, 5)
+    assert rec.fault_at is not None
+    w = stale_windows(requests(rec.observations), "eu-west", rec.fault_at)
+    values = sorted(w.affected.values())
+    assert len(values) == 30
+    # one resolver cache entry (one /24) serves all of them: they move within one request interval
+    assert values[-1] - values[0] <= sc.request_interval + 1e-9
+    pred = model.predict(rec.clients[0].profile, 5, model.CheckParams(0.5, 3, 0.25), 0.1, 0.05)
+    assert pred.max_s is not None and values[-1] <= pred.max_s
+    resolved = [o for o in rec.observations if o.kind == "resolve"]
+    assert resolved and all(o.detail == "resolver" for o in resolved)
