@@ -90,6 +90,36 @@ LEGEND = (
 )
 
 
+def longest(run: dict[str, Any]) -> str:
+    """The longest bounded window of a run, and why (pinned clients are obvious)."""
+    for cw in run.get("client_windows", []):
+        if not cw["profile"].startswith("pinned"):
+            return (
+                f"TTL {run['ttl']}: client {cw['client']} ({cw['location']} {cw['source']}, "
+                f"{cw['profile']}) {cw['window_s']:.2f}s: {cw['why']}"
+            )
+    return f"TTL {run['ttl']}: no bounded stale window"
+
+
+def why_section(run: dict[str, Any], top: int = 8) -> list[str]:
+    """report.md: the longest windows, plus the longest of every profile not already shown."""
+    cws = run.get("client_windows", [])
+    shown = cws[:top]
+    profiles = {cw["profile"] for cw in shown}
+    for cw in cws[top:]:
+        if cw["profile"] not in profiles:
+            shown.append(cw)
+            profiles.add(cw["profile"])
+    lines = [f"## TTL {run['ttl']} s — who was stale longest, and why", ""]
+    for cw in shown:
+        plus = "+" if cw["censored"] else ""
+        lines.append(
+            f"- client {cw['client']} ({cw['location']} {cw['source']}, {cw['profile']}): "
+            f"{cw['window_s']:.2f}s{plus} — {cw['why']}"
+        )
+    return [*lines, ""]
+
+
 def render_summary(runs: Sequence[dict[str, Any]]) -> str:
     dead = ", ".join(sorted({str(r["dead_region"]) for r in runs}))
     return "\n".join(
@@ -99,6 +129,9 @@ def render_summary(runs: Sequence[dict[str, Any]]) -> str:
             "",
             "by client profile (affected clients):",
             profile_table(runs),
+            "",
+            "longest bounded window, and why:",
+            *(longest(r) for r in runs),
             "",
             LEGEND,
         ]
@@ -136,6 +169,7 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
         "",
     ]
     for run in runs:
+        lines += why_section(run)
         lines += [f"## TTL {run['ttl']} s — timeline", ""]
         lines += [f"- t={t:.3f} s: {text}" for t, text in run["events"]]
         lines += [f"- note: {n}" for n in run["notes"]]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.drill import model
+from lab.drill.explain import client_windows
 from lab.drill.measure import (
     busiest_region,
     dead_share,
@@ -120,6 +121,12 @@ def summarise(record: RunRecord) -> dict[str, Any]:
         "by_profile": by_profile,
         "dead_share": [[_r(t - fault_at, 3), round(s, 4)] for t, s in share],
         "by_location": _by_location(record, windows.affected, by_client),
+        "client_windows": [
+            cw.as_dict()
+            for cw in client_windows(
+                record.clients, record.observations, windows, dead, fault_at, record.propagated_at
+            )
+        ],
         "events": [[_r(t, 3), text] for t, text in record.events],
         "notes": list(record.notes),
     }
