@@ -19,6 +19,8 @@ import uvicorn
 
 from lab.errors import ConfigError
 
+ABORT_AFTER = 0.5  # seconds an in-flight response may take after its listener closed
+
 
 def parse_hostport(text: str, flag: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
@@ -88,11 +90,21 @@ class Serving:
         srv.close()
         with contextlib.suppress(ValueError):
             self.server.servers.remove(srv)
-        if drop_connections:
-            for conn in list(self.server.server_state.connections):
-                transport = getattr(conn, "transport", None)
-                if transport is not None and transport.get_extra_info("sockname")[:2] == addr:
-                    conn.shutdown()
+        if not drop_connections:
+            return
+        doomed = []
+        for conn in list(self.server.server_state.connections):
+            transport = getattr(conn, "transport", None)
+            if transport is not None and transport.get_extra_info("sockname")[:2] == addr:
+                conn.shutdown()  # idle keep-alive: closed now; in flight: after its response
+                doomed.append(transport)
+
+        def abort() -> None:  # requests still unanswered (e.g. under 'hang') are cut
+            for transport in doomed:
+                if not transport.is_closing():
+                    transport.abort()
+
+        asyncio.get_running_loop().call_later(ABORT_AFTER, abort)
 
     def is_open(self, addr: tuple[str, int]) -> bool:
         return addr in self._listeners

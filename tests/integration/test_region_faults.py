@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import http.client
 import json
 import signal
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -83,6 +86,31 @@ def test_down_really_closes_the_socket_and_comes_back(procs: ProcessGroup) -> No
     assert time.monotonic() - t0 >= 0.45
     text = request(f"{control}/metrics")[1]
     assert 'dnslab_region_fault_active{fault="down",region="us-east"} 0.0' in text
+
+
+def test_down_cuts_requests_in_flight(procs: ProcessGroup) -> None:
+    _, port, cport = start_region(procs, "eu-central")
+    request(f"http://127.0.0.1:{cport}/v1/faults", {"fault": "hang"})
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        hung = pool.submit(request, f"http://127.0.0.1:{port}/healthz", None, 10.0)
+        wait_for(lambda: active_connections(port) > 0, 3, "request in flight")
+        t0 = time.monotonic()
+        request(f"http://127.0.0.1:{cport}/v1/faults", {"fault": "down"})
+        with pytest.raises(
+            (ConnectionError, http.client.RemoteDisconnected, urllib.error.URLError)
+        ):
+            hung.result(timeout=5)
+        assert time.monotonic() - t0 < 2.0  # cut, not timed out
+
+
+def active_connections(port: int) -> int:
+    out = subprocess.run(
+        ["ss", "-Htn", "state", "established", f"( dport = :{port} )"],
+        capture_output=True,
+        text=True,
+        timeout=5,
+    ).stdout
+    return len(out.splitlines())
 
 
 def test_hang_slow_error_rate_healthz_only(procs: ProcessGroup) -> None:
