@@ -85,6 +85,7 @@ class Reply:
     scope: Scope = GLOBAL
     refresh: UpstreamRequest | None = None
     upstream_error: str | None = None  # kind, when an upstream answer counted as an error
+    entry: Entry[Sections] | None = None  # the fresh cache entry served (HIT, MISS), if any
 
     @property
     def rcode(self) -> int:
@@ -133,13 +134,14 @@ class ResolverCore:
         if hit is None:
             return NeedUpstream(request)
         if not hit.stale:
-            refresh = _as(request, Purpose.PREFETCH) if hit.prefetch else None
-            return Reply(self._serve(hit.entry, now), Outcome.HIT, hit.entry.scope, refresh)
+            refresh = with_purpose(request, Purpose.PREFETCH) if hit.prefetch else None
+            served = self._serve(hit.entry, now)
+            return Reply(served, Outcome.HIT, hit.entry.scope, refresh, entry=hit.entry)
         if self._recently_failed(request, now):  # stale-refresh-time: do not ask again yet
             return self._stale(hit.entry, None)
         timeout_ms = self.settings.serve_expired_client_timeout
         if timeout_ms == 0:
-            return self._stale(hit.entry, _as(request, Purpose.REFRESH))
+            return self._stale(hit.entry, with_purpose(request, Purpose.REFRESH))
         return NeedUpstream(request, stale_at=now + timeout_ms / 1000)
 
     # -- upstream side -------------------------------------------------------------------------
@@ -166,7 +168,7 @@ class ResolverCore:
         )
         if entry is None:
             return Reply(cacheable.sections, Outcome.MISS, scope)
-        return Reply(self._serve(entry, now), Outcome.MISS, scope)
+        return Reply(self._serve(entry, now), Outcome.MISS, scope, entry=entry)
 
     def on_upstream_failure(self, request: UpstreamRequest, kind: str, now: float) -> Reply:
         self._note_failure(request, now)
@@ -229,5 +231,5 @@ class ResolverCore:
         return GLOBAL, None
 
 
-def _as(request: UpstreamRequest, purpose: Purpose) -> UpstreamRequest:
+def with_purpose(request: UpstreamRequest, purpose: Purpose) -> UpstreamRequest:
     return UpstreamRequest(request.qname, request.qtype, request.qclass, request.ecs, purpose)

@@ -50,8 +50,11 @@ class ResolverMetrics:
             self.queries.labels(outcome.value)
 
     def answered(self, reply: Reply) -> None:
-        self.queries.labels(reply.outcome.value).inc()
-        if reply.outcome is Outcome.HIT:
+        self.count(reply.outcome)
+
+    def count(self, outcome: Outcome) -> None:
+        self.queries.labels(outcome.value).inc()
+        if outcome is Outcome.HIT:
             self.hits.inc()
-        elif reply.outcome is Outcome.STALE:
+        elif outcome is Outcome.STALE:
             self.stale.inc()

@@ -23,10 +23,19 @@ import dns.rcode
 
 from lab.clock import Clock, SystemClock
 from resolver.answers import Sections
-from resolver.core import Outcome, Query, Reply, ResolverCore, UpstreamRequest
+from resolver.core import (
+    Outcome,
+    Purpose,
+    Query,
+    Reply,
+    ResolverCore,
+    UpstreamRequest,
+    with_purpose,
+)
 from resolver.ecs import ClientSubnet
 from resolver.metrics import ResolverMetrics
 from resolver.upstream import UpstreamClient, UpstreamError
+from resolver.wirememo import WireMemo
 
 log = logging.getLogger("dnslab.resolver")
 SERVFAIL = Sections(int(dns.rcode.SERVFAIL), (), (), ())
@@ -44,6 +53,7 @@ class ResolverServer:
         self.upstream = upstream
         self.metrics = metrics
         self.clock = clock or SystemClock()
+        self.memo = WireMemo(core)
         self._inflight: dict[object, asyncio.Task[Reply]] = {}
         self._background: set[asyncio.Task[Reply]] = set()
         self._udp: asyncio.DatagramTransport | None = None
@@ -102,8 +112,22 @@ class ResolverServer:
         return reply
 
     # -- wire ----------------------------------------------------------------------------------
+    def fast(self, wire: bytes, client: str, max_size: int | None) -> bytes | None:
+        """The memoised reply to a repeated query that is still a fresh hit, else ``None``."""
+        found = self.memo.lookup(self.memo.key(wire, client, max_size), self.clock.now())
+        if found is None:
+            return None
+        memo, hit = found
+        if hit.prefetch:
+            self._refresh(with_purpose(memo.request, Purpose.PREFETCH))
+        self.metrics.count(Outcome.HIT)
+        return wire[:2] + memo.body
+
     async def handle(self, wire: bytes, client: str, max_size: int | None) -> bytes | None:
         """One client message in, one reply out (``None``: drop). ``max_size`` None = UDP."""
+        fast = self.fast(wire, client, max_size)
+        if fast is not None:
+            return fast
         try:
             msg = dns.message.from_wire(wire)
         except Exception:  # any undecodable input: FORMERR if we can, else drop
@@ -111,15 +135,19 @@ class ResolverServer:
         if msg.opcode() != dns.opcode.QUERY or len(msg.question) != 1:
             return _error(msg, dns.rcode.NOTIMP if len(msg.question) == 1 else dns.rcode.FORMERR)
         q = msg.question[0]
-        client_ecs = _client_ecs(msg)
+        query = Query(q.name, q.rdtype, q.rdclass, client, _client_ecs(msg))
         try:
-            reply = await self.answer(Query(q.name, q.rdtype, q.rdclass, client, client_ecs))
+            reply = await self.answer(query)
         except Exception:
             log.exception("resolving %s failed", q.name)
             reply = Reply(SERVFAIL, Outcome.FAIL)
             self.metrics.answered(reply)
         limit = max_size or (max(512, msg.payload) if msg.edns >= 0 else 512)
-        return render(msg, reply, client_ecs, limit)
+        out = render(msg, reply, query.ecs, limit)
+        if reply.entry is not None and not out[2] & 0x02:  # never memoise a truncated reply
+            request = UpstreamRequest(q.name, q.rdtype, q.rdclass, self.core.upstream_subnet(query))
+            self.memo.store(self.memo.key(wire, client, max_size), request, reply, out)
+        return out
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -162,6 +190,10 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        fast = self.server.fast(data, str(addr[0]), None)
+        if fast is not None and self.transport is not None:
+            self.transport.sendto(fast, addr)
+            return
         task = asyncio.create_task(self._reply(data, addr))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
