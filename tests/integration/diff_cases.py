@@ -550,6 +550,40 @@ def precedence_cases() -> list[Case]:
     ]
 
 
+def rdata_cases() -> list[Case]:
+    """RRs of known types in a query's additional section: which RDATA Knot accepts."""
+    shapes = [
+        ("ipseckey-empty", 45, b""),
+        ("ipseckey-1-octet", 45, b"\x01"),
+        ("ipseckey-3-octets", 45, b"\x01\x02\x03"),
+        ("ipseckey-ipv4-gateway", 45, b"\x0a\x01\x02\xc0\x00\x02\x01"),
+        ("ipseckey-bad-gateway-type", 45, b"\x0a\x09\x02abc"),
+        ("sshfp-1-octet", 44, b"\x01"),
+        ("sshfp-2-octets", 44, b"\x01\x02"),
+        ("dnskey-2-octets", 48, b"\x01\x00"),
+        ("dnskey-4-octets", 48, b"\x01\x00\x03\x08"),
+        ("rrsig-17-zero-octets", 46, b"\0" * 17),
+        ("ds-4-octets", 43, b"\0" * 4),
+        ("spf-empty", 99, b""),
+        ("txt-empty", 16, b""),
+        ("txt-string-overruns", 16, b"\x05ab"),
+        ("hinfo-string-overruns", 13, b"\x01a\x05b"),
+        ("naptr-4-octets", 35, b"\0" * 4),
+        ("caa-short-tag", 257, b"\x00\x05issu"),
+        ("svcb-3-octets", 64, b"\x00\x01\x00"),
+        ("loc-15-octets", 29, b"\0" * 15),
+        ("apl-3-octets", 42, b"\0" * 3),
+        ("a-empty", 1, b""),
+        ("aaaa-15-octets", 28, b"\0" * 15),
+        ("mx-name-truncated", 15, b"\x00\x0a\x03ab"),
+        ("soa-no-counters", 6, b"\x00\x00"),
+    ]
+    return [
+        Case(f"rdata-{label}", header(ar=1) + question("www.example.com.") + rr(".", t, 1, data))
+        for label, t, data in shapes
+    ]
+
+
 def all_cases() -> list[Case]:
     cases = (
         positive_cases()
@@ -565,6 +599,7 @@ def all_cases() -> list[Case]:
         + additional_cases()
         + more_cases()
         + precedence_cases()
+        + rdata_cases()
     )
     ids = [c.id for c in cases]
     dupes = {i for i in ids if ids.count(i) > 1}

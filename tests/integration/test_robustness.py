@@ -18,6 +18,7 @@ import select
 import socket
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -269,6 +270,34 @@ def test_slowloris_connections_do_not_block_service(server: Endpoint) -> None:
     finally:
         for s in idle:
             s.close()
+    assert_healthy(server)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_tcp_client_that_never_reads(server: Endpoint) -> None:
+    """2,000 pipelined queries for a 6 KB answer, replies never read: others still served."""
+    big = query("big.example.com.", "TXT")
+    framed = struct.pack("!H", len(big)) + big
+    before = rss_mib(server.child.pid)
+    with tcp_connect(server) as s:
+        s.setblocking(False)
+        sent = 0
+        for _ in range(2000):
+            try:
+                sent += s.send(framed)
+            except BlockingIOError:
+                break  # the server stopped reading: flow control, fine
+        assert sent > 0
+        for _ in range(3):
+            assert_healthy(server)
+        grown = rss_mib(server.child.pid) - before
+        assert grown < 200, f"server memory grew by {grown:.0f} MiB for one stuck client"
     assert_healthy(server)
 
 
