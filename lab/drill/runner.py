@@ -24,6 +24,7 @@ from lab.drill.population import build_population, probe_addr
 from lab.drill.profiles import Profile
 from lab.drill.record import RunRecord
 from lab.drill.scenario import CheckSpec, Scenario, load_scenario
+from lab.drill.sim import SimpleGeo
 from lab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -167,6 +168,22 @@ def _targets(cfg: LabConfig, nets: dict[str, ipaddress.IPv4Network]) -> Targets:
     )
 
 
+def sim_geo(cfg_file: Path) -> tuple[SimpleGeo, dict[str, ipaddress.IPv4Network]]:
+    """The simulation's geography from lab.toml: the service's per-location order, the
+    regions' first IPv4 address, the locations' first IPv4 network."""
+    from lab.config import load_config
+    from lab.drill.labgen import SERVICE
+
+    cfg = load_config(cfg_file)
+    found = cfg.service_by_name(SERVICE)
+    if found is None or found[1].policy != "geo-failover" or not found[1].order:
+        raise ConfigError(
+            f"{cfg_file}: --sim needs {SERVICE} with policy geo-failover and an order"
+        )
+    addrs = {name: r.v4[0] for name, r in cfg.regions.items() if r.v4}
+    return SimpleGeo(preference=found[1].order, addrs=addrs), networks(cfg)
+
+
 def _port_for(cfg_file: Path) -> Callable[[str], int]:
     from lab.procs import free_port
 
@@ -234,7 +251,8 @@ def run_drill(opts: DrillOptions, out_stream: TextIO = sys.stdout, err: TextIO =
     try:
         for ttl in sc.ttls:
             if opts.sim:
-                records.append(simulate(sc, ttl))
+                geo, nets = sim_geo(cfg_file)
+                records.append(simulate(sc, ttl, geo=geo, networks=nets))
             else:
                 records.append(live_run(sc, ttl, cfg_file, out, opts.attach, err))
     finally:

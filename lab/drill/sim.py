@@ -64,7 +64,7 @@ class SimpleGeo:
     )
 
     def answer(self, location: str, down: frozenset[str]) -> tuple[str, ...]:
-        order = self.preference[location]
+        order = self.preference.get(location) or self.preference.get("default") or list(self.addrs)
         up = [r for r in order if r not in down] or list(order)
         return (self.addrs[up[0]],)
 
