@@ -186,3 +186,26 @@ def test_serve_expired_and_servfail_agree_when_upstream_dies(
     assert ask(strict.ours, *q, timeout=10).rcode == "SERVFAIL"
     with contextlib.suppress(dns.exception.Timeout):
         assert ask(strict.theirs, *q, timeout=2).rcode == "SERVFAIL"
+
+
+def test_prefetch_refreshes_before_expiry_like_unbound(procs: ProcessGroup, tmp_path: Path) -> None:
+    """TTL 20: a hit in the last 2 s (age >= 18, Unbound's ttl - ttl/10) refreshes in the
+    background, so shortly after, both serve the zone's new data before the old TTL ran out;
+    the same pair without prefetch still serves the old data then."""
+    knot = lab_knot(procs, tmp_path, zone_text(1, "p 20 IN A 192.0.2.1\n"))
+    eager = start_pair(procs, tmp_path / "u1", knot, {"prefetch": True})
+    lazy = start_pair(procs, tmp_path / "u2", knot, {})
+    q: Question = ("p.lab.example.", "A")
+    filled = time.monotonic()
+    for pair in (eager, lazy):
+        assert_agree(q, *pair.both(q))
+    knot.load(zone_text(2, "p 20 IN A 192.0.2.2\n"), 2)
+    wait_for(lambda: time.monotonic() - filled >= 18.2, 22, "age 18.2 s")
+    for pair in (eager, lazy):  # hits in the last 10%: old data; the eager pair prefetches
+        ours, theirs = pair.both(q)
+        assert ours.data == theirs.data == ("192.0.2.1",)
+    wait_for(lambda: ask(eager.ours, *q).data == ("192.0.2.2",), 1, "our prefetch")
+    wait_for(lambda: ask(eager.theirs, *q).data == ("192.0.2.2",), 1, "unbound's prefetch")
+    ours, theirs = lazy.both(q)
+    assert time.monotonic() - filled < 20, "the checks must run before the old TTL ran out"
+    assert ours.data == theirs.data == ("192.0.2.1",)
