@@ -173,6 +173,8 @@ class GeoRuntime:
             obs = Observation(obs.up, obs.since, obs.since, 0, obs.rtt, None)
         if not any(s.policy == "latency" for s in services):
             obs = Observation(obs.up, obs.since, obs.at, 0, None, obs.next_change)
+        elif obs.rtt is not None:  # 1 ms steps: probe jitter alone should not swap states
+            obs = Observation(obs.up, obs.since, obs.at, 0, round(obs.rtt, 3), obs.next_change)
         return obs
 
     def on_snapshot(self, checker: str, snap: Snapshot) -> None:
