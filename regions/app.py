@@ -61,6 +61,7 @@ class RegionRuntime:
     control_port: int | None = None
     state: F.FaultState = field(default_factory=F.FaultState)
     on_change: Callable[[], None] = lambda: None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.metrics = RegionMetrics.create(self.registry)
@@ -99,8 +100,9 @@ def create_app(rt: RegionRuntime) -> FastAPI:
             d = F.decide(rt.state, rt.clock(), kind, rt.rng.random())
             if d.delay:
                 await asyncio.sleep(d.delay)
-            if d.hang:
-                await asyncio.Event().wait()  # never answers; cancelled when the client leaves
+            if d.hang:  # never answers, until the client leaves or the region stops
+                await rt.stopping.wait()
+                return JSONResponse({"region": rt.name, "error": "stopping"}, status_code=503)
             if d.status is not None:
                 rt.metrics.requests.labels(rt.name, str(d.status), kind).inc()
                 body = {"region": rt.name, "error": d.reason}

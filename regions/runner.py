@@ -59,6 +59,7 @@ async def run_region(
     extra = f" control {control[0]}:{control[1]}" if control else ""
     print(f"ready region {name} {listen[0]}:{listen[1]}{extra}", flush=True)
     await stop.wait()
+    rt.stopping.set()  # release hung requests so the graceful shutdown is quick
     for handle in timer:
         handle.cancel()
     await serving.stop()
