@@ -234,3 +234,21 @@ def test_stale_refresh_time_off_always_asks() -> None:
     assert isinstance(step, NeedUpstream)
     core.on_upstream_failure(step.request, "timeout", clock.now())
     assert isinstance(core.lookup(query(), clock.now()), NeedUpstream)
+
+
+def test_serve_expired_reply_ttl_is_configurable() -> None:
+    s = ResolverSettings(serve_expired=True, serve_expired_reply_ttl=0)  # dnsmasq's flavour
+    clock, core = VirtualClock(), ResolverCore(s)
+    fill(core, clock, "127.0.1.1", ttl=5)
+    clock.advance(6)
+    stale = core.lookup(query(), clock.now())
+    assert isinstance(stale, Reply) and stale.outcome is Outcome.STALE
+    assert ttls(stale.sections) == [0]
+
+
+def test_max_client_subnet_reaches_the_upstream_request() -> None:
+    core = ResolverCore(ResolverSettings(max_client_subnet_ipv4=16, max_client_subnet_ipv6=48))
+    v4 = core.lookup(query(client="127.2.3.4"), 0.0)
+    v6 = core.lookup(query(client="2001:db8:1:2::1"), 0.0)
+    assert isinstance(v4, NeedUpstream) and str(v4.request.ecs) == "127.2.0.0/16"
+    assert isinstance(v6, NeedUpstream) and str(v6.request.ecs) == "2001:db8:1::/48"
