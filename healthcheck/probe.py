@@ -156,4 +156,8 @@ async def probe(
         return ProbeResult(False, started, mono(), f"timeout after {timeout:.2f}s", None)
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ssl.SSLError) as exc:
         return ProbeResult(False, started, mono(), _describe(exc), None)
+    except Exception as exc:  # a bug or odd input must fail the probe, not kill its loop
+        return ProbeResult(
+            False, started, mono(), f"probe error: {type(exc).__name__}: {exc}", None
+        )
     return ProbeResult(ok, started, mono(), detail, rtt)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from healthcheck.probe import Target, parse_target
+from healthcheck.probe import Target, parse_target, probe
 from healthcheck.scheduler import next_start
 from healthcheck.settings import CheckSettings
 from lab.errors import ConfigError
@@ -42,3 +44,9 @@ def test_next_start_jitter_bounds() -> None:
     assert next_start(10.0, 2.0, 0.0, 0.7) == 12.0
     assert next_start(10.0, 2.0, 0.25, -1.0) == 11.5
     assert next_start(10.0, 2.0, 0.25, 1.0) == 12.5
+
+
+def test_unexpected_errors_fail_the_probe_instead_of_raising() -> None:
+    bad = Target("eu", "http", "a" * 300, 80)  # IDNA refuses the label before any socket
+    result = asyncio.run(probe(bad, CheckSettings(interval=1.0)))
+    assert not result.ok and result.detail.startswith("probe error: UnicodeError"), result
