@@ -101,19 +101,22 @@ class NeedUpstream:
 SERVFAIL = Sections(int(dns.rcode.SERVFAIL), (), (), ())
 
 
+def cache_policy(settings: ResolverSettings) -> CachePolicy:
+    """The cache knobs of a [resolver] table (for a ``Cache`` used on its own, e.g. in a sim)."""
+    return CachePolicy(
+        max_entries=settings.msg_cache_size,
+        prefetch=settings.prefetch,
+        serve_expired=settings.serve_expired,
+        serve_expired_ttl=settings.serve_expired_ttl,
+        prefetch_trigger=settings.prefetch_trigger,
+        prefetch_eligibility=settings.prefetch_eligibility,
+    )
+
+
 class ResolverCore:
     def __init__(self, settings: ResolverSettings, cache: Cache[Sections] | None = None) -> None:
         self.settings = settings
-        self.cache: Cache[Sections] = cache or Cache(
-            CachePolicy(
-                max_entries=settings.msg_cache_size,
-                prefetch=settings.prefetch,
-                serve_expired=settings.serve_expired,
-                serve_expired_ttl=settings.serve_expired_ttl,
-                prefetch_trigger=settings.prefetch_trigger,
-                prefetch_eligibility=settings.prefetch_eligibility,
-            )
-        )
+        self.cache: Cache[Sections] = cache or Cache(cache_policy(settings))
         self._failed_at: dict[tuple[Question, ClientSubnet | None], float] = {}
 
     # -- client side ---------------------------------------------------------------------------
