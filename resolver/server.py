@@ -132,6 +132,8 @@ class ResolverServer:
             msg = dns.message.from_wire(wire)
         except Exception:  # any undecodable input: FORMERR if we can, else drop
             return _formerr(wire)
+        if msg.flags & dns.flags.QR:
+            return None  # a response sent to us: never answer it (no loops, no reflection)
         if msg.opcode() != dns.opcode.QUERY or len(msg.question) != 1:
             return _error(msg, dns.rcode.NOTIMP if len(msg.question) == 1 else dns.rcode.FORMERR)
         q = msg.question[0]

@@ -130,3 +130,13 @@ def test_wire_ecs_echo_formerr_and_truncation() -> None:
         assert formerr is not None and formerr[:2] == b"\x12\x34" and formerr[3] & 0xF == 1
 
     asyncio.run(go())
+
+
+def test_responses_sent_to_us_are_dropped() -> None:
+    async def go() -> None:
+        server, _, _ = make(ResolverSettings(), FakeUpstream("127.0.1.1"))
+        q = dns.message.make_query("www.lab.example.", "A")
+        r = dns.message.make_response(q)
+        assert await server.handle(r.to_wire(), "127.0.0.1", None) is None
+
+    asyncio.run(go())
