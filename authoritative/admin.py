@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Literal
@@ -160,6 +161,18 @@ def create_app(
     return app
 
 
+def _bind_admin(text: str, host: str, port: int) -> socket.socket:
+    """Bind the admin socket up front, so a busy port is a clear error, not a traceback."""
+    try:
+        sock = socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        raise ConfigError(
+            f"admin listen {text}: cannot bind: {os.strerror(exc.errno) if exc.errno else exc}"
+            " (set authoritative.admin_listen or --admin)"
+        ) from None
+    return sock
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the authoritative shell owns SIGTERM/SIGINT."""
 
@@ -202,12 +215,13 @@ async def serve_geo(
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    sock = _bind_admin(admin, a_host, int(a_port))
     bound_host, bound_port = await server.start(host, port)
-    web_task = asyncio.create_task(web.serve())
+    web_task = asyncio.create_task(web.serve(sockets=[sock]))
     while not web.started:
         if web_task.done():
             await server.stop()
-            raise ConfigError(f"admin listen {admin}: cannot serve the admin API (address in use?)")
+            raise ConfigError(f"admin listen {admin}: the admin API did not start")
         await asyncio.sleep(0.01)
     feeds.start(runtime)
     print(
