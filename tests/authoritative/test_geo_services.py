@@ -19,6 +19,7 @@ from authoritative.health import HealthInputs, HealthRules, compute_view
 from authoritative.services import Services, decide
 from authoritative.state import ServingState
 from authoritative.zonefile import load_zones
+from healthcheck.events import RegionStatus
 from lab.clock import VirtualClock
 from lab.config import LabConfig, load_config, parse_config
 
@@ -160,3 +161,70 @@ def test_decide_and_explain_text() -> None:
 def test_runtime_clock_default_is_wall_time() -> None:
     assert WallClock().now() > 1.7e9
     assert load_config(REPO / "lab.toml").services["www"].ttl == 30
+
+
+def status(
+    region: str, state: str, rtt: float | None = None, checker: str = "local"
+) -> RegionStatus:
+    return RegionStatus(
+        checker=checker, region=region, state=state, since=900.0, reason="t", rtt_s=rtt,
+        next_change_at=1100.0, next_change_in_s=100.0, last_probe_at=999.0, last_detail="200",
+        probes=5, failures=0, transitions=1,
+    )  # fmt: skip
+
+
+POLICIES = """
+[services.api]
+name = "api.lab.example."
+policy = "weighted"
+weights = { us-east = 1, eu-west = 1, ap-south = 0 }
+[services.all]
+name = "all.lab.example."
+policy = "multivalue"
+regions = ["us-east", "eu-west", "ap-south"]
+max_answers = 2
+[services.near]
+name = "near.lab.example."
+policy = "latency"
+regions = ["us-east", "eu-west", "ap-south"]
+"""
+
+
+def test_weighted_multivalue_and_latency_through_the_engine() -> None:
+    cfg = lab(POLICIES, **{'location = "na"': 'location = "eu"'})
+    h = Harness(cfg)
+    # weighted: sticky per /24, both weighted regions used across subnets, ap-south (weight 0) never
+    first = {addrs(h.ask(f"127.9.{i}.1", "api.lab.example."))[0] for i in range(40)}
+    assert first == {"127.0.1.1", "127.0.2.1"}
+    assert addrs(h.ask("127.9.7.1", "api.lab.example.")) == addrs(
+        h.ask("127.9.7.200", "api.lab.example.")
+    )
+    m = h.ask("127.0.0.1", "api.lab.example.", ecs="127.9.7.0/24")
+    assert ecs_scope(m) == 24
+    # multivalue: the first two healthy, in config order
+    assert addrs(h.ask("127.2.0.1", "all.lab.example.")) == ["127.0.1.1", "127.0.2.1"]
+    h.runtime.force("us-east", False)
+    assert addrs(h.ask("127.2.0.1", "all.lab.example.")) == ["127.0.2.1", "127.0.3.1"]
+    h.runtime.force("us-east", None)
+    # latency: RTTs reported by the checker in eu decide for eu clients
+    h.runtime.on_update("local", status("us-east", "up", 0.030))
+    h.runtime.on_update("local", status("eu-west", "up", 0.090))
+    h.runtime.on_update("local", status("ap-south", "up", 0.004))
+    assert addrs(h.ask("127.2.0.1", "near.lab.example.")) == ["127.0.3.1"]
+    h.runtime.on_update("local", status("ap-south", "down", None))
+    assert addrs(h.ask("127.2.0.1", "near.lab.example.")) == ["127.0.1.1"]
+
+
+def test_runtime_reads_checker_statuses() -> None:
+    h = Harness(lab())
+    h.runtime.on_update("local", status("eu-west", "down"))
+    assert addrs(h.ask("127.2.0.9")) == ["127.0.1.1"]
+    h.runtime.on_update("local", status("eu-west", "unknown"))  # no verdict: the assumption again
+    assert addrs(h.ask("127.2.0.9")) == ["127.0.2.1"]
+    h.runtime.on_update("nobody", status("eu-west", "down"))  # not a configured checker: ignored
+    h.runtime.on_update("local", status("mars", "down"))  # not a configured region: ignored
+    assert addrs(h.ask("127.2.0.9")) == ["127.0.2.1"]
+    h.runtime.on_update("local", status("eu-west", "down"))
+    h.runtime.on_status("local", False)
+    v = h.runtime.view()["eu-west"]
+    assert not v.up and "feed down" in v.why
