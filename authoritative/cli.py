@@ -140,5 +140,5 @@ def run_server(args: argparse.Namespace) -> int:
         else:
             uvloop.run(serve_until_signal(server, host, port, "authoritative"))
     except OSError as exc:
-        raise ConfigError(f"--listen {args.listen}: cannot bind: {exc.strerror}") from None
+        raise ConfigError(f"--listen {args.listen}: cannot bind: {exc.strerror or exc}") from None
     return 0

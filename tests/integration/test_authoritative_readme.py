@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from lab.errors import ProcessError
 from lab.procs import ProcessGroup, free_port, udp_dns_ready
 from tests.conftest import DNSLAB, REPO, require_tool
 
@@ -28,19 +29,31 @@ def argv(line: str, port: int) -> list[str]:
     return [DNSLAB if w == ".venv/bin/dnslab" else w for w in words]
 
 
+def start_server(procs: ProcessGroup, line: str) -> int:
+    """Start the README's server line on a free port (again on another one if it was taken)."""
+    for attempt in range(3):
+        port = free_port()
+        child = procs.start(f"authoritative-{attempt}", argv(line, port), cwd=REPO)
+        try:
+            procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
+        except ProcessError as exc:
+            if "cannot bind" not in str(exc):
+                raise
+            continue
+        return port
+    raise AssertionError("no free port after 3 attempts")
+
+
 def test_readme_block(procs: ProcessGroup) -> None:
     dig = require_tool("dig")
-    port = free_port()
     lines = sh_lines()
     assert any(line.startswith("dig ") for line in lines)
+    (server,) = [line for line in lines if line.endswith("&")]
+    port = start_server(procs, server)
     for line in lines:
-        if line.startswith("kill "):
+        if line.startswith("kill ") or line == server:
             continue
         words = argv(line, port)
-        if line.endswith("&"):
-            child = procs.start("authoritative", words, cwd=REPO)
-            procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
-            continue
         if words[0] == "dig":
             words[0] = dig
         result = subprocess.run(

@@ -14,6 +14,7 @@ import dns.query
 import dns.rcode
 import pytest
 
+from lab.errors import ProcessError
 from lab.procs import ProcessGroup, free_port, udp_dns_ready
 from tests.conftest import DNSLAB, REPO
 
@@ -29,14 +30,22 @@ ns1 A 192.0.2.53
 """ + "".join(f"many A 10.1.0.{i}\n" for i in range(100))
 
 
-def start(procs: ProcessGroup, *zones: str) -> tuple[str, int]:
-    port = free_port()
-    argv = [DNSLAB, "authoritative", "--listen", f"127.0.0.1:{port}"]
-    for zone in zones:
-        argv += ["--zone", zone]
-    child = procs.start("authoritative", argv)
-    procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
-    return "127.0.0.1", port
+def start(procs: ProcessGroup, *zones: str, extra: tuple[str, ...] = ()) -> tuple[str, int]:
+    """Start the server on a free port (again on another one if it was taken meanwhile)."""
+    for _ in range(3):
+        port = free_port()
+        argv = [DNSLAB, "authoritative", "--listen", f"127.0.0.1:{port}", *extra]
+        for zone in zones:
+            argv += ["--zone", zone]
+        child = procs.start("authoritative", argv)
+        try:
+            procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
+        except ProcessError as exc:
+            if "cannot bind" not in str(exc):
+                raise
+            continue
+        return "127.0.0.1", port
+    raise AssertionError("no free port after 3 attempts")
 
 
 def test_udp_and_tcp_on_one_port(procs: ProcessGroup) -> None:
@@ -119,12 +128,8 @@ def test_server_refuses_to_start_on_a_broken_zone(tmp_path: Path) -> None:
 
 
 def test_tcp_idle_timeout_and_connection_bound(procs: ProcessGroup) -> None:
-    port = free_port()
-    argv = [DNSLAB, "authoritative", "--zone", str(EXAMPLE), "--listen", f"127.0.0.1:{port}"]
-    child = procs.start(
-        "authoritative", [*argv, "--tcp-idle-timeout", "0.5", "--tcp-max-connections", "2"]
-    )
-    procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
+    limits = ("--tcp-idle-timeout", "0.5", "--tcp-max-connections", "2")
+    _, port = start(procs, str(EXAMPLE), extra=limits)
     first = socket.create_connection(("127.0.0.1", port), timeout=5)
     second = socket.create_connection(("127.0.0.1", port), timeout=5)
     with first, second, socket.create_connection(("127.0.0.1", port), timeout=5) as third:
