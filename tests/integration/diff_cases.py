@@ -584,6 +584,69 @@ def rdata_cases() -> list[Case]:
     ]
 
 
+def edns_expire_cases() -> list[Case]:
+    """RFC 7314 EDNS EXPIRE: Knot answers it with the zone's SOA expire."""
+
+    def q(name: str, rdtype: int = 1, rdclass: int = 1, data: bytes = b"") -> bytes:
+        return header(ar=1) + question(name, rdtype, rdclass) + opt_rr(rdata=option(9, data))
+
+    return [
+        Case("expire-positive", q("www.example.com.")),
+        Case("expire-with-data", q("www.example.com.", data=b"\0\0\0\1")),
+        Case("expire-bad-length", q("www.example.com.", data=b"\0\1")),
+        Case("expire-nxdomain", q("nx.example.com.")),
+        Case("expire-referral", q("www.deleg.example.com.")),
+        Case("expire-child-zone", q("www.sub.example.com.")),
+        Case("expire-other-zone", q("www.example.net.")),
+        Case("expire-refused", q("example.org.")),
+        Case("expire-chaos", q("version.bind.", 16, 3)),
+        Case("expire-tcp", q("www.example.com."), "tcp"),
+        Case(
+            "expire-with-ecs",
+            header(ar=1)
+            + question("www.example.com.")
+            + opt_rr(rdata=option(9, b"") + option(8, b"\x00\x01\x18\x00\xc0\x00\x02")),
+        ),
+    ]
+
+
+def parse_order_cases() -> list[Case]:
+    """Malformed records after the question, combined with answers that would be REFUSED."""
+    bad_owner = b"\xff\xff" + struct.pack("!HHIH", 1, 1, 0, 0)
+    return [
+        Case(
+            "formerr-bad-owner-in-additional",
+            header(ar=1) + question("www.example.com.") + bad_owner,
+        ),
+        Case("formerr-bad-owner-out-of-zone", header(ar=1) + question("example.org.") + bad_owner),
+        Case(
+            "formerr-bad-owner-class-hs",
+            header(ar=1) + question("www.example.com.", 1, 4) + bad_owner,
+        ),
+        Case("formerr-bad-owner-root-question", header(ar=1) + question(".", 28) + bad_owner),
+        Case(
+            "formerr-empty-rdata-mr",
+            header(ar=1) + question("www.example.com.") + rr(".", 9, 1, b""),
+        ),
+        Case("qd0-trailing-garbage", header(qd=0) + b"\x00\x00\x00\x00\x00"),
+        Case("qd0-ns-count-missing", header(qd=0, ns=64)),
+        Case("qd0-ar-count-missing", header(qd=0, ar=1)),
+        Case("qd1-ns-count-missing", header(ns=3) + question("www.example.com.")),
+        Case("qd1-ar-count-missing", header(ar=2) + question("www.example.com.") + opt_rr()),
+        Case(
+            "edns-payload-1-unknown-option",
+            header(ar=1)
+            + question("www.example.com.")
+            + opt_rr(
+                payload=1,
+                flags=0x8000,
+                rdata=option(65181, b"\x20\xa4\x54\xe4\xce") + option(3, b""),
+            ),
+        ),
+        Case("edns-payload-1", header(ar=1) + question("www.example.com.") + opt_rr(payload=1)),
+    ]
+
+
 def all_cases() -> list[Case]:
     cases = (
         positive_cases()
@@ -600,6 +663,8 @@ def all_cases() -> list[Case]:
         + more_cases()
         + precedence_cases()
         + rdata_cases()
+        + edns_expire_cases()
+        + parse_order_cases()
     )
     ids = [c.id for c in cases]
     dupes = {i for i in ids if ids.count(i) > 1}
