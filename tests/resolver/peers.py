@@ -118,7 +118,10 @@ class Unbound:
 def unbound_conf(workdir: Path, port: int, upstream: str, options: Mapping[str, object]) -> str:
     host, _, up_port = upstream.rpartition(":")
     lines = "\n".join(f"    {k}: {_unbound_value(v)}" for k, v in options.items())
-    return UNBOUND_CONF.format(
+    template = UNBOUND_CONF
+    if "module-config" in options:  # e.g. '"subnetcache iterator"' for ECS
+        template = template.replace('    module-config: "iterator"\n', "")
+    return template.format(
         port=port,
         dir=workdir,
         options=lines,
