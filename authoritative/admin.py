@@ -198,6 +198,7 @@ async def serve_geo(
     token = cfg.authoritative.token or os.environ.get(TOKEN_ENV) or None
     admin = args.admin or cfg.authoritative.admin_listen
     a_host, _, a_port = admin.rpartition(":")
+    a_host = a_host.strip("[]")
     feeds = setup.feeds(runtime)
 
     async def reload() -> None:

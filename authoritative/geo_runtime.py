@@ -51,6 +51,7 @@ class _Metrics:
     region_up: Gauge
     feed_up: Gauge
     forced: Gauge
+    answers: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> _Metrics:
@@ -76,6 +77,12 @@ class _Metrics:
                 "dnslab_authoritative_region_forced",
                 "1 forced up, -1 forced down, 0 not forced (admin API).",
                 ["region"],
+                registry=registry,
+            ),
+            Counter(
+                "dnslab_authoritative_geo_answers",
+                "GeoDNS answers by service, chosen region (or servfail/nodata) and client location.",
+                ["service", "region", "location"],
                 registry=registry,
             ),
         )
@@ -123,7 +130,9 @@ class GeoRuntime:
     def publish(self) -> None:
         services = self.services()
         self.epoch += 1
-        self.swap_into(build_state(self.base, services, self.clock, self.epoch))
+        self.swap_into(
+            build_state(self.base, services, self.clock, self.epoch, self.metrics.answers)
+        )
         self.metrics.swaps.inc()
         for name, h in services.view.regions.items():
             self.metrics.region_up.labels(name).set(1 if h.up else 0)

@@ -17,11 +17,13 @@ import ipaddress
 import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import dns.name
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+from prometheus_client import Counter
 
 from authoritative.geo import Client, GeoMap, Located
 from authoritative.health import HealthView
@@ -123,7 +125,8 @@ def decide(services: Services, key: str, client: Client, qtype: int, now: float)
     return Decision(key, svc, located, sel, scope, scope_why, ttl, rcode, records)
 
 
-Plan = tuple[str, tuple[str, ...], int, tuple[str, ...]]  # outcome, chosen, scope, deciding
+# outcome, chosen, scope, deciding, answer counter (or None)
+Plan = tuple[str, tuple[str, ...], int, tuple[str, ...], Any]
 MEMO_SIZE = 65536
 
 
@@ -135,8 +138,10 @@ class ServiceProvider:
     with the snapshot; the TTL is computed per query from the deciding regions.
     """
 
-    def __init__(self, services: Services, key: str, clock: Clock) -> None:
-        self.services, self.key, self.clock = services, key, clock
+    def __init__(
+        self, services: Services, key: str, clock: Clock, answers: Counter | None = None
+    ) -> None:
+        self.services, self.key, self.clock, self.answers = services, key, clock, answers
         self.service = services.cfg.services[key]
         self.name = dns.name.from_text(self.service.name)
         self._memo: dict[Hashable, Plan] = {}
@@ -147,14 +152,21 @@ class ServiceProvider:
         plan = self._memo.get(key)
         if plan is None:
             d = decide(self.services, self.key, client_of(request), A, self.clock.now())
-            plan = (d.selection.outcome, d.selection.chosen, d.scope, d.selection.deciding)
+            sel = d.selection
+            counter = None
+            if self.answers is not None:
+                region = sel.chosen[0] if sel.chosen else sel.outcome
+                counter = self.answers.labels(self.key, region, d.located.location or "none")
+            plan = (sel.outcome, sel.chosen, d.scope, sel.deciding, counter)
             if len(self._memo) >= MEMO_SIZE:
                 self._memo = {}
             self._memo[key] = plan
         return plan
 
     def variant(self, request: Request) -> Hashable:
-        outcome, chosen, scope, deciding = self.plan(request)
+        outcome, chosen, scope, deciding, counter = self.plan(request)
+        if counter is not None:
+            counter.inc()
         svc = self.service
         if svc.ttl_policy == "fixed":
             return (outcome, chosen, scope, svc.ttl)
@@ -187,10 +199,19 @@ class ServiceProvider:
         return DynamicAnswer(tuple(rrsets), scope)
 
 
-def build_state(base: ServingState, services: Services, clock: Clock, epoch: int) -> ServingState:
-    """``base`` (zones, chaos) plus one provider per configured service."""
+def build_state(
+    base: ServingState,
+    services: Services,
+    clock: Clock,
+    epoch: int,
+    answers: Counter | None = None,
+) -> ServingState:
+    """``base`` (zones, chaos) plus one provider per configured service.
+
+    ``answers`` (labels service, region, location) counts answers per chosen region.
+    """
     dynamic = {
-        dns.name.from_text(svc.name): ServiceProvider(services, key, clock)
+        dns.name.from_text(svc.name): ServiceProvider(services, key, clock, answers)
         for key, svc in services.cfg.services.items()
     }
     return ServingState(base.zones, dynamic, epoch, base.chaos)

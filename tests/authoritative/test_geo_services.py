@@ -38,8 +38,9 @@ class Harness:
         zones = load_zones([f"{o}={cfg.path(p)}" for o, p in cfg.authoritative.zones.items()])
         self.engine = Engine(ServingState(zones))
         self.clock = VirtualClock(now)
+        self.registry = CollectorRegistry()
         self.runtime = GeoRuntime(
-            cfg, ServingState(zones), self.engine.swap, CollectorRegistry(), self.clock
+            cfg, ServingState(zones), self.engine.swap, self.registry, self.clock
         )  # type: ignore[arg-type]
 
     def ask(
@@ -228,3 +229,15 @@ def test_runtime_reads_checker_statuses() -> None:
     h.runtime.on_status("local", False)
     v = h.runtime.view()["eu-west"]
     assert not v.up and "feed down" in v.why
+
+
+def test_answers_are_counted_per_service_region_and_location() -> None:
+    h = Harness(lab())
+    for _ in range(3):
+        h.ask("127.2.0.9")
+    h.runtime.force("eu-west", False)
+    h.ask("127.2.0.9")
+    value = h.registry.get_sample_value
+    labels = {"service": "www", "location": "eu"}
+    assert value("dnslab_authoritative_geo_answers_total", {**labels, "region": "eu-west"}) == 3
+    assert value("dnslab_authoritative_geo_answers_total", {**labels, "region": "us-east"}) == 1
