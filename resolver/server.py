@@ -169,14 +169,17 @@ class ResolverServer:
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        idle = self.core.settings.tcp_idle_timeout / 1000
         try:
-            while True:
-                (length,) = struct.unpack("!H", await reader.readexactly(2))
-                out = await self.handle(await reader.readexactly(length), peer[0], 65535)
+            while True:  # one query after another; close when idle (no slowloris)
+                header = await asyncio.wait_for(reader.readexactly(2), idle)
+                (length,) = struct.unpack("!H", header)
+                body = await asyncio.wait_for(reader.readexactly(length), idle)
+                out = await self.handle(body, peer[0], 65535)
                 if out is not None:
                     writer.write(struct.pack("!H", len(out)) + out)
                     await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass
         finally:
             writer.close()

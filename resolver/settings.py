@@ -80,6 +80,7 @@ class ResolverSettings(BaseModel):
 
     # -- upstream (Unbound names where they exist) --------------------------------------------
     tcp_upstream: bool = Field(False, description="query upstream over TCP only")
+    tcp_idle_timeout: int = Field(30000, gt=0, description="ms a client TCP connection may idle")
     outbound_msg_retry: int = Field(2, ge=0, description="retries after the first try")
     upstream_timeout_ms: int = Field(1000, gt=0, description="dnslab: per-try upstream timeout")
 

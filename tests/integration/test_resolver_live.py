@@ -4,6 +4,7 @@ timing, metrics, clean exit on SIGTERM, clear errors on bad configuration."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -87,3 +88,14 @@ def test_bad_config_exits_nonzero_with_the_field(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert str(bad) in run.stderr and "msg-cache-size" in run.stderr
     assert "counts cache entries, not bytes" in run.stderr
+
+
+def test_idle_tcp_connections_are_closed(procs: ProcessGroup, tmp_path: Path) -> None:
+    knot = lab(procs, tmp_path)
+    _, listen, _ = start_dnslab_resolver(procs, DNSLAB, knot.addr, {"tcp-idle-timeout": 300})
+    host, _, port = listen.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        started = time.monotonic()
+        assert conn.recv(1) == b""  # closed by the resolver, not by our 5 s timeout
+        assert time.monotonic() - started < 3
+    assert ask(listen, "a.lab.example.", tcp=True).data == ("192.0.2.1",)  # still serving
