@@ -55,6 +55,7 @@ def register(subparsers: Any) -> None:
 def offline_services(cfg: Any, down: list[str], up: list[str]) -> Any:
     """Services at startup health (authoritative.assume), with what-if overrides."""
     import time
+    from dataclasses import replace
 
     from authoritative.geo import geomap_from_config
     from authoritative.geo_runtime import rules_of
@@ -69,7 +70,12 @@ def offline_services(cfg: Any, down: list[str], up: list[str]) -> Any:
             known = ", ".join(cfg.regions)
             raise UnknownRegionError(f"--down/--up {region!r}: unknown region (known: {known})")
         inputs = inputs.force(region, state, now)
-    return Services(cfg, geomap_from_config(cfg), compute_view(inputs, rules_of(cfg), now)), now
+    view = compute_view(inputs, rules_of(cfg), now)
+    regions = {
+        name: replace(h, why=f"what-if: --{h.state} {name}") if h.forced else h
+        for name, h in view.regions.items()
+    }
+    return Services(cfg, geomap_from_config(cfg), replace(view, regions=regions)), now
 
 
 def run_geo_test(args: argparse.Namespace) -> int:
