@@ -10,12 +10,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from collections.abc import Mapping
+
+import dns.name
 
 from authoritative.geo_runtime import GeoRuntime
 from authoritative.state import ServingState
+from authoritative.zone import Zone
 from authoritative.zonefile import load_zones, parse_zone_arg
 from lab.config import LabConfig, load_config
 from lab.errors import ConfigError
+
+
+def service_problems(cfg: LabConfig, zones: Mapping[dns.name.Name, Zone]) -> list[str]:
+    """Each service name must sit in a loaded zone, without records of its own, not below a cut."""
+    out = []
+    by_depth = sorted(zones.items(), key=lambda item: -len(item[0]))
+    for key, svc in cfg.services.items():
+        where = f"{cfg.source}: services.{key}.name: {svc.name!r}"
+        name = dns.name.from_text(svc.name)
+        zone = next((z for origin, z in by_depth if name.is_subdomain(origin)), None)
+        if zone is None:
+            loaded = ", ".join(z.to_text() for z in zones) or "none"
+            out.append(f"{where} is not inside a loaded zone (zones: {loaded})")
+        elif name in zone.nodes:
+            out.append(
+                f"{where} also has records in {zone.source or zone.origin}; "
+                "remove them (the service answers for this name)"
+            )
+        elif (cut := zone.find_cut(name)) is not None:
+            out.append(f"{where} is below the delegation {cut} in {zone.origin}")
+    return out
 
 
 class GeoSetup:
@@ -33,15 +58,7 @@ class GeoSetup:
             if full not in cli_paths and path not in cli_paths:
                 args.append(f"{origin}={full}")
         zones = load_zones(args)
-        problems = []
-        for key, svc in cfg.services.items():
-            if not any(
-                svc.name == z.to_text() or svc.name.endswith("." + z.to_text()) for z in zones
-            ):
-                loaded = ", ".join(z.to_text() for z in zones) or "none"
-                problems.append(
-                    f"{cfg.source}: services.{key}.name: {svc.name!r} is not inside a loaded zone (zones: {loaded})"
-                )
+        problems = service_problems(cfg, zones)
         if problems:
             raise ConfigError("\n".join(problems))
         return cfg, ServingState(zones, {}, self.base.epoch, self.base.chaos)
