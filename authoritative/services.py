@@ -27,10 +27,12 @@ from prometheus_client import Counter
 
 from authoritative.geo import Client, GeoMap, Located
 from authoritative.health import HealthView
+from authoritative.lookup import lookup
 from authoritative.policies import Selection, select
 from authoritative.request import Request
 from authoritative.state import DynamicAnswer, ServingState
 from authoritative.ttl import TtlDecision, answer_ttl, dynamic_ttl
+from authoritative.zone import Zone
 from lab.clock import Clock
 from lab.config import LabConfig, Region, Service
 
@@ -139,9 +141,15 @@ class ServiceProvider:
     """
 
     def __init__(
-        self, services: Services, key: str, clock: Clock, answers: Counter | None = None
+        self,
+        services: Services,
+        key: str,
+        clock: Clock,
+        answers: Counter | None = None,
+        zone: Zone | None = None,
     ) -> None:
         self.services, self.key, self.clock, self.answers = services, key, clock, answers
+        self.zone = zone  # the zone holding the name: CNAME targets in it are chased
         self.service = services.cfg.services[key]
         self.name = dns.name.from_text(self.service.name)
         self._memo: dict[Hashable, Plan] = {}
@@ -196,7 +204,25 @@ class ServiceProvider:
                         qname, ttl, dns.rdataclass.IN, dns.rdatatype.RdataType(rdtype), values
                     )
                 )
+        if rrsets and rrsets[0].rdtype == CNAME and qtype not in (CNAME, ANY):
+            rrsets.extend(self._chase(rrsets[0][0].target, qtype))
         return DynamicAnswer(tuple(rrsets), scope)
+
+    def _chase(self, target: dns.name.Name, qtype: int) -> tuple[dns.rrset.RRset, ...]:
+        """A CNAME target inside the same zone is answered too (RFC 1034 §4.3.2, as Knot does)."""
+        zone = self.zone
+        if zone is None or not target.is_subdomain(zone.origin):
+            return ()
+        found = lookup(zone, target, qtype)
+        return found.answer if found.rcode == NOERROR else ()
+
+
+def _zone_of(zones: Mapping[dns.name.Name, Zone], name: dns.name.Name) -> Zone | None:
+    best = None
+    for origin, zone in zones.items():
+        if name.is_subdomain(origin) and (best is None or len(origin) > len(best.origin)):
+            best = zone
+    return best
 
 
 def build_state(
@@ -211,7 +237,9 @@ def build_state(
     ``answers`` (labels service, region, location) counts answers per chosen region.
     """
     dynamic = {
-        dns.name.from_text(svc.name): ServiceProvider(services, key, clock, answers)
+        dns.name.from_text(svc.name): ServiceProvider(
+            services, key, clock, answers, _zone_of(base.zones, dns.name.from_text(svc.name))
+        )
         for key, svc in services.cfg.services.items()
     }
     return ServingState(base.zones, dynamic, epoch, base.chaos)

@@ -133,6 +133,13 @@ def test_aaaa_and_cname_regions() -> None:
     m = h.ask("127.3.0.9")
     assert m.answer[0].rdtype == dns.rdatatype.CNAME
     assert m.answer[0][0].to_text() == "ap-south.lab.example."
+    # the target is in the zone: chased like static data (RFC 1034 §4.3.2)
+    assert (
+        m.answer[1].name.to_text() == "ap-south.lab.example."
+        and m.answer[1][0].to_text() == "127.0.3.1"
+    )
+    m = h.ask("127.3.0.9", qtype="AAAA")
+    assert [r.rdtype for r in m.answer] == [dns.rdatatype.CNAME]
     assert addrs(h.ask("127.2.0.9", qtype="TXT")) == []
 
 
