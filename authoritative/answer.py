@@ -38,6 +38,7 @@ class Answer:
     extra_flags: tuple[int, ...] = ()
     ecs_scope: int = 0
     ede: int | None = None
+    expire: int | None = None  # SOA EXPIRE of the answering zone, for EDNS EXPIRE (RFC 7314)
 
 
 REQUIRED = 1

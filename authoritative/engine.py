@@ -45,7 +45,7 @@ class Engine:
         self.pipeline = pipeline
         self.cache_size = cache_size
         self.cache: dict[
-            tuple[bytes, int, int, int, Hashable], tuple[bytes, int, int, int, int]
+            tuple[bytes, int, int, tuple[int, int, int], Hashable], tuple[bytes, int, int, int, int]
         ] = {}
         # first level, for names that are not dynamic: the query bytes after the ID fully decide
         # the reply after the ID (case, flags, EDNS, ECS included) -> (reply[2:], qtype, rcode)
@@ -113,13 +113,12 @@ class Engine:
                 variant = provider.variant(request)
         if opt is None:
             limit = TCP_LIMIT if transport == TCP else 512
-            shape = limit << 8
+            shape = (limit, 0, 0)
         else:
             limit = TCP_LIMIT if transport == TCP else max(512, min(opt[0], OUR_PAYLOAD))
             ecs_len = 0 if ecs is None else 8 + len(ecs.address)
-            shape = (
-                limit << 8 | ecs_len << 3 | (4 if q.nsid else 0) | (2 if opt[3] & 0x8000 else 0) | 1
-            )
+            flags = (8 if q.expire else 0) | (4 if q.nsid else 0) | (2 if opt[3] & 0x8000 else 0)
+            shape = (limit, ecs_len, flags | 1)
         key = (name_key, q.qtype, q.qclass, shape, variant)
         entry = self.cache.get(key)
         if entry is None:
@@ -131,7 +130,7 @@ class Engine:
             reserve = 0 if ecs is None else 8 + len(ecs.address)
             nsid = self.nsid if q.nsid else None
             wire, rdlen_at, ecs_at = render(
-                answer, request.qname, q.qtype, q.qclass, limit, do, reserve, nsid
+                answer, request.qname, q.qtype, q.qclass, limit, do, reserve, nsid, q.expire
             )
             entry = (wire, answer.rcode, answer.ecs_scope, rdlen_at, ecs_at)
             if len(self.cache) >= self.cache_size:

@@ -7,6 +7,7 @@ query on to the next. The pipeline runs only on a wire-cache miss.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import replace
 
 import dns.rdataclass
 import dns.rdatatype
@@ -51,11 +52,12 @@ def dynamic(state: ServingState, request: Request, variant: Hashable) -> Answer 
     found = provider.answer(request.qname, request.qtype, variant, request)
     if found is None or zone is None:
         return None
+    expire = zone.soa[0].expire
     if not found.rrsets:
         authority = (zone.negative_soa,) if found.rcode == NOERROR else ()
-        return Answer(found.rcode, True, (), authority, ecs_scope=found.scope)
+        return Answer(found.rcode, True, (), authority, ecs_scope=found.scope, expire=expire)
     extra, flags = additional(zone, list(found.rrsets))
-    return Answer(found.rcode, True, found.rrsets, (), extra, flags, found.scope)
+    return Answer(found.rcode, True, found.rrsets, (), extra, flags, found.scope, expire=expire)
 
 
 def zones(state: ServingState, request: Request, variant: Hashable) -> Answer | None:
@@ -66,7 +68,7 @@ def zones(state: ServingState, request: Request, variant: Hashable) -> Answer | 
     if request.qtype == DS and zone.origin == request.qname and len(zone.origin) > 1:
         parent = state.zone_for(zone.origin.parent())  # DS lives in the parent (RFC 4035 §3.1.4.1)
         zone = parent or zone
-    return lookup(zone, request.qname, request.qtype)
+    return replace(lookup(zone, request.qname, request.qtype), expire=zone.soa[0].expire)
 
 
 def refused(state: ServingState, request: Request, variant: Hashable) -> Answer | None:

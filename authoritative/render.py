@@ -25,6 +25,7 @@ OUR_PAYLOAD = 1232
 OPT_FIXED = 11  # root owner + type + class + TTL + RDLENGTH
 NSID_OPTION = 3
 EDE_OPTION = 15
+EXPIRE_OPTION = 9
 
 
 def edns_option(code: int, value: bytes) -> bytes:
@@ -36,11 +37,14 @@ def opt_record(ext_rcode: int, do: bool, options: bytes = b"") -> bytes:
     return struct.pack("!BHHBBHH", 0, 41, OUR_PAYLOAD, ext_rcode, 0, flags, len(options)) + options
 
 
-def reply_options(answer: Answer, nsid: bytes | None) -> bytes:
-    """The options of our OPT: NSID when asked for (RFC 5001), then any Extended DNS Error."""
+def reply_options(answer: Answer, nsid: bytes | None, expire: bool = False) -> bytes:
+    """The options of our OPT, in Knot's order: NSID when asked for (RFC 5001), [ECS, inserted
+    per query], EXPIRE when asked for and the answer comes from a zone (RFC 7314), EDE."""
     out = b""
     if nsid is not None:
         out += edns_option(NSID_OPTION, nsid)
+    if expire and answer.expire is not None:
+        out += edns_option(EXPIRE_OPTION, struct.pack("!I", answer.expire))
     if answer.ede is not None:
         out += edns_option(EDE_OPTION, struct.pack("!H", answer.ede))
     return out
@@ -55,6 +59,7 @@ def render(
     edns_do: bool | None,
     reserve: int = 0,
     nsid: bytes | None = None,
+    expire: bool = False,
 ) -> tuple[bytes, int, int]:
     """Wire bytes with ID 0 and RD clear (the caller patches them per query), where the
     RDLENGTH of our OPT record is and where an ECS option goes (after NSID, before EDE, as
@@ -65,7 +70,7 @@ def render(
     """
     flags = QR | (AA if answer.aa else 0) | (answer.rcode & 0xF)
     r: Any = dns.renderer.Renderer(id=0, flags=flags, max_size=limit)  # type: ignore[no-untyped-call]
-    options = b"" if edns_do is None else reply_options(answer, nsid)
+    options = b"" if edns_do is None else reply_options(answer, nsid, expire)
     if edns_do is not None:
         r.reserve(OPT_FIXED + len(options) + reserve)
     r.add_question(qname, qtype, qclass)

@@ -17,14 +17,13 @@ use ECS (GeoDNS names) answer it with FORMERR; static data ignores ECS, as Knot 
 from __future__ import annotations
 
 import dns.name
-import dns.rdata
 
+from authoritative.rdatacheck import rdata_ok
 from authoritative.request import ECS_OPTION, ClientSubnet
 
 OPT = 41
 NSID_OPTION = 3
-# types Knot validates that dnspython does not know: MD MF MB MG MR (one name), MINFO (two)
-NAME_ONLY_TYPES = {3: 1, 4: 1, 7: 1, 8: 1, 9: 1, 14: 2}
+EXPIRE_OPTION = 9
 HEADER = 12
 
 
@@ -50,6 +49,7 @@ class Query:
     __slots__ = (
         "ecs",
         "ecs_error",
+        "expire",
         "name_end",
         "nsid",
         "opcode",
@@ -71,6 +71,7 @@ class Query:
         self.ecs: ClientSubnet | None = None
         self.ecs_error: str | None = None
         self.nsid = False
+        self.expire = False  # EDNS EXPIRE asked for (RFC 7314)
         self.records = 0  # records parsed after the question
 
 
@@ -123,8 +124,8 @@ def parse(data: bytes) -> Query:
         and data[pos + 10] == 0
     ):
         payload = data[pos + 3] << 8 | data[pos + 4]  # the common EDNS case: a bare OPT
-        if payload == 1:
-            raise FormErr(q.qend, "OPT with class 1")  # Knot 3.2 rejects it too
+        if payload == 1:  # class IN with empty RDATA: malformed for Knot 3.2
+            raise FormErr(q.qend, "OPT with class 1 and no options")
         q.opt = (payload, data[pos + 5], data[pos + 6], data[pos + 7] << 8 | data[pos + 8], ())
         return q
     _parse_records(data, q, pos)
@@ -150,8 +151,8 @@ def _parse_records(data: bytes, q: Query, pos: int) -> None:
                 if section != 2 or q.opt is not None:
                     raise FormErr(qend, "OPT outside the additional section, or twice")
                 payload = data[pos + 2] << 8 | data[pos + 3]
-                if payload == 1:
-                    raise FormErr(qend, "OPT with class 1")  # Knot 3.2 rejects it too
+                if payload == 1 and rdlen == 0:  # class IN with empty RDATA, as Knot
+                    raise FormErr(qend, "OPT with class 1 and no options")
                 q.opt = (
                     payload,
                     data[pos + 4],
@@ -160,43 +161,38 @@ def _parse_records(data: bytes, q: Query, pos: int) -> None:
                     _parse_options(data, start, end, q),
                 )
             else:
-                _check_rdata(data, rtype, start, rdlen, qend)
+                _check_rdata(data, rtype, data[pos + 2] << 8 | data[pos + 3], start, rdlen, qend)
             pos = end
             q.records += 1
     if pos != n:
         raise FormErr(qend, "trailing bytes after the last record")
 
 
-def _check_rdata(data: bytes, rtype: int, start: int, rdlen: int, qend: int) -> None:
-    """RDATA of a type we know must parse (Knot validates every section, by type alone, so
-    the check uses class IN whatever the class); unknown types pass."""
-    if rdlen == 0:
-        return  # empty RDATA is allowed for every type (RFC 2136 deletions), as in Knot
-    try:
-        names = NAME_ONLY_TYPES.get(rtype)
-        if names is None:
-            dns.rdata.from_wire(1, rtype, data, start, rdlen)  # type: ignore[arg-type]
-            return
-        pos = start
-        for _ in range(names):
-            pos += dns.name.from_wire(data[: start + rdlen], pos)[1]
-        if pos != start + rdlen:
-            raise ValueError("RDATA longer than its names")
-    except Exception:
-        raise BadRdata(qend, f"malformed RDATA of type {rtype}") from None
+def _check_rdata(data: bytes, rtype: int, rclass: int, start: int, rdlen: int, qend: int) -> None:
+    if not rdata_ok(data, rtype, rclass, start, rdlen):
+        raise BadRdata(qend, f"malformed RDATA of type {rtype}")
 
 
 def _skip_name(data: bytes, pos: int, qend: int) -> int:
+    """The end of the (owner) name at ``pos``; a compressed one must decompress (backward
+    pointers, at most 255 octets), as Knot checks it."""
     n = len(data)
+    start = pos
     while True:
         if pos >= n:
             raise FormErr(qend, "name overruns the packet")
         length = data[pos]
         if length == 0:
+            if pos + 1 - start > 255:
+                raise FormErr(qend, "name longer than 255 octets")
             return pos + 1
         if length >= 0xC0:
             if pos + 2 > n:
                 raise FormErr(qend, "pointer overruns the packet")
+            try:
+                dns.name.from_wire(data, start)
+            except Exception:
+                raise FormErr(qend, "bad compression pointer") from None
             return pos + 2
         if length > 63:
             raise FormErr(qend, "bad label type")
@@ -222,6 +218,8 @@ def _parse_options(data: bytes, pos: int, end: int, q: Query) -> tuple[tuple[int
                 q.ecs, q.ecs_error = None, str(err)
         elif code == NSID_OPTION:
             q.nsid = True
+        elif code == EXPIRE_OPTION:
+            q.expire = True
         options.append((code, value))
     return tuple(options)
 

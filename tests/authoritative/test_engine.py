@@ -250,3 +250,11 @@ def test_order_of_checks_like_knot() -> None:
     axfr_udp = q("test.example.", "AXFR").to_wire()
     assert rcode_of(engine.handle(axfr_udp, UDP, CLIENT)) == dns.rcode.NOTIMP
     assert rcode_of(engine.handle(axfr_udp, TCP, CLIENT)) == dns.rcode.NOTAUTH
+
+
+def test_edns_expire_answers_the_zone_expire() -> None:
+    wire = q("www.test.example.", use_edns=0, options=[dns.edns.GenericOption(9, b"")]).to_wire()
+    reply = ask(make_engine(), wire)
+    assert [(o.otype, o.to_wire()) for o in reply.options] == [(9, struct.pack("!I", 1209600))]
+    refused = q("example.org.", use_edns=0, options=[dns.edns.GenericOption(9, b"")]).to_wire()
+    assert [o.otype for o in ask(make_engine(), refused).options] == [15]  # no zone: no EXPIRE

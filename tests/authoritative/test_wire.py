@@ -118,8 +118,8 @@ def test_last_ecs_option_counts() -> None:
     assert q.ecs is not None and q.ecs.source == 16
 
 
-def record(rtype: int, rdata: bytes) -> bytes:
-    return struct.pack("!BHHIH", 0, rtype, 1, 0, len(rdata)) + rdata
+def record(rtype: int, rdata: bytes, rclass: int = 1) -> bytes:
+    return struct.pack("!BHHIH", 0, rtype, rclass, 0, len(rdata)) + rdata
 
 
 def with_record(rr: bytes, qdcount: int = 1) -> bytes:
@@ -135,7 +135,10 @@ def test_rdata_of_known_types_is_validated() -> None:
     with pytest.raises(FormErr):
         parse(with_record(record(9, b"\xfe\xf8")))  # MR whose name is a bad pointer
     assert parse(with_record(record(65280, b"\x01\x02\x03"))).records == 1  # unknown type
-    assert parse(with_record(record(33, b""))).records == 1  # empty RDATA (RFC 2136)
+    with pytest.raises(FormErr):
+        parse(with_record(record(33, b"")))  # empty RDATA of a known type in class IN
+    assert parse(with_record(record(33, b"", rclass=254))).records == 1  # class NONE (RFC 2136)
+    assert parse(with_record(record(43, b"\x01"))).records == 1  # DS is a bare remainder in 3.2
 
 
 def test_no_question_replies_only_when_something_parsed() -> None:
