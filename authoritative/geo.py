@@ -11,6 +11,7 @@ inside it, shorter when neighbouring networks agree. An optional MaxMind databas
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,6 +19,16 @@ from typing import Any, Literal
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (address) -> (record or None, prefix length); maxminddb.Reader.get_with_prefix_len fits.
 GeoIPLookup = Callable[[str], tuple[Any, int]]
+
+
+def parse_ip(text: str) -> IPAddress:
+    """``ipaddress.ip_address`` for the query path (inet_pton is ~4x faster); ValueError if bad."""
+    try:
+        if ":" in text:
+            return ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, text.split("%")[0]))
+        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+    except OSError:
+        raise ValueError(f"{text!r} is not an IP address") from None
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,7 @@ class Client:
 
     @classmethod
     def from_source(cls, address: str) -> Client:
-        return cls(ipaddress.ip_address(address))
+        return cls(parse_ip(address))
 
     @classmethod
     def from_ecs(cls, address: str, source_prefix: int) -> Client:
@@ -70,6 +81,7 @@ class _Node:
     children: list[_Node | None] = field(default_factory=lambda: [None, None])
     below: frozenset[str] = frozenset()  # locations of networks strictly below this node
     covered: str | None = None  # a location that covers this whole block by itself
+    only: str | None = None  # the one location below, if exactly one
 
 
 def _bits(addr: IPAddress) -> Callable[[int], int]:
@@ -83,6 +95,7 @@ def _finish(node: _Node) -> frozenset[str]:
         if child is not None:
             locs |= _finish(child)
     node.below = frozenset(locs)
+    node.only = next(iter(locs)) if len(locs) == 1 else None
     c0, c1 = node.children
     if node.location is not None and node.below <= {node.location}:
         node.covered = node.location
@@ -126,25 +139,31 @@ class GeoMap:
     def locate(self, client: Client) -> Located:
         addr = client.address
         width = addr.max_prefixlen
-        bit = _bits(addr)
-        node: _Node | None = self._roots[width]
+        value = int(addr)
+        node = self._roots[width]
         location: str | None = None
         net: str | None = None
         scope: int | None = None
         depth = 0
-        while node is not None:
+        while True:
             if node.location is not None:
                 location, net = node.location, node.net
+            below = node.below
             if scope is None and (
-                node.covered is not None or node.below <= ({location} if location else set())
+                node.covered is not None
+                or not below
+                or (location is not None and node.only == location)
             ):
                 scope = depth  # the whole block below maps to `location`
-            if depth == width:
-                break
-            node = node.children[bit(depth)]
+            if not below or depth == width:
+                break  # nothing more specific below: the match is final
+            child = node.children[(value >> (width - 1 - depth)) & 1]
             depth += 1
+            if child is None:
+                break  # the walk left the trie: nothing more specific below
+            node = child
         if scope is None:
-            scope = depth  # the walk left the trie here: nothing more specific below
+            scope = depth
         if location is None and self._geoip_lookup is not None:
             found = self._geoip(addr)
             if found is not None:

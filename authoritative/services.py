@@ -13,7 +13,6 @@ becomes a new variant. A health change builds new providers and a new serving st
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import dns.rdatatype
 import dns.rrset
 from prometheus_client import Counter
 
-from authoritative.geo import Client, GeoMap, Located
+from authoritative.geo import Client, GeoMap, Located, parse_ip
 from authoritative.health import HealthView
 from authoritative.lookup import lookup
 from authoritative.policies import Selection, select
@@ -78,7 +77,7 @@ def client_of(request: Request) -> Client:
     if ecs is not None and ecs.source > 0:
         net = ecs.network
         return Client(net.network_address, ecs.source, "ecs")
-    return Client(ipaddress.ip_address(request.client_ip), 0 if ecs is not None else None)
+    return Client(parse_ip(request.client[0]), 0 if ecs is not None else None)
 
 
 def records_for(

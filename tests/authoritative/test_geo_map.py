@@ -121,3 +121,37 @@ def test_mmdb_from_config_and_a_missing_file(tmp_path: Path) -> None:
         geomap_from_config(missing)
     with pytest.raises(ConfigError, match=r"locations.eu.geoip: needs \[geoip\] mmdb"):
         parse_config('[locations.eu]\ngeoip = ["continent:EU"]\n')
+
+
+def test_scope_is_always_safe_against_brute_force() -> None:
+    """Random maps inside 10.0.0.0/24: the location is the longest match, and every address of
+    the block the scope describes gets the same location (the scope is never too wide)."""
+    import ipaddress
+    import random
+
+    rng = random.Random(7)
+    for _ in range(60):
+        nets: dict[str, tuple[str, ...]] = {}
+        owners: dict[str, str] = {}
+        for _ in range(rng.randint(1, 8)):
+            prefix = rng.randint(24, 31)
+            net = ipaddress.ip_network((0x0A000000 + rng.randrange(256), prefix), strict=False)
+            owners.setdefault(str(net), rng.choice("abc"))
+        for net, loc in owners.items():
+            nets[loc] = (*nets.get(loc, ()), net)
+        m = GeoMap(nets)
+        parsed = [(ipaddress.ip_network(n), loc) for n, loc in owners.items()]
+
+        def brute(a: int, parsed: list[tuple[ipaddress.IPv4Network, str]] = parsed) -> str | None:
+            addr = ipaddress.IPv4Address(a)
+            best = max(
+                (n for n in parsed if addr in n[0]), key=lambda n: n[0].prefixlen, default=None
+            )
+            return None if best is None else best[1]
+
+        for a in range(0x0A000000, 0x0A000100, 7):
+            got = m.locate(Client(ipaddress.IPv4Address(a)))
+            assert got.location == brute(a)
+            assert got.scope >= 24
+            block = ipaddress.ip_network((a, got.scope), strict=False)
+            assert {brute(int(x)) for x in block} == {got.location}
