@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,57 +282,11 @@ def wait_all_up(status_url: str, regions: list[str], timeout: float) -> None:
     wait_for(ok, timeout, f"checker {status_url}: all regions up", interval=0.05)
 
 
-def scrape_counters(url: str, names: tuple[str, ...], timeout: float = 0.5) -> dict[str, float]:
-    """Sum of each named counter (over its labels) from a Prometheus text page; {} on error."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            text = resp.read().decode(errors="replace")
-    except OSError:
-        return {}
-    out = dict.fromkeys(names, 0.0)
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        metric, _, value = line.rpartition(" ")
-        base = metric.split("{", 1)[0]
-        if base in out:
-            with contextlib.suppress(ValueError):
-                out[base] += float(value)
-    return out
-
-
-def status_line(cfg: LabConfig, lab: Lab) -> str:
-    """One compact line: region states per checker, resolver hit ratio, dead children."""
-    from lab.drill.observe import fetch_states
-
-    parts = []
-    for chk in cfg.checkers:
-        states = fetch_states(f"http://{chk.listen}/v1/status")
-        shown = (
-            " ".join(f"{r}={states.get(r, '?')}" for r in cfg.regions) if states else "no answer"
-        )
-        parts.append(f"[{chk.name}] {shown}")
-    m = scrape_counters(
-        f"http://{cfg.resolver.metrics_listen}/metrics",
-        ("dnslab_resolver_cache_hits_total", "dnslab_resolver_cache_misses_total"),
-    )
-    if m:
-        hits, misses = (
-            m["dnslab_resolver_cache_hits_total"],
-            m["dnslab_resolver_cache_misses_total"],
-        )
-        ratio = f"{100 * hits / (hits + misses):.0f}%" if hits + misses else "-"
-        parts.append(f"resolver hits {ratio} of {hits + misses:.0f}")
-    dead = [name for name, child in lab.children.items() if not child.alive()]
-    if dead:
-        parts.append("EXITED: " + ", ".join(dead))
-    return time.strftime("%H:%M:%S ") + "  ".join(parts)
-
-
 def run_up(config: Path | None, log_root: Path | None = None, status_every: float = 2.0) -> int:
     """Start the lab, print what runs where, show a live status until Ctrl-C/SIGTERM, stop all."""
     from lab.config import load_config
     from lab.drill.runner import config_path
+    from lab.drill.status import status_line
 
     cfg_file = config_path(config).resolve()
     cfg = load_config(cfg_file)

@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import REPO
 
 config = pytest.importorskip("lab.config")
-from lab.up import plan_lab, scrape_counters  # noqa: E402
+from lab.drill.status import scrape_counters  # noqa: E402
+from lab.up import plan_lab  # noqa: E402
 
 
 def test_plan_runs_every_component_with_the_cli_contract() -> None:
