@@ -99,27 +99,29 @@ def records_for(
     return tuple(out)
 
 
-def _scope(sel: Selection, located: Located) -> tuple[int, str]:
+def scope_for(sel: Selection, located: Located) -> tuple[int, str]:
+    """The ECS scope of an answer and why (the reply carries it only if the query had ECS)."""
+    client = located.client
+    if client.via == "source" and client.source_prefix == 0:
+        why = "the query's ECS had SOURCE PREFIX-LENGTH 0 (RFC 7871): the answer may not depend on the client"
+        return 0, why
     if sel.depends == "location":
-        return located.scope, "the answer depends on the client's location"
-    if sel.depends == "subnet":
-        width = 24 if located.client.address.version == 4 else 56
-        return width, f"weighted answers stick to the client's /{width}"
-    return 0, "the answer is the same for every client"
+        scope, why = located.scope, "the answer depends on the client's location"
+    elif sel.depends == "subnet":
+        scope = 24 if client.address.version == 4 else 56
+        why = f"weighted answers stick to the client's /{scope}"
+    else:
+        scope, why = 0, "the answer is the same for every client"
+    if client.via == "source":
+        why += "; sent back only in replies to ECS queries"
+    return scope, why
 
 
 def decide(services: Services, key: str, client: Client, qtype: int, now: float) -> Decision:
     svc = services.cfg.services[key]
     located = services.geomap.locate(client)
     sel = select(svc, located, services.view, services.vantages)
-    scope, scope_why = _scope(sel, located)
-    if client.via == "source" and client.source_prefix == 0:
-        scope, scope_why = (
-            0,
-            "the query's ECS had SOURCE PREFIX-LENGTH 0 (RFC 7871): the answer may not depend on the client",
-        )
-    elif client.via == "source":
-        scope_why += "; sent back only in replies to ECS queries"
+    scope, scope_why = scope_for(sel, located)
     ttl = answer_ttl(svc, sel.deciding, services.view, now)
     rcode = SERVFAIL if sel.outcome == "servfail" else NOERROR
     records = records_for(sel.chosen, services.cfg.regions, qtype)
@@ -152,23 +154,44 @@ class ServiceProvider:
         self.service = services.cfg.services[key]
         self.name = dns.name.from_text(self.service.name)
         self._memo: dict[Hashable, Plan] = {}
+        self._by_location: dict[str | None, Selection] = {}
+        self._counters: dict[tuple[str, str], Any] = {}
 
     def plan(self, request: Request) -> Plan:
         ecs = request.ecs
         key = (request.client[0], None if ecs is None else (ecs.family, ecs.source, ecs.address))
         plan = self._memo.get(key)
         if plan is None:
-            d = decide(self.services, self.key, client_of(request), A, self.clock.now())
-            sel = d.selection
-            counter = None
-            if self.answers is not None:
-                region = sel.chosen[0] if sel.chosen else sel.outcome
-                counter = self.answers.labels(self.key, region, d.located.location or "none")
-            plan = (sel.outcome, sel.chosen, d.scope, sel.deciding, counter)
+            located = self.services.geomap.locate(client_of(request))
+            sel = self._select(located)
+            region = sel.chosen[0] if sel.chosen else sel.outcome
+            counter = self._counter(region, located.location or "none")
+            plan = (sel.outcome, sel.chosen, scope_for(sel, located)[0], sel.deciding, counter)
             if len(self._memo) >= MEMO_SIZE:
                 self._memo = {}
             self._memo[key] = plan
         return plan
+
+    def _counter(self, region: str, location: str) -> Any:
+        if self.answers is None:
+            return None
+        child = self._counters.get((region, location))
+        if child is None:
+            child = self._counters[(region, location)] = self.answers.labels(
+                self.key, region, location
+            )
+        return child
+
+    def _select(self, located: Located) -> Selection:
+        """``select``, shared by every client of a location unless the policy reads the subnet."""
+        services = self.services
+        if self.service.policy == "weighted":
+            return select(self.service, located, services.view, services.vantages)
+        sel = self._by_location.get(located.location)
+        if sel is None:
+            sel = select(self.service, located, services.view, services.vantages)
+            self._by_location[located.location] = sel
+        return sel
 
     def variant(self, request: Request) -> Hashable:
         outcome, chosen, scope, deciding, counter = self.plan(request)
