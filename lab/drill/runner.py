@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from pydantic import ValidationError
+
 from lab.drill import model
 from lab.drill.labgen import patch_config, to_toml
 from lab.drill.population import build_population, probe_addr
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent.parent
 ALL_UP_TIMEOUT_S = 20.0
+MAX_RATE = 1000  # requests/s the live population and three Python regions keep up with
 
 
 @dataclass(frozen=True)
@@ -229,9 +232,20 @@ def run_drill(opts: DrillOptions, out_stream: TextIO = sys.stdout, err: TextIO =
     update: dict[str, object] = {}
     if opts.ttls:
         update["ttls"] = opts.ttls
-    if opts.clients:
+    if opts.clients is not None:
         update["clients"] = opts.clients
-    sc = Scenario.model_validate({**sc.model_dump(), **update})
+    try:
+        sc = Scenario.model_validate({**sc.model_dump(), **update})
+    except ValidationError as exc:
+        err0 = exc.errors()[0]
+        flag = {"ttls": "--ttl", "clients": "--clients"}.get(str(err0["loc"][0]), "scenario")
+        raise ConfigError(f"{flag}: {err0['msg']}") from None
+    rate = sc.clients / sc.request_interval
+    if rate > MAX_RATE and not opts.sim:
+        err.write(
+            f"warning: {sc.clients} clients every {sc.request_interval:g}s = {rate:.0f} requests/s; "
+            f"above ~{MAX_RATE}/s a small machine runs late and stretches every timing\n"
+        )
     cfg_file = config_path(opts.config)
     if opts.attach:
         sc = _attach_checks(sc, cfg_file)

@@ -53,3 +53,18 @@ def test_docs_scenario_example_is_valid() -> None:
     assert block is not None
     sc = parse_scenario(block.group(1), "docs/drills.md")
     assert sc.duration == 30.0 and "min-ttl:10" in sc.profiles
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--clients", "0"], "--clients: Input should be greater than or equal to 1"),
+        (["--ttl", "5,x"], "--ttl '5,x': expected seconds"),
+        (["nope.toml"], "nope.toml: cannot read scenario"),
+    ],
+)
+def test_bad_drill_arguments_are_clear(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["drill", "--sim", "--out", str(tmp_path), *argv]) == 1
+    assert message in capsys.readouterr().err
