@@ -38,59 +38,7 @@ from tests.integration.servers import ZONES, start_under_test
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 # case id -> the disagreement, reported to core (tests turn red once fixed: strict xfail)
-_RDATA = "RDATA check differs from libknot's descriptors (mail to core 04:00)"
-KNOWN_DIFFERENCES: dict[str, str] = dict.fromkeys(
-    [
-        f"rdata-{label}"
-        for label in (
-            "ipseckey-empty",
-            "ipseckey-1-octet",
-            "ipseckey-3-octets",
-            "ipseckey-bad-gateway-type",
-            "sshfp-1-octet",
-            "sshfp-2-octets",
-            "dnskey-2-octets",
-            "ds-4-octets",
-            "spf-empty",
-            "txt-empty",
-            "txt-string-overruns",
-            "hinfo-string-overruns",
-            "caa-short-tag",
-            "apl-3-octets",
-            "a-empty",
-        )
-    ],
-    _RDATA,
-) | {
-    **dict.fromkeys(
-        [
-            f"expire-{label}"
-            for label in (
-                "positive",
-                "with-data",
-                "bad-length",
-                "nxdomain",
-                "referral",
-                "child-zone",
-                "other-zone",
-                "tcp",
-                "with-ecs",
-            )
-        ],
-        "Knot answers EDNS EXPIRE (RFC 7314) with the SOA expire; dnslab omits it (mail 04:10)",
-    ),
-    **dict.fromkeys(
-        [
-            "formerr-bad-owner-in-additional",
-            "formerr-bad-owner-out-of-zone",
-            "formerr-bad-owner-class-hs",
-            "formerr-bad-owner-root-question",
-            "formerr-empty-rdata-mr",
-        ],
-        "Knot: malformed RR after the question -> FORMERR before other checks (mail 04:10)",
-    ),
-    "edns-payload-1-unknown-option": "dnslab FORMERRs OPT 65181+NSID with payload 1 (mail 04:10)",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
