@@ -17,6 +17,7 @@ import dns.message
 import dns.query
 import httpx
 
+from lab.errors import ProcessError
 from lab.procs import ProcessGroup, free_port, udp_dns_ready
 from tests.conftest import DNSLAB, REPO
 
@@ -51,6 +52,22 @@ def start(procs: ProcessGroup, config: Path, dns_port: int) -> None:
         [DNSLAB, "authoritative", "--config", str(config), "--listen", f"127.0.0.1:{dns_port}"],
     )
     procs.wait_ready(child, udp_dns_ready("127.0.0.1", dns_port))
+
+
+def start_lab(
+    procs: ProcessGroup, tmp: Path, extra: str = "", checker_port: int | None = None, **replace: str
+) -> tuple[Path, int, int]:
+    """write_lab + start, with fresh ports if one was taken between picking and binding."""
+    for attempt in range(3):
+        config, dns_port, admin_port = write_lab(tmp, extra, checker_port, **replace)
+        try:
+            start(procs, config, dns_port)
+        except ProcessError as exc:
+            if "cannot bind" not in str(exc) or attempt == 2:
+                raise
+            continue
+        return config, dns_port, admin_port
+    raise AssertionError("unreachable")
 
 
 def ask(

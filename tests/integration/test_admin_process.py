@@ -11,14 +11,13 @@ import pytest
 
 from lab.procs import ProcessGroup, free_port
 from tests.conftest import DNSLAB
-from tests.integration.geo_lab import admin, start, write_lab
+from tests.integration.geo_lab import admin, start_lab, write_lab
 
 pytestmark = pytest.mark.integration
 
 
 def test_sigterm_exits_zero_and_closes_both_ports(procs: ProcessGroup, tmp_path: Path) -> None:
-    config, port, admin_port = write_lab(tmp_path)
-    start(procs, config, port)
+    _, _, admin_port = start_lab(procs, tmp_path)
     assert admin(admin_port, "GET", "/v1/health").status_code == 200
     child = procs.children[0]
     child.kill(signal.SIGTERM)

@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 
 from lab.procs import ProcessGroup
-from tests.integration.geo_lab import AUTH, addrs, admin, ask, start, write_lab
+from tests.integration.geo_lab import AUTH, addrs, admin, ask, start_lab
 
 pytestmark = pytest.mark.integration
 
 
 def test_reload_good_and_broken_files(procs: ProcessGroup, tmp_path: Path) -> None:
-    config, port, admin_port = write_lab(tmp_path)
-    start(procs, config, port)
+    config, port, admin_port = start_lab(procs, tmp_path)
     assert addrs(ask(port, "127.2.0.10")) == ["127.0.2.1"]
     good = config.read_text()
 
@@ -56,8 +55,7 @@ def test_reload_follows_a_new_checker(procs: ProcessGroup, tmp_path: Path) -> No
     from lab.procs import free_port, wait_for
     from tests.integration.geo_lab import fake_checker, region_status
 
-    config, port, admin_port = write_lab(tmp_path)  # its checker port has nobody listening
-    start(procs, config, port)
+    config, port, admin_port = start_lab(procs, tmp_path)  # its checker port has nobody listening
     new_port = free_port()
     text = config.read_text()
     old = text.split('[[checkers]]\nname = "local"\nlisten = "')[1].split('"')[0]

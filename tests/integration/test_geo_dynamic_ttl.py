@@ -15,8 +15,7 @@ from tests.integration.geo_lab import (
     ask,
     fake_checker,
     region_status,
-    start,
-    write_lab,
+    start_lab,
 )
 
 pytestmark = pytest.mark.integration
@@ -42,7 +41,6 @@ def test_dynamic_ttl_is_the_time_to_the_next_possible_change(
     procs: ProcessGroup, tmp_path: Path
 ) -> None:
     checker = free_port()
-    config, port, admin_port = write_lab(tmp_path, checker_port=checker, **DYNAMIC)
     now = time.time()
     # us-east could change 120.6 s from now, eu-west 40.6 s, ap-south 1000 s (clamped to 300)
     regions = [
@@ -51,7 +49,7 @@ def test_dynamic_ttl_is_the_time_to_the_next_possible_change(
         region_status("ap-south", "up", now + 1000.0),
     ]
     with fake_checker(checker, regions):
-        start(procs, config, port)
+        _, port, admin_port = start_lab(procs, tmp_path, checker_port=checker, **DYNAMIC)
         wait_for(
             lambda: (
                 admin(admin_port, "GET", "/v1/health")
@@ -76,8 +74,7 @@ def test_dynamic_ttl_is_the_time_to_the_next_possible_change(
 def test_assumed_health_gives_ttl_min_and_forced_gives_ttl_max(
     procs: ProcessGroup, tmp_path: Path
 ) -> None:
-    config, port, admin_port = write_lab(tmp_path, **DYNAMIC)  # no checker answers: assumed up
-    start(procs, config, port)
+    _, port, admin_port = start_lab(procs, tmp_path, **DYNAMIC)  # no checker answers: assumed up
     assert ttl(port, "127.2.0.10") == 5
     admin(admin_port, "PUT", "/v1/health/eu-west", json={"state": "up"}, headers=AUTH)
     assert ttl(port, "127.2.0.10") == 300

@@ -12,7 +12,7 @@ import pytest
 
 from lab.procs import ProcessGroup
 from tests.conftest import DNSLAB
-from tests.integration.geo_lab import AUTH, addrs, admin, ask, scope, start, write_lab
+from tests.integration.geo_lab import AUTH, addrs, admin, ask, scope, start_lab
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +34,7 @@ def answers(port: int) -> dict[str, list[str]]:
 def test_clients_get_their_region_and_failover_moves_exactly_its_clients(
     procs: ProcessGroup, tmp_path: Path
 ) -> None:
-    config, port, admin_port = write_lab(tmp_path)
-    start(procs, config, port)
+    _, port, admin_port = start_lab(procs, tmp_path)
     assert answers(port) == {src: [ip] for src, ip in CLIENTS.items()}
     m = ask(port, "127.0.0.1", ecs="127.3.9.0/24")  # ECS from one address decides
     assert addrs(m) == [AP] and scope(m) == 16
@@ -62,8 +61,7 @@ def test_clients_get_their_region_and_failover_moves_exactly_its_clients(
 
 
 def test_every_all_down_behaviour(procs: ProcessGroup, tmp_path: Path) -> None:
-    config, port, admin_port = write_lab(tmp_path, ALL_DOWN)
-    start(procs, config, port)
+    _, port, admin_port = start_lab(procs, tmp_path, ALL_DOWN)
     for region in ("us-east", "eu-west", "ap-south"):
         assert (
             admin(
@@ -88,8 +86,7 @@ def test_every_all_down_behaviour(procs: ProcessGroup, tmp_path: Path) -> None:
 
 
 def test_explain_cli_against_the_running_server(procs: ProcessGroup, tmp_path: Path) -> None:
-    config, port, admin_port = write_lab(tmp_path)
-    start(procs, config, port)
+    _, _, admin_port = start_lab(procs, tmp_path)
     admin(admin_port, "PUT", "/v1/health/eu-west", json={"state": "down"}, headers=AUTH)
     out = subprocess.run(
         [DNSLAB, "explain", "www.lab.example.", "--client", "127.2.0.10", "--admin", f"http://127.0.0.1:{admin_port}"],

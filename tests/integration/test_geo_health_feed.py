@@ -16,8 +16,7 @@ from tests.integration.geo_lab import (
     ask,
     fake_checker,
     region_status,
-    start,
-    write_lab,
+    start_lab,
 )
 
 pytestmark = pytest.mark.integration
@@ -27,10 +26,9 @@ def test_state_events_move_clients_and_a_dead_feed_keeps_the_last_state(
     procs: ProcessGroup, tmp_path: Path
 ) -> None:
     port_c = free_port()
-    config, port, admin_port = write_lab(tmp_path, checker_port=port_c)
     regions = [region_status(r, "up", time.time() + 60) for r in ("us-east", "eu-west", "ap-south")]
     with fake_checker(port_c, regions) as checker:
-        start(procs, config, port)
+        _, port, admin_port = start_lab(procs, tmp_path, checker_port=port_c)
 
         def health() -> dict[str, Any]:
             body: dict[str, Any] = admin(admin_port, "GET", "/v1/health").json()

@@ -16,8 +16,7 @@ from tests.integration.geo_lab import (
     ask,
     fake_checker,
     region_status,
-    start,
-    write_lab,
+    start_lab,
 )
 
 pytestmark = pytest.mark.integration
@@ -34,13 +33,16 @@ def test_quorum_of_three_checkers(
         f'\n[[checkers]]\nname = "c{i}"\nlisten = "127.0.0.1:{p}"\n'
         for i, p in enumerate(ports[1:], 1)
     )
-    config, port, admin_port = write_lab(
-        tmp_path, extra, checker_port=ports[0], **{'quorum = "majority"': f"quorum = {quorum}"}
-    )
     up = [region_status(r, "up", time.time() + 60) for r in ("us-east", "eu-west", "ap-south")]
     with contextlib.ExitStack() as stack:
         checkers = [stack.enter_context(fake_checker(p, up)) for p in ports]
-        start(procs, config, port)
+        _, port, admin_port = start_lab(
+            procs,
+            tmp_path,
+            extra,
+            checker_port=ports[0],
+            **{'quorum = "majority"': f"quorum = {quorum}"},
+        )
 
         def why() -> str:
             body: dict[str, Any] = admin(admin_port, "GET", "/v1/health").json()
