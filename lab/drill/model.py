@@ -58,11 +58,26 @@ def detection(check: CheckParams, latency: float) -> Prediction:
     )
 
 
-def ttl_eff(profile: Profile, ttl: float, request_interval: float) -> float:
+@dataclass(frozen=True)
+class ResolverTTL:
+    """The lab resolver's TTL clamps (``cache-min-ttl``, ``cache-max-ttl``) and serve-expired."""
+
+    min_ttl: int = 0
+    max_ttl: int = 86400
+    serve_expired: bool = False
+
+    def clamp(self, ttl: float) -> float:
+        return float(max(self.min_ttl, min(self.max_ttl, ttl)))
+
+
+def ttl_eff(
+    profile: Profile, ttl: float, request_interval: float, resolver: ResolverTTL | None = None
+) -> float:
     """How long after the answer changes a busy client of ``profile`` can still use the old one."""
     life = profile.life(ttl)
     if profile.kind == "shared-resolver":
-        life = float(ttl)  # the lab resolver's cache honours the TTL
+        res = resolver or ResolverTTL()
+        life = res.clamp(ttl) + (request_interval if res.serve_expired else 0.0)
     elif profile.kind == "serve-stale":
         life += request_interval
     return life
@@ -84,8 +99,9 @@ def predict(
     check: CheckParams,
     request_interval: float,
     tau: float,
+    resolver: ResolverTTL | None = None,
 ) -> Prediction:
-    return window(check, tau, ttl_eff(profile, ttl, request_interval))
+    return window(check, tau, ttl_eff(profile, ttl, request_interval, resolver))
 
 
 def combine(predictions: list[tuple[Prediction, int]]) -> tuple[Prediction, int]:

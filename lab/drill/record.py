@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lab.drill.measure import Observation
+from lab.drill.model import ResolverTTL
 from lab.drill.population import Client
 from lab.drill.scenario import Scenario
 
@@ -28,6 +29,7 @@ class RunRecord:
     end: float = 0.0
     events: list[tuple[float, str]] = field(default_factory=list)  # human-readable timeline
     notes: list[str] = field(default_factory=list)  # anything the report should warn about
+    resolver: ResolverTTL = field(default_factory=ResolverTTL)  # the lab resolver's TTL rules
 
     def note(self, t: float, text: str) -> None:
         self.events.append((t, text))

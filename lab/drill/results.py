@@ -74,7 +74,7 @@ def summarise(record: RunRecord) -> dict[str, Any]:
     for prof in sorted({c.profile for c in record.clients}, key=lambda p: p.name):
         members = {c.id for c in record.clients if c.profile == prof}
         affected = {c: w for c, w in windows.affected.items() if c in members}
-        pred = model.predict(prof, record.ttl, check, sc.request_interval, tau)
+        pred = model.predict(prof, record.ttl, check, sc.request_interval, tau, record.resolver)
         preds.append((pred, len(affected)))
         by_profile[prof.name] = {
             "clients": len(members),

@@ -26,12 +26,13 @@ from lab.drill.population import build_population, probe_addr
 from lab.drill.profiles import Profile
 from lab.drill.record import RunRecord
 from lab.drill.scenario import CheckSpec, Scenario, load_scenario
-from lab.drill.sim import SimpleGeo
+from lab.drill.sim import SimpleGeo, resolver_ttl
 from lab.errors import ConfigError
 
 if TYPE_CHECKING:
     from lab.config import LabConfig
     from lab.drill.live import Targets
+    from resolver.settings import ResolverSettings
 
 REPO = Path(__file__).resolve().parent.parent.parent
 ALL_UP_TIMEOUT_S = 20.0
@@ -123,6 +124,7 @@ def live_run(
     )
     end = run_duration(sc, ttl, list({c.profile for c in clients}))
     record = RunRecord(ttl=ttl, scenario=sc, clients=clients, mode="live", end=end)
+    record.resolver = resolver_ttl(cfg.resolver)
     targets = _targets(cfg, nets)
     status_url = f"http://{cfg.checkers[0].listen}/v1/status"
     bar = ProgressBar(f"TTL {ttl:>3}s", stream=err)
@@ -171,7 +173,9 @@ def _targets(cfg: LabConfig, nets: dict[str, ipaddress.IPv4Network]) -> Targets:
     )
 
 
-def sim_geo(cfg_file: Path) -> tuple[SimpleGeo, dict[str, ipaddress.IPv4Network]]:
+def sim_geo(
+    cfg_file: Path,
+) -> tuple[SimpleGeo, dict[str, ipaddress.IPv4Network], ResolverSettings]:
     """The simulation's geography from lab.toml: the service's per-location order, the
     regions' first IPv4 address, the locations' first IPv4 network."""
     from lab.config import load_config
@@ -184,7 +188,7 @@ def sim_geo(cfg_file: Path) -> tuple[SimpleGeo, dict[str, ipaddress.IPv4Network]
             f"{cfg_file}: --sim needs {SERVICE} with policy geo-failover and an order"
         )
     addrs = {name: r.v4[0] for name, r in cfg.regions.items() if r.v4}
-    return SimpleGeo(preference=found[1].order, addrs=addrs), networks(cfg)
+    return SimpleGeo(preference=found[1].order, addrs=addrs), networks(cfg), cfg.resolver
 
 
 def _port_for(cfg_file: Path) -> Callable[[str], int]:
@@ -265,8 +269,8 @@ def run_drill(opts: DrillOptions, out_stream: TextIO = sys.stdout, err: TextIO =
     try:
         for ttl in sc.ttls:
             if opts.sim:
-                geo, nets = sim_geo(cfg_file)
-                records.append(simulate(sc, ttl, geo=geo, networks=nets))
+                geo, nets, res = sim_geo(cfg_file)
+                records.append(simulate(sc, ttl, geo=geo, networks=nets, resolver=res))
             else:
                 records.append(live_run(sc, ttl, cfg_file, out, opts.attach, err))
     finally:

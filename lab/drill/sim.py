@@ -27,7 +27,9 @@ from lab.drill.profiles import Entry, Plan, plan, store
 from lab.drill.record import RunRecord
 from lab.drill.scenario import BUSIEST, FaultSpec, Scenario
 from resolver.cache import Cache
+from resolver.core import cache_policy
 from resolver.ecs import ClientSubnet, scope_of
+from resolver.settings import ResolverSettings
 
 DEFAULT_NETWORKS = {
     "na": ipaddress.IPv4Network("127.1.0.0/16"),
@@ -89,7 +91,9 @@ def simulate(
     networks: Mapping[str, ipaddress.IPv4Network] = DEFAULT_NETWORKS,
     propagation: float = model.PROPAGATION_GUESS_S,
     duration: float | None = None,
+    resolver: ResolverSettings | None = None,
 ) -> RunRecord:
+    """Simulate one run; ``resolver`` gives the shared resolver's cache knobs and TTL clamps."""
     clients = build_population(
         scenario.clients,
         scenario.locations,
@@ -116,6 +120,9 @@ def simulate(
         )
     record = RunRecord(ttl=ttl, scenario=scenario, clients=clients, mode="sim", end=duration)
     world = _World(geo or SimpleGeo())
+    if resolver is not None:
+        world.resolver = Cache(cache_policy(resolver))
+        record.resolver = resolver_ttl(resolver)
     clock = VirtualClock()
     caches: dict[int, Entry] = {}
     # events: (time, order, kind, payload); kinds: 0 fault, 1 probe, 2 decide, 3 request
@@ -199,14 +206,21 @@ def _resolve(
         return world.geo.answer(client.location, world.decided_down), ttl
     subnet = ClientSubnet.from_text(client.addr, ECS_SOURCE)
     hit = world.resolver.get(QUESTION, subnet, now)
-    if hit is not None and not hit.stale:
+    if hit is not None and not hit.stale and not hit.prefetch:
         return hit.entry.payload, hit.entry.remaining(now)
-    addrs = world.geo.answer(client.location, world.decided_down)
+    fresh = world.geo.answer(client.location, world.decided_down)
+    clamped = int(record.resolver.clamp(ttl))
     # the first fill of a location is pre-aged like the live drill's resolver priming
-    age = 0.0 if client.location in world.primed else client.age_fraction * ttl
+    age = 0.0 if client.location in world.primed else client.age_fraction * clamped
     world.primed.add(client.location)
-    entry = world.resolver.put(QUESTION, scope_of(subnet, ECS_SOURCE), addrs, ttl, now - age)
-    return addrs, entry.remaining(now) if entry is not None else ttl
+    entry = world.resolver.put(QUESTION, scope_of(subnet, ECS_SOURCE), fresh, clamped, now - age)
+    if hit is not None:  # stale (serve-expired) or prefetch: this client still gets the old one
+        return hit.entry.payload, max(0, hit.entry.remaining(now))
+    return fresh, entry.remaining(now) if entry is not None else clamped
+
+
+def resolver_ttl(settings: ResolverSettings) -> model.ResolverTTL:
+    return model.ResolverTTL(settings.cache_min_ttl, settings.cache_max_ttl, settings.serve_expired)
 
 
 def _request(

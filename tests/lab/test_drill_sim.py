@@ -142,3 +142,20 @@ def test_shared_resolver_clients_share_one_expiry() -> None:
     assert pred.max_s is not None and values[-1] <= pred.max_s
     resolved = [o for o in rec.observations if o.kind == "resolve"]
     assert resolved and all(o.detail == "resolver" for o in resolved)
+
+
+def test_resolver_min_ttl_clamp_reaches_the_clients_and_the_model() -> None:
+    from lab.drill.results import summarise
+    from resolver.settings import ResolverSettings
+
+    text = HONOURS.format(clients=20, seed=1, ttl=2, at=3).replace(
+        '"honours-ttl" = 1', '"shared-resolver" = 1'
+    )
+    sc = parse_scenario(text)
+    settings = ResolverSettings.model_validate({"cache_min_ttl": 10})
+    rec = simulate(sc, 2, resolver=settings)
+    run = summarise(rec)
+    prof = run["by_profile"]["shared-resolver"]
+    assert prof["model"]["max_s"] == pytest.approx(1.5 + 0.05 + 10)
+    assert prof["stale_window_s"]["max"] > 2 * 1.5 + 2  # far beyond what TTL 2 allows
+    assert prof["stale_window_s"]["max"] <= prof["model"]["max_s"]
