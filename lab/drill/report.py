@@ -145,8 +145,7 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
     lines = [
         f"# Drill report: {sc['name']}",
         "",
-        f"{sc.get('description') or ''}".strip(),
-        "",
+        *([sc["description"], ""] if sc.get("description") else []),
         f"- scenario file: `{doc['scenario_file']}`; started {doc['started_at']}",
         f"- clients: {sc['clients']}, one request every {sc['request_interval']} s each; "
         f"checks: interval {sc['checks']['interval']} s, fall {sc['checks']['fall']}, "
