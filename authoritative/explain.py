@@ -36,6 +36,8 @@ def explain_decision(
                 "verdict": step.verdict,
                 "why": h.why,
                 "since_s_ago": round(now - h.since, 3),
+                "assumed": health.startswith("offline")
+                or (not h.forced and all(v.source == "assumed" for v in h.votes)),
                 "next_change_in_s": _when(h.next_change, now),
             }
         )
@@ -90,6 +92,8 @@ def explain(
 def _region_line(n: int, r: dict[str, Any], width: int, dynamic: bool) -> str:
     state = r["state"] + (" (forced)" if r["forced"] else "")
     line = f"    {n}. {r['region']:<{width}}  {state:<13} {r['verdict']:<13} {r['why']}"
+    if not r.get("assumed", True):
+        line += f"; {r['state']} for {r['since_s_ago']:.1f}s"
     nxt = r["next_change_in_s"]
     if dynamic and nxt is not None and nxt > 0:
         line += f"; could change in {nxt:g}s"
