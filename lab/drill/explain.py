@@ -86,8 +86,9 @@ def explain(
     if got.t >= fault_at and (changed_at is None or got.t < changed_at):
         refreshed = ", re-resolved after the fault but before the answer changed"
     stale = ""
-    if prof.kind == "serve-stale":
-        stale = ", then served once more stale while refreshing"
+    last_req = next((o for o in reversed(obs) if o.kind == "request" and o.t == last), None)
+    if last_req is not None and last_req.detail.split(":")[0] in ("stale", "prefetch"):
+        stale = f", last used {last_req.detail.split(':')[0]} while it refreshed"
     return (
         f"answer {dead} resolved {when} the fault at {_rel(got.t, fault_at)} ({rule}){refreshed}"
         f"{stale}; last sent there at {_rel(last, fault_at)} ({change}){tail}"

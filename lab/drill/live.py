@@ -156,7 +156,7 @@ class LiveRun:
                 self.targets.region_of.get(addr, ""),
                 entry.ttl,
                 ok,
-                how if ok else (res.error or f"http {res.status}"),
+                how if ok else f"{how}: {res.error or f'http {res.status}'}",
                 (self.now() - t) * 1000,
             )
         )

@@ -266,6 +266,6 @@ def _request(
             region,
             used.ttl if used is not None else None,
             ok,
-            how if ok else "connection refused",
+            how if ok else f"{how}: connection refused",
         )
     )

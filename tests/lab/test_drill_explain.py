@@ -52,3 +52,12 @@ def test_client_windows_are_sorted_longest_first() -> None:
     assert len(cws) == len(w.affected)
     assert [c.window_s for c in cws] == sorted((c.window_s for c in cws), reverse=True)
     assert cws[0].profile == "pinned" and cws[0].censored
+
+
+def test_serve_stale_last_use_is_named() -> None:
+    obs = [
+        res(0.0, "eu", 5),
+        Observation(15.5, 7, "request", "a-eu", "eu", 5, False, "stale: connection refused"),
+    ]
+    why = explain(client("serve-stale"), obs, "eu", 10.0, 11.5, 5.5, False)
+    assert "last used stale while it refreshed" in why
