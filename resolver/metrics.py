@@ -33,6 +33,9 @@ class ResolverMetrics:
             "Background refreshes started (prefetch or after stale)",
             registry=registry,
         )
+        self.evictions = Counter(
+            p + "cache_evictions_total", "Entries evicted by the LRU bound", registry=registry
+        )
         self.entries = Gauge(p + "cache_entries", "Entries in the cache", registry=registry)
         self.entries.set_function(lambda: float(entries()))
         self.latency = Histogram(

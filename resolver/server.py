@@ -106,7 +106,9 @@ class ResolverServer:
             self.metrics.errors.labels(exc.kind).inc()
             return self.core.on_upstream_failure(request, exc.kind, self.clock.now())
         self.metrics.latency.observe(took)
+        evicted = self.core.cache.evictions
         reply = self.core.on_upstream(request, response, self.clock.now())
+        self.metrics.evictions.inc(self.core.cache.evictions - evicted)
         if reply.upstream_error is not None:
             self.metrics.errors.labels(reply.upstream_error).inc()
         return reply

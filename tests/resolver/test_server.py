@@ -140,3 +140,14 @@ def test_responses_sent_to_us_are_dropped() -> None:
         assert await server.handle(r.to_wire(), "127.0.0.1", None) is None
 
     asyncio.run(go())
+
+
+def test_lru_evictions_are_counted() -> None:
+    async def go() -> None:
+        server, _, registry = make(ResolverSettings(msg_cache_size=2), FakeUpstream("127.0.1.1"))
+        for i in range(5):
+            await server.answer(query(f"h{i}.lab.example."))
+        assert metric(registry, "dnslab_resolver_cache_evictions_total") == 3
+        assert metric(registry, "dnslab_resolver_cache_entries") == 2
+
+    asyncio.run(go())
