@@ -8,6 +8,7 @@ and compares: the same answers, TTLs within 1 s at every poll, and switch times 
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,3 +210,27 @@ def test_prefetch_refreshes_before_expiry_like_unbound(procs: ProcessGroup, tmp_
     ours, theirs = lazy.both(q)
     assert time.monotonic() - filled < 20, "the checks must run before the old TTL ran out"
     assert ours.data == theirs.data == ("192.0.2.1",)
+
+
+def test_serve_expired_client_timeout_agrees_with_unbound(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    """RFC 8767 client timeout: the upstream hangs (SIGSTOP), the entry has expired; both
+    resolvers wait serve-expired-client-timeout (300 ms), then answer stale with TTL 30."""
+    knot = lab_knot(procs, tmp_path, zone_text(1, V1, minimum=2))
+    options: dict[str, object] = {"serve-expired": True, "serve-expired-client-timeout": 300}
+    pair = start_pair(procs, tmp_path / "u", knot, options)
+    q: Question = ("b.lab.example.", "A")  # TTL 2
+    filled = time.monotonic()
+    assert_agree(q, *pair.both(q))
+    knot.endpoint.child.kill(signal.SIGSTOP)
+    try:
+        wait_for(lambda: time.monotonic() - filled > 3.2, 5, "past the TTL and Unbound's second")
+        for addr in (pair.ours, pair.theirs):
+            started = time.monotonic()
+            seen = ask(addr, *q, timeout=5)
+            took = time.monotonic() - started
+            assert seen.data == ("192.0.2.5",) and seen.ttls == (30,), (addr, seen)
+            assert 0.25 <= took < 1.5, f"{addr}: stale answer after {took:.3f}s"
+    finally:
+        knot.endpoint.child.kill(signal.SIGCONT)
