@@ -76,7 +76,7 @@ def test_serve_expired_client_timeout_answers_stale_quickly(
     stale = ask(listen, "a.lab.example.")
     took = time.monotonic() - started
     assert stale.data == ("192.0.2.1",) and stale.ttls == (30,)
-    assert 0.15 <= took < 1.0, f"stale answer after {took:.3f}s (client timeout 0.2 s)"
+    assert 0.15 <= took < 1.4, f"stale answer after {took:.3f}s (client timeout 0.2 s)"
 
 
 def test_bad_config_exits_nonzero_with_the_field(tmp_path: Path) -> None:
