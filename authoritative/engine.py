@@ -166,10 +166,10 @@ class Engine:
         """Opcodes other than QUERY and zone-transfer types, answered as Knot answers them."""
         if q.qend == 12:  # no question
             rcode = FORMERR if q.opcode in (0, NOTIFY, UPDATE) else NOTIMP
+        elif q.qclass == CH:  # CHAOS answers plain queries only
+            rcode = NOTIMP
         elif q.opcode:
             rcode = opcode_rcode(q.opcode)
-        elif q.qclass == CH:
-            rcode = NOTIMP
         elif q.qtype == IXFR or (q.qtype == AXFR and transport == TCP):
             rcode = NOTAUTH
         else:

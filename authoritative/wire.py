@@ -22,6 +22,7 @@ from authoritative.rdatacheck import rdata_ok
 from authoritative.request import ECS_OPTION, ClientSubnet
 
 OPT = 41
+MIN_RR = 11  # the smallest record: root owner + type, class, TTL, RDLENGTH
 NSID_OPTION = 3
 EXPIRE_OPTION = 9
 HEADER = 12
@@ -72,7 +73,7 @@ class Query:
         self.ecs_error: str | None = None
         self.nsid = False
         self.expire = False  # EDNS EXPIRE asked for (RFC 7314)
-        self.records = 0  # records parsed after the question
+        self.records = 0  # record headers parsed after the question
 
 
 def parse(data: bytes) -> Query:
@@ -87,8 +88,6 @@ def parse(data: bytes) -> Query:
         empty = Query(opcode, HEADER, 0, 0, HEADER)
         try:
             _parse_records(data, empty, HEADER)
-        except BadRdata:
-            raise  # records well framed, one RDATA invalid: FORMERR, header only (as Knot)
         except FormErr:
             if empty.records == 0:  # nothing after the header made sense: no reply (as Knot)
                 raise Drop("no question and a malformed rest") from None
@@ -136,6 +135,8 @@ def _parse_records(data: bytes, q: Query, pos: int) -> None:
     n = len(data)
     qend = q.qend
     counts = (data[6] << 8 | data[7], data[8] << 8 | data[9], data[10] << 8 | data[11])
+    if sum(counts) > n // MIN_RR:
+        raise FormErr(qend, "more records announced than the packet can hold")
     for section, count in enumerate(counts):
         for _ in range(count):
             pos = _skip_name(data, pos, qend)
@@ -147,6 +148,9 @@ def _parse_records(data: bytes, q: Query, pos: int) -> None:
             end = start + rdlen
             if end > n:
                 raise FormErr(qend, "RDATA overruns the packet")
+            q.records += (
+                1  # its header parsed: from here on a failure is FORMERR even without question
+            )
             if rtype == OPT:
                 if section != 2 or q.opt is not None:
                     raise FormErr(qend, "OPT outside the additional section, or twice")
@@ -163,7 +167,6 @@ def _parse_records(data: bytes, q: Query, pos: int) -> None:
             else:
                 _check_rdata(data, rtype, data[pos + 2] << 8 | data[pos + 3], start, rdlen, qend)
             pos = end
-            q.records += 1
     if pos != n:
         raise FormErr(qend, "trailing bytes after the last record")
 

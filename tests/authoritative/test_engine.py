@@ -261,3 +261,18 @@ def test_edns_expire_answers_the_zone_expire() -> None:
     assert [(o.otype, o.to_wire()) for o in reply.options] == [(9, struct.pack("!I", 1209600))]
     refused = q("example.org.", use_edns=0, options=[dns.edns.GenericOption(9, b"")]).to_wire()
     assert [o.otype for o in ask(make_engine(), refused).options] == [15]  # no zone: no EXPIRE
+
+
+def test_chaos_answers_plain_queries_only() -> None:
+    wire = bytearray(q("id.server.", "TXT", rdclass="CH").to_wire())
+    wire[2] |= 4 << 3  # NOTIFY
+    assert rcode_of(make_engine().handle(bytes(wire), UDP, CLIENT)) == dns.rcode.NOTIMP
+
+
+def test_more_records_announced_than_fit_is_formerr_or_silence() -> None:
+    engine = make_engine()
+    wire = bytearray(q("www.test.example.").to_wire())
+    wire[10:12] = b"\x10\x00"  # ARCOUNT 4096 in a 34-byte packet
+    assert rcode_of(engine.handle(bytes(wire), UDP, CLIENT)) == dns.rcode.FORMERR
+    header_only = bytes(wire[:4]) + b"\x00\x00\x00\x00\x00\x00\x10\x00" + b"\x00" * 11
+    assert engine.handle(header_only, UDP, CLIENT) is None  # no question, nothing parsed
