@@ -38,6 +38,11 @@ def register(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         help="set one option, Unbound spelling (e.g. -o serve-expired=yes -o cache-min-ttl=5)",
     )
+    p.add_argument(
+        "--print-settings",
+        action="store_true",
+        help="print the effective options (after like=, lab.toml and flags) as TOML and exit",
+    )
     p.set_defaults(handler=run)
 
 
@@ -93,4 +98,22 @@ def run(args: argparse.Namespace) -> int:
         {"upstream": args.upstream, "listen": args.listen, "metrics_listen": args.metrics},
         args.option,
     )
+    if args.print_settings:
+        print(settings_toml(settings), end="")
+        return 0
     return asyncio.run(serve(settings))
+
+
+def settings_toml(settings: ResolverSettings) -> str:
+    """The effective [resolver] table in Unbound's spelling (readable back by lab.toml)."""
+    lines = ["[resolver]"]
+    for name, value in settings.model_dump(by_alias=True).items():
+        if value is None:
+            lines.append(f"# {name} = (unset)")
+        elif isinstance(value, bool):
+            lines.append(f"{name} = {'true' if value else 'false'}")
+        elif isinstance(value, int):
+            lines.append(f"{name} = {value}")
+        else:
+            lines.append(f'{name} = "{value}"')
+    return "\n".join(lines) + "\n"

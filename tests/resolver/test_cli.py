@@ -53,3 +53,17 @@ def test_subcommand_is_registered_with_the_contract_flags() -> None:
     )
     assert args.upstream == "127.0.0.1:5300" and args.metrics == "127.0.0.1:9301"
     assert args.option == ["prefetch=yes"] and callable(args.handler)
+
+
+def test_print_settings_round_trips(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    from lab.cli import main
+    from resolver.settings import ResolverSettings
+
+    assert main(["resolver", "-o", "like=coredns", "-o", "prefetch=yes", "--print-settings"]) == 0
+    out = capsys.readouterr().out
+    assert "cache-min-ttl = 5" in out and "prefetch = true" in out
+    table = tomllib.loads(out)["resolver"]
+    again = ResolverSettings.model_validate(table)
+    assert again.cache_min_ttl == 5 and again.prefetch and again.like == "coredns"
