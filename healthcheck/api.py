@@ -26,6 +26,13 @@ async def event_stream(
     try:
         replay = checker.log.after(last_id)
         if replay is None:
+            # no snapshot of "unknown" regions: a restarted checker would otherwise flip its
+            # subscribers' regions to their assumed state until the first results arrive
+            while not checker.first_round.is_set():
+                try:
+                    await asyncio.wait_for(checker.first_round.wait(), checker.settings.heartbeat)
+                except TimeoutError:
+                    yield sse.comment("waiting for the first probe of every region")
             snap = checker.snapshot(mono())
             sent = snap.seq
             yield sse.encode("snapshot", snap.model_dump_json(), id=snap.id, retry_ms=RETRY_MS)

@@ -97,6 +97,7 @@ class Checker:
         self.health = {r: S.initial(r, self.settings, self.mono_start) for r in self.regions}
         self.log = EventLog(self.boot, self.settings.history)
         self.subscribers: set[asyncio.Queue[Item]] = set()
+        self.first_round = asyncio.Event()  # set once every region has a verdict
         for r, h in self.health.items():
             self.metrics.region_up.labels(self.name, r).set(STATE_VALUE[h.state])
 
@@ -120,6 +121,10 @@ class Checker:
         m.probe_results.labels(self.name, region, outcome_of(result)).inc()
         h, t = S.step(self.health[region], result, self.settings)
         self.health[region] = h
+        if not self.first_round.is_set() and all(
+            x.state != "unknown" for x in self.health.values()
+        ):
+            self.first_round.set()
         status = self.status(region, result.finished)
         if t is None:
             self._publish(status)  # no transition: next_change_at and rtt moved

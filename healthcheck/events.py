@@ -2,7 +2,8 @@
 
 Wire format of ``GET /v1/events`` (Server-Sent Events):
 
-* ``event: snapshot`` — a ``Snapshot``: every region's current ``RegionStatus``; sent on connect,
+* ``event: snapshot`` — a ``Snapshot``: every region's current ``RegionStatus``; sent on connect
+  (after every region's first verdict: heartbeats until then, never a snapshot of "unknown"),
   and instead of a replay when ``Last-Event-ID`` is unknown, from another checker run or too old.
 * ``event: state`` — a ``StateEvent``: one transition of one region.
 * ``event: status`` — a ``RegionStatus`` after every probe that caused no transition (its

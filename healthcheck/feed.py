@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import AsyncIterator, Callable
 
@@ -29,6 +30,8 @@ import httpx
 
 from healthcheck.events import RegionStatus, Snapshot, StateEvent
 from healthcheck.sse import SSEMessage, SSEParser
+
+LOG = logging.getLogger("dnslab.healthfeed")
 
 
 class HealthFeed:
@@ -78,8 +81,10 @@ class HealthFeed:
                 delivered = False
                 try:
                     delivered = await self._session(client)
-                except (httpx.HTTPError, OSError, ValueError):
-                    pass
+                except (httpx.HTTPError, OSError, ValueError) as exc:
+                    LOG.info("feed %s: %s: %s", self.url, type(exc).__name__, exc)
+                except Exception:  # a failing callback must not end the feed for good
+                    LOG.exception("feed %s: unexpected error; reconnecting", self.url)
                 finally:
                     self._set_up(False)
                 self.failures += 1
@@ -101,11 +106,11 @@ class HealthFeed:
                 messages = parser.feed(chunk)
                 if parser.retry_ms is not None:
                     self.retry_ms = parser.retry_ms
+                for msg in messages:  # apply (e.g. a fresh snapshot) before saying "up"
+                    self._handle(msg)
                 if messages or parser.comments:
                     delivered = True
                     self._set_up(True)
-                for msg in messages:
-                    self._handle(msg)
         return delivered
 
     def _handle(self, msg: SSEMessage) -> None:

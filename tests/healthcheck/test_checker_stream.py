@@ -33,28 +33,30 @@ async def take(gen: object, parser: SSEParser, n: int) -> list[SSEMessage]:
     return out
 
 
-def test_snapshot_then_events_then_resume() -> None:
+def test_snapshot_waits_for_verdicts_then_events_then_resume() -> None:
     async def go() -> None:
         c, clock = make()
-        c.record("eu", result(True, clock))
+        c.record("eu", result(True, clock))  # b-1
         gen = event_stream(c, None, clock.now)
         p = SSEParser()
+        first = await gen.__anext__()  # us has no verdict yet: no snapshot, a heartbeat
+        assert first.startswith(b": waiting for the first probe")
+        c.record("us", result(False, clock))  # b-2: every region has a verdict
         (snap,) = await take(gen, p, 1)
-        assert snap.event == "snapshot" and snap.id == "b-1"
-        assert c.record("us", result(False, clock)) is not None
-        (ev,) = await take(gen, p, 1)
-        assert ev.event == "state" and ev.id == "b-2" and '"previous":"unknown"' in ev.data
+        assert snap.event == "snapshot" and snap.id == "b-2" and "unknown" not in snap.data
         assert c.record("eu", result(True, clock)) is None  # no transition: a status message
         (st,) = await take(gen, p, 1)
         assert st.event == "status" and st.id == "b-2" and '"probes":2' in st.data
+        c.record("eu", result(False, clock))
+        assert c.record("eu", result(False, clock)) is not None  # eu down (fall 2): b-3
+        msgs = await take(gen, p, 2)
+        assert [m.event for m in msgs] == ["status", "state"] and msgs[1].id == "b-3"
+        assert '"previous":"up"' in msgs[1].data
         await gen.aclose()
         assert c.subscribers == set()
-        # a client that saw b-1 resumes and gets exactly b-2, then b-3
-        c.record("eu", result(False, clock))
-        c.record("eu", result(False, clock))  # eu down (fall 2): b-3
+        # a client that saw b-1 resumes and gets exactly b-2 and b-3
         gen2 = event_stream(c, "b-1", clock.now)
-        p2 = SSEParser()
-        msgs = await take(gen2, p2, 2)
+        msgs = await take(gen2, SSEParser(), 2)
         assert [m.id for m in msgs] == ["b-2", "b-3"]
         assert "2 consecutive failures" in msgs[1].data
         await gen2.aclose()

@@ -174,7 +174,13 @@ def test_checker_killed_and_restarted_feed_resyncs(procs: ProcessGroup) -> None:
 
     checker = start_checker()
     ups: list[bool] = []
-    feed = HealthFeed(f"http://127.0.0.1:{hport}/v1/events", on_status=ups.append, backoff_max=0.3)
+    snaps: list[Snapshot] = []
+    feed = HealthFeed(
+        f"http://127.0.0.1:{hport}/v1/events",
+        on_snapshot=snaps.append,
+        on_status=ups.append,
+        backoff_max=0.3,
+    )
 
     def view() -> dict[str, tuple[str, float | None, str]]:
         return {r: (s.state, s.since, s.reason) for r, s in feed.view.items()}
@@ -193,7 +199,7 @@ def test_checker_killed_and_restarted_feed_resyncs(procs: ProcessGroup) -> None:
             await until(lambda: not feed.up, 3, "feed down after checker death")
             assert view()["b"][0] == "down"  # fail-static: last state kept
             post(f"http://127.0.0.1:{ports['b'][1]}/v1/faults", {"fault": "clear"})
-            post(f"http://127.0.0.1:{ports['a'][1]}/v1/faults", {"fault": "error-rate", "rate": 1})
+            post(f"http://127.0.0.1:{ports['a'][1]}/v1/faults", {"fault": "hang"})
             checker = start_checker()
             await until(lambda: feed.up, 5, "feed back up")
             await until(lambda: view()["a"][0] == "down" and view()["b"][0] == "up", 5, "resynced")
@@ -201,3 +207,9 @@ def test_checker_killed_and_restarted_feed_resyncs(procs: ProcessGroup) -> None:
 
     asyncio.run(go())
     assert ups[:3] == [True, False, True]
+    assert len(snaps) == 2 and snaps[0].boot != snaps[1].boot
+    # a restarted checker never hands out "unknown": the snapshot waits for every verdict
+    assert all(r.state != "unknown" for s in snaps for r in s.regions)
+    assert {r.region: r.reason for r in snaps[1].regions}["a"].startswith(
+        "first probe failed: timeout"
+    )
