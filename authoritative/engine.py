@@ -25,6 +25,7 @@ AXFR = 252
 IXFR = 251
 NOTIFY = 4
 UPDATE = 5
+SOA = 6
 TCP_LIMIT = 65535
 SAMPLE = 8  # time one query in 8: two clock reads per query cost more than the cache hit
 CH = 3
@@ -168,6 +169,8 @@ class Engine:
             rcode = FORMERR if q.opcode in (0, NOTIFY, UPDATE) else NOTIMP
         elif q.qclass == CH:  # CHAOS answers plain queries only
             rcode = NOTIMP
+        elif q.opcode == UPDATE and q.qtype != SOA:  # the zone section names a zone by its SOA
+            rcode = FORMERR
         elif q.opcode:
             rcode = opcode_rcode(q.opcode)
         elif q.qtype == IXFR or (q.qtype == AXFR and transport == TCP):

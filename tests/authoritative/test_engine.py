@@ -276,3 +276,12 @@ def test_more_records_announced_than_fit_is_formerr_or_silence() -> None:
     assert rcode_of(engine.handle(bytes(wire), UDP, CLIENT)) == dns.rcode.FORMERR
     header_only = bytes(wire[:4]) + b"\x00\x00\x00\x00\x00\x00\x10\x00" + b"\x00" * 11
     assert engine.handle(header_only, UDP, CLIENT) is None  # no question, nothing parsed
+
+
+def test_update_needs_an_soa_zone_section() -> None:
+    engine = make_engine()
+    for qtype, rcode in (("A", dns.rcode.FORMERR), ("SOA", dns.rcode.NOTAUTH)):
+        wire = bytearray(q("test.example.", qtype).to_wire())
+        wire[2] = 5 << 3  # UPDATE
+        raw = engine.handle(bytes(wire), UDP, CLIENT)
+        assert raw is not None and raw[3] & 0xF == rcode
