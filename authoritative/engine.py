@@ -1,11 +1,14 @@
-"""The query engine: bytes in, bytes out. Parse, look up the wire cache, on a miss run the
+"""The query engine: bytes in, bytes out. Parse, look up the wire caches, on a miss run the
 pipeline and render once, then patch the cached bytes for this query.
 
-Cache key: (lowercased qname wire, qtype, qclass, EDNS shape, variant). The EDNS shape folds
-in everything that changes the bytes: transport size limit, presence of OPT, DO bit, and the
-room an echoed ECS option needs. Per query we patch the message ID, echo RD, copy the question
-bytes from the query (so its letter case is echoed, and owner names compressed to the
-question follow it), and append the ECS option with the answer's scope.
+Two caches. The *exact* cache (names that are not dynamic) maps the query bytes after the ID
+to the reply bytes after the ID: a hit costs one lookup and one concatenation. The *answer*
+cache is keyed by (lowercased qname wire, qtype, qclass, EDNS shape, variant); the EDNS shape
+folds in everything that changes the bytes: size limit (transport, advertised payload), OPT
+present, DO, NSID and EXPIRE asked, and the room an echoed ECS option needs. Per query we
+patch the message ID, echo RD, copy the question bytes from the query (so its letter case is
+echoed, and owner names compressed to the question follow it), and insert the ECS option
+with the answer's scope. Checks run in Knot DNS 3.2's order (see ``_answer``).
 """
 
 from __future__ import annotations
