@@ -46,6 +46,7 @@ def patch_config(
     checks: CheckSpec | None = None,
     port_for: PortFor | None = None,
     service: str = SERVICE,
+    resolver: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The drill's config dict. ``port_for`` given: every listener moves to a fresh port."""
     out: dict[str, Any] = copy.deepcopy(dict(data))
@@ -70,9 +71,21 @@ def patch_config(
             "rise": checks.rise,
             "timeout": checks.timeout,
         }
+    if resolver:
+        out["resolver"] = merge_knobs(out.get("resolver", {}), resolver)
     if port_for is not None:
         _move_ports(out, port_for)
     return out
+
+
+def merge_knobs(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``over``; ``cache-min-ttl`` and ``cache_min_ttl`` are one knob."""
+
+    def norm(k: str) -> str:
+        return k.replace("-", "_")
+
+    replaced = {norm(k) for k in over}
+    return {**{k: v for k, v in base.items() if norm(k) not in replaced}, **over}
 
 
 def _move_ports(out: dict[str, Any], port_for: PortFor) -> None:

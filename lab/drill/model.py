@@ -125,14 +125,13 @@ def run_duration(
     request_interval: float,
     tail: float,
     cap: float,
+    resolver: ResolverTTL | None = None,
 ) -> float:
     """Long enough to see every bounded window close: first fault + largest model max + tail."""
+    tau = check.timeout + PROPAGATION_GUESS_S
     maxes = [
         p.max_s
-        for p in (
-            predict(prof, ttl, check, request_interval, check.timeout + PROPAGATION_GUESS_S)
-            for prof in profiles
-        )
+        for p in (predict(prof, ttl, check, request_interval, tau, resolver) for prof in profiles)
         if p.max_s is not None
     ]
     longest = max(maxes, default=check.fall * check.interval + check.timeout)

@@ -69,6 +69,18 @@ class Scenario(BaseModel):
     profiles: dict[str, float] = Field(default_factory=lambda: {"honours-ttl": 1.0})
     checks: CheckSpec = CheckSpec()
     faults: list[FaultSpec] = Field(min_length=1)
+    # overrides of lab.toml [resolver] for the drill's lab, e.g. {"cache-min-ttl" = 10}
+    resolver: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("resolver")
+    @classmethod
+    def _resolver_knobs(
+        cls, knobs: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        from resolver.settings import ResolverSettings
+
+        ResolverSettings.model_validate(knobs)  # unknown or bad knobs fail here, by name
+        return knobs
 
     @field_validator("ttls")
     @classmethod

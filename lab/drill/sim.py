@@ -117,6 +117,7 @@ def simulate(
             scenario.request_interval,
             scenario.tail,
             scenario.max_duration,
+            resolver_ttl(resolver) if resolver is not None else None,
         )
     record = RunRecord(ttl=ttl, scenario=scenario, clients=clients, mode="sim", end=duration)
     world = _World(geo or SimpleGeo())

@@ -52,3 +52,14 @@ def test_patch_without_ports_keeps_addresses() -> None:
 def test_toml_writer_quotes_and_escapes() -> None:
     data = {"a": {"lab.example.": 'x "y"', "n": [1, 2.5, True]}, "t": [{"k": "v"}, {"k": "w"}]}
     assert tomllib.loads(to_toml(data)) == data
+
+
+def test_scenario_resolver_knobs_replace_either_spelling() -> None:
+    raw = base()
+    raw["resolver"] = {"cache_min_ttl": 3, "listen": "127.0.0.1:5301"}
+    data = patch_config(raw, REPO, resolver={"cache-min-ttl": 10, "serve-expired": True})
+    res = data["resolver"]
+    assert isinstance(res, dict)
+    assert "cache_min_ttl" not in res and res["cache-min-ttl"] == 10
+    cfg = config.parse_config(to_toml(data), "gen.toml", str(REPO))
+    assert cfg.resolver.cache_min_ttl == 10 and cfg.resolver.serve_expired

@@ -57,3 +57,8 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read scenario"):
         load_scenario(tmp_path / "nope.toml")
     assert DEFAULT_SCENARIO.exists()
+
+
+def test_bad_resolver_knob_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"resolver\.cache-min-tll: Extra inputs"):
+        parse_scenario('[resolver]\n"cache-min-tll" = 3\n' + MINIMAL, "my.toml")
