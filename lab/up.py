@@ -279,7 +279,17 @@ def wait_all_up(status_url: str, regions: list[str], timeout: float) -> None:
         states = fetch_states(status_url)
         return all(states.get(r) == "up" for r in regions)
 
-    wait_for(ok, timeout, f"checker {status_url}: all regions up", interval=0.05)
+    try:
+        wait_for(ok, timeout, f"checker {status_url}: all regions up", interval=0.05)
+    except ProcessError:
+        states = fetch_states(status_url)
+        seen = (
+            ", ".join(f"{r}={states.get(r, 'unknown')}" for r in regions) if states else "no answer"
+        )
+        raise ProcessError(
+            f"checker {status_url} does not report every region up after {timeout:.0f}s "
+            f"({seen}); a region killed by an earlier drill stays dead: restart `dnslab up`"
+        ) from None
 
 
 def run_up(config: Path | None, log_root: Path | None = None, status_every: float = 2.0) -> int:
