@@ -285,6 +285,33 @@ def opcode_cases() -> list[Case]:
         Case(f"opcode-{label}-no-edns", with_opcode(code, edns=False))
         for code, label in names.items()
     ]
+    for code, label in ((4, "notify"), (5, "update")):
+        for rdtype, rdclass, what in (
+            (6, 3, "ch-soa"),
+            (1, 1, "qtype-a"),
+            (255, 1, "qtype-any"),
+            (1, 3, "ch-a"),
+            (6, 255, "class-any-soa"),
+            (6, 254, "class-none-soa"),
+        ):
+            cases.append(
+                Case(
+                    f"opcode-{label}-{what}",
+                    header(flags=code << 11) + question("example.com.", rdtype, rdclass),
+                )
+            )
+        cases.append(
+            Case(
+                f"opcode-{label}-out-of-zone-a",
+                header(flags=code << 11) + question("example.org.", 1),
+            )
+        )
+        cases.append(
+            Case(
+                f"opcode-{label}-below-zone-soa",
+                header(flags=code << 11) + question("www.example.com.", 6),
+            )
+        )
     cases += [
         Case("opcode-notify-unhosted", with_opcode(4, "example.org.")),
         Case("opcode-notify-aa-rd", header(flags=(4 << 11) | 0x0500) + question("example.com.", 6)),
@@ -631,6 +658,14 @@ def parse_order_cases() -> list[Case]:
         Case("qd0-trailing-garbage", header(qd=0) + b"\x00\x00\x00\x00\x00"),
         Case("qd0-ns-count-missing", header(qd=0, ns=64)),
         Case("qd0-ar-count-missing", header(qd=0, ar=1)),
+        Case(
+            "qd0-opt-nonroot-then-trailing",
+            header(qd=0, ar=1)
+            + rr("host.sub.example.com.", 41, 1, b"", ttl=0x2910)
+            + b"\x00\x80\x00",
+        ),
+        Case("qd0-opt-then-trailing", header(qd=0, ar=1) + opt_rr() + b"\x00\x80\x00"),
+        Case("qd0-good-rr", header(qd=0, an=1) + rr("www.example.com.", 1, 1, b"\x01\x02\x03\x04")),
         Case("qd1-ns-count-missing", header(ns=3) + question("www.example.com.")),
         Case("qd1-ar-count-missing", header(ar=2) + question("www.example.com.") + opt_rr()),
         Case(
