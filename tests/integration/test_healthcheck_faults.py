@@ -85,6 +85,7 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
         procs, [f"{n}=http://127.0.0.1:{p}/healthz" for n, (p, _) in ports.items()]
     )
     events: list[StateEvent] = []
+    posted: dict[str, float] = {}
     feed = HealthFeed(f"http://127.0.0.1:{hport}/v1/events", on_event=events.append)
 
     def state(n: str) -> str | None:
@@ -94,7 +95,9 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
     async def go() -> None:
         async with running(feed):
             await until(lambda: all(state(n) == "up" for n in names), 10, "all up")
+            posted["hang"] = time.time()
             post(f"http://127.0.0.1:{ports['hang'][1]}/v1/faults", {"fault": "hang"})
+            posted["errors"] = time.time()
             post(
                 f"http://127.0.0.1:{ports['errors'][1]}/v1/faults",
                 {"fault": "error-rate", "rate": 1.0},
@@ -112,6 +115,9 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
     assert reasons["hang"] == f"2 consecutive failures: timeout after {TIMEOUT:.2f}s"
     assert reasons["errors"] == "2 consecutive failures: status 503 (expected 200)"
     assert reasons["healthz"] == "2 consecutive failures: status 503 (expected 200)"
+    for region in ("hang", "errors"):  # within the detection bound fall·interval + timeout
+        at = next(e.at for e in events if e.status.region == region and e.status.state == "down")
+        assert at - posted[region] <= FALL * INTERVAL + TIMEOUT + 0.2, (region, at - posted[region])
     with urllib.request.urlopen(f"http://127.0.0.1:{ports['healthz'][0]}/", timeout=2) as r:
         assert r.status == 200  # traffic fine, health failing
     # flap: between two transitions there are at least fall (to down) / rise (to up) probes
