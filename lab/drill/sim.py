@@ -17,6 +17,7 @@ import ipaddress
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from lab.clock import VirtualClock
@@ -70,8 +71,12 @@ class SimpleGeo:
         up = [r for r in order if r not in down] or list(order)
         return (self.addrs[up[0]],)
 
+    @cached_property
+    def _regions(self) -> dict[str, str]:
+        return {a: r for r, a in self.addrs.items()}
+
     def region_of(self, addr: str) -> str:
-        return next((r for r, a in self.addrs.items() if a == addr), "")
+        return self._regions.get(addr, "")
 
 
 @dataclass
