@@ -122,9 +122,10 @@ def why_section(run: dict[str, Any], top: int = 8) -> list[str]:
 
 def render_summary(runs: Sequence[dict[str, Any]]) -> str:
     dead = ", ".join(sorted({str(r["dead_region"]) for r in runs}))
+    sim = " — SIMULATED on a virtual clock" if any(r["mode"] == "sim" for r in runs) else ""
     return "\n".join(
         [
-            f"stale-routing window after the fault (dead region: {dead})",
+            f"stale-routing window after the fault (dead region: {dead}){sim}",
             summary_table(runs),
             "",
             "by client profile (affected clients):",
