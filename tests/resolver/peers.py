@@ -16,6 +16,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+from lab.errors import ProcessError
 from lab.procs import Child, ProcessGroup, free_port, udp_dns_ready, wait_for
 from tests.integration.knot import Endpoint, Zone, start_knot
 
@@ -143,13 +144,23 @@ def start_unbound(
     upstream: str,
     options: Mapping[str, object],
 ) -> Unbound:
+    """Unbound on a free port; ready once it logs "start of service" (its own line, not any
+    DNS answer on the port); a port taken between ``free_port`` and bind is retried."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    conf = workdir / "unbound.conf"
-    conf.write_text(unbound_conf(workdir, port, upstream, options))
-    child = group.start("unbound", [unbound, "-d", "-c", str(conf)])
-    group.wait_ready(child, udp_dns_ready("127.0.0.1", port))
-    return Unbound(child, port)
+    for attempt in range(3):
+        port = free_port()
+        conf = workdir / "unbound.conf"
+        conf.write_text(unbound_conf(workdir, port, upstream, options))
+        child = group.start(f"unbound-{attempt}", [unbound, "-d", "-c", str(conf)])
+        wait_for(
+            lambda c=child: not c.alive() or "start of service" in _log(c), 15, "unbound ready"
+        )
+        if child.alive():
+            group.wait_ready(child, udp_dns_ready("127.0.0.1", port))
+            return Unbound(child, port)
+        if "already in use" not in _log(child):
+            raise ProcessError(f"unbound exited {child.proc.returncode}: {_log(child)}")
+    raise ProcessError("unbound: no free port after 3 tries")
 
 
 def start_dnslab_resolver(
@@ -159,16 +170,34 @@ def start_dnslab_resolver(
     options: Mapping[str, object],
     name: str = "resolver",
 ) -> tuple[Child, str, str]:
-    """``dnslab resolver`` with Unbound-spelled ``options``; returns (child, listen, metrics)."""
-    listen = f"127.0.0.1:{free_port()}"
-    metrics = f"127.0.0.1:{free_port()}"
-    argv = [dnslab, "resolver", "--upstream", upstream, "--listen", listen, "--metrics", metrics]
-    for k, v in options.items():
-        argv += ["-o", f"{k}={_unbound_value(v)}"]
-    child = group.start(name, argv)
-    host, _, port = listen.rpartition(":")
-    group.wait_ready(child, udp_dns_ready(host, int(port)))
-    return child, listen, metrics
+    """``dnslab resolver`` with Unbound-spelled ``options``; returns (child, listen, metrics).
+
+    Ready means *its own* ``ready resolver ADDR`` line (a DNS answer on the port could come from
+    another process that grabbed it); a port taken between ``free_port`` and bind is retried.
+    """
+    for attempt in range(3):
+        listen = f"127.0.0.1:{free_port()}"
+        metrics = f"127.0.0.1:{free_port()}"
+        argv = [dnslab, "resolver", "--upstream", upstream, "--listen", listen]
+        argv += ["--metrics", metrics]
+        for k, v in options.items():
+            argv += ["-o", f"{k}={_unbound_value(v)}"]
+        child = group.start(f"{name}-{attempt}" if attempt else name, argv)
+        ready = f"ready resolver {listen}"
+        wait_for(lambda c=child, r=ready: not c.alive() or r in _log(c), 15, f"{name} ready")
+        if child.alive():
+            host, _, port = listen.rpartition(":")
+            group.wait_ready(child, udp_dns_ready(host, int(port)))
+            return child, listen, metrics
+        if "already in use" not in _log(child):
+            raise ProcessError(f"{name} exited {child.proc.returncode}: {_log(child)}")
+    raise ProcessError(f"{name}: no free port after 3 tries")
+
+
+def _log(child: Child) -> str:
+    if child.log_path is None or not child.log_path.exists():
+        return ""
+    return child.log_path.read_text(errors="replace")
 
 
 @dataclass(frozen=True)
