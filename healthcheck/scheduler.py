@@ -12,15 +12,19 @@ import asyncio
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from healthcheck.checker import Checker
 from healthcheck.probe import Target, probe, tls_context
+from healthcheck.state import ProbeResult
 
 
 def next_start(started: float, interval: float, jitter: float, u: float) -> float:
     """When the next probe starts; ``u`` is uniform in [-1, 1]."""
     return started + interval * (1 + jitter * u)
+
+
+ProbeFn = Callable[[Target], Awaitable[ProbeResult]]
 
 
 async def probe_loop(
@@ -29,13 +33,21 @@ async def probe_loop(
     rng: random.Random,
     mono: Callable[[], float] = time.monotonic,
     ssl_ctx: ssl.SSLContext | None = None,
+    probe_fn: ProbeFn | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
+    """Probe ``target`` forever; ``probe_fn``/``sleep`` are injectable for virtual-time tests."""
     s = checker.settings
+
+    async def real_probe(t: Target) -> ProbeResult:
+        return await probe(t, s, ssl_ctx, mono)
+
+    run = probe_fn or real_probe
     while True:
-        result = await probe(target, s, ssl_ctx, mono)
+        result = await run(target)
         checker.record(target.region, result)
         wake = next_start(result.started, s.interval, s.jitter, rng.uniform(-1, 1))
-        await asyncio.sleep(max(0.0, wake - mono()))
+        await sleep(max(0.0, wake - mono()))
 
 
 def start_all(
