@@ -14,10 +14,10 @@ import dns.message
 import dns.query
 import pytest
 
-from lab.procs import ProcessGroup, free_port, http_ready, udp_dns_ready
+from lab.procs import ProcessGroup, http_ready
 from tests.conftest import DNSLAB, REPO, require_tool
 from tests.integration.test_resolver_with_authoritative import kdig
-from tests.resolver.peers import start_dnslab_resolver, start_unbound
+from tests.resolver.peers import start_dnslab_resolver, start_lab_authoritative, start_unbound
 
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
@@ -42,13 +42,9 @@ def geo_answer(dns_addr: str, subnet: str) -> str:
 def test_ecs_scope_reuse_agrees_with_unbound_subnetcache(
     procs: ProcessGroup, tmp_path: Path
 ) -> None:
-    port, admin = free_port(), free_port()
-    argv = [DNSLAB, "authoritative", "--config", str(REPO / "lab.toml")]
-    argv += ["--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{admin}"]
-    auth = procs.start("authoritative", argv, env={"DNSLAB_ADMIN_TOKEN": TOKEN}, cwd=REPO)
-    procs.wait_ready(auth, udp_dns_ready("127.0.0.1", port))
-    procs.wait_ready(auth, http_ready(f"http://127.0.0.1:{admin}/v1/health"))
-    upstream = f"127.0.0.1:{port}"
+    env = {"DNSLAB_ADMIN_TOKEN": TOKEN}
+    auth, upstream, admin = start_lab_authoritative(procs, DNSLAB, REPO / "lab.toml", env)
+    procs.wait_ready(auth, http_ready(f"http://{admin}/v1/health"))
     unbound = start_unbound(procs, require_tool("unbound"), tmp_path / "u", upstream, UNBOUND_ECS)
     _, ours, _ = start_dnslab_resolver(procs, DNSLAB, upstream, {})
     sides = {"ours": ours, "unbound": unbound.addr}
@@ -57,7 +53,7 @@ def test_ecs_scope_reuse_agrees_with_unbound_subnetcache(
     assert {a for a, _ in filled.values()} == {"127.0.2.1"}  # eu -> eu-west
 
     req = urllib.request.Request(
-        f"http://127.0.0.1:{admin}/v1/health/eu-west",
+        f"http://{admin}/v1/health/eu-west",
         data=json.dumps({"state": "down"}).encode(),
         method="PUT",
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},

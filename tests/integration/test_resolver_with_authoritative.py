@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 
-from lab.procs import ProcessGroup, free_port, udp_dns_ready
+from lab.procs import ProcessGroup
 from tests.conftest import DNSLAB, REPO, require_tool
-from tests.resolver.peers import start_dnslab_resolver
+from tests.resolver.peers import start_dnslab_resolver, start_lab_authoritative
 
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
@@ -36,12 +36,8 @@ def hits(metrics: str) -> float:
 
 
 def authoritative(procs: ProcessGroup) -> str:
-    port = free_port()
-    argv = [DNSLAB, "authoritative", "--config", str(REPO / "lab.toml")]
-    argv += ["--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{free_port()}"]
-    child = procs.start("authoritative", argv, cwd=REPO)
-    procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
-    return f"127.0.0.1:{port}"
+    _, dns_addr, _ = start_lab_authoritative(procs, DNSLAB, REPO / "lab.toml")
+    return dns_addr
 
 
 def test_ecs_scope_reuse_through_the_lab(procs: ProcessGroup) -> None:

@@ -194,6 +194,25 @@ def start_dnslab_resolver(
     raise ProcessError(f"{name}: no free port after 3 tries")
 
 
+def start_lab_authoritative(
+    group: ProcessGroup, dnslab: str, config: Path, env: dict[str, str] | None = None
+) -> tuple[Child, str, str]:
+    """``dnslab authoritative --config lab.toml`` on free ports; returns (child, dns, admin)."""
+    for attempt in range(3):
+        dns_addr, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        argv = [dnslab, "authoritative", "--config", str(config)]
+        argv += ["--listen", dns_addr, "--admin", admin]
+        name = f"authoritative-{attempt}"
+        child = group.start(name, argv, env=env, cwd=config.parent)
+        ready = f"ready authoritative {dns_addr}"
+        wait_for(lambda c=child, r=ready: not c.alive() or r in _log(c), 20, f"{name} ready")
+        if child.alive():
+            return child, dns_addr, admin
+        if "already in use" not in _log(child).lower():
+            raise ProcessError(f"{name} exited {child.proc.returncode}: {_log(child)}")
+    raise ProcessError("authoritative: no free port after 3 tries")
+
+
 def _log(child: Child) -> str:
     if child.log_path is None or not child.log_path.exists():
         return ""
