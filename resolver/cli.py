@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
 
 def settings_toml(settings: ResolverSettings) -> str:
     """The effective [resolver] table in Unbound's spelling (readable back by lab.toml)."""
+    import json
+
     lines = ["[resolver]"]
     for name, value in settings.model_dump(by_alias=True).items():
         if value is None:
@@ -114,6 +116,8 @@ def settings_toml(settings: ResolverSettings) -> str:
             lines.append(f"{name} = {'true' if value else 'false'}")
         elif isinstance(value, int):
             lines.append(f"{name} = {value}")
+        elif isinstance(value, list):
+            lines.append(f"{name} = {json.dumps(value)}")
         else:
             lines.append(f'{name} = "{value}"')
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ import dns.rcode
 from resolver.answers import Sections, aged, fixed, prepare, sections_of
 from resolver.cache import Cache, CachePolicy, Entry
 from resolver.ecs import GLOBAL, ClientSubnet, Scope, echo_matches, scope_of, subnet_to_forward
-from resolver.settings import ResolverSettings
+from resolver.settings import ResolverSettings, ecs_enabled
 
 Question = tuple[str, int, int]  # (lower-case qname with trailing dot, qtype, qclass)
 
@@ -125,7 +125,7 @@ class ResolverCore:
         return subnet_to_forward(
             query.client,
             query.ecs,
-            enabled=s.send_client_subnet,
+            enabled=ecs_enabled(s),
             max_ipv4=s.max_client_subnet_ipv4,
             max_ipv6=s.max_client_subnet_ipv6,
         )

@@ -72,8 +72,9 @@ class ResolverSettings(BaseModel):
     )
 
     # -- EDNS Client Subnet (Unbound subnetcache module; RFC 7871) ----------------------------
-    send_client_subnet: bool = Field(
-        True, description="forward the client's subnet upstream (Unbound lists upstreams here)"
+    send_client_subnet: bool | list[str] = Field(
+        True,
+        description="forward ECS upstream: yes/no, or Unbound's form, a list of upstream addresses",
     )
     max_client_subnet_ipv4: int = Field(24, ge=0, le=32)
     max_client_subnet_ipv6: int = Field(56, ge=0, le=128)
@@ -88,6 +89,13 @@ class ResolverSettings(BaseModel):
     @classmethod
     def _profile(cls, data: Any) -> Any:
         return with_profile(data) if isinstance(data, dict) else data
+
+    @field_validator("send_client_subnet", mode="before")
+    @classmethod
+    def _one_address(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.lower() not in ("yes", "no", "true", "false"):
+            return [value]  # Unbound writes one address per line
+        return value
 
     @field_validator("msg_cache_size", mode="before")
     @classmethod
@@ -106,6 +114,15 @@ class ResolverSettings(BaseModel):
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:5301)")
         return value
+
+
+def ecs_enabled(settings: ResolverSettings) -> bool:
+    """``send-client-subnet``: a yes/no, or (Unbound) the upstream addresses that get ECS."""
+    value = settings.send_client_subnet
+    if isinstance(value, bool):
+        return value
+    host, _ = split_host_port(settings.upstream)
+    return any(entry.split("@")[0].split("/")[0] == host for entry in value)
 
 
 def split_host_port(value: str) -> tuple[str, int]:

@@ -18,6 +18,7 @@ from resolver.answers import Sections
 from resolver.cache import Entry, Hit
 from resolver.core import Outcome, Reply, ResolverCore, UpstreamRequest
 from resolver.ecs import ClientSubnet, subnet_to_forward
+from resolver.settings import ecs_enabled
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class WireMemo:
 
     def _subnet(self, client: str) -> ClientSubnet | None:
         s = self.core.settings
-        if not s.send_client_subnet:
+        if not ecs_enabled(s):
             return None
         subnet = self._subnets.get(client, _UNSET)
         if subnet is _UNSET:

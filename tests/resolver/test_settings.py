@@ -64,3 +64,18 @@ def test_like_profiles_set_defaults_and_explicit_options_win() -> None:
 def test_unknown_profile_is_an_error() -> None:
     with pytest.raises(ValidationError, match="like"):
         ResolverSettings.model_validate({"like": "powerdns"})
+
+
+def test_send_client_subnet_unbound_list_form() -> None:
+    from resolver.settings import ecs_enabled
+
+    listed = ResolverSettings.model_validate(
+        {"upstream": "127.0.0.1:5300", "send-client-subnet": ["127.0.0.1", "10.0.0.1@53"]}
+    )
+    other = ResolverSettings.model_validate(
+        {"upstream": "127.0.0.9:53", "send-client-subnet": ["127.0.0.1"]}
+    )
+    assert ecs_enabled(listed) and not ecs_enabled(other)
+    assert ecs_enabled(ResolverSettings()) and not ecs_enabled(
+        ResolverSettings(send_client_subnet=False)
+    )
