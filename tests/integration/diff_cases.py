@@ -628,6 +628,36 @@ def edns_expire_cases() -> list[Case]:
         Case("expire-refused", q("example.org.")),
         Case("expire-chaos", q("version.bind.", 16, 3)),
         Case("expire-tcp", q("www.example.com."), "tcp"),
+        Case("expire-axfr-udp", q("example.net.", 252)),
+        Case("expire-axfr-tcp", q("example.net.", 252), "tcp"),
+        Case("expire-ixfr-udp", q("example.com.", 251)),
+        Case("expire-type0", q("www.example.com.", 0)),
+        Case("expire-class-any", q("www.example.com.", 1, 255)),
+        Case("expire-class-none", q("www.example.com.", 1, 254)),
+        Case(
+            "expire-notify",
+            header(flags=4 << 11, ar=1)
+            + question("example.com.", 6)
+            + opt_rr(rdata=option(9, b"")),
+        ),
+        Case(
+            "expire-iquery",
+            header(flags=1 << 11, ar=1)
+            + question("example.com.", 6)
+            + opt_rr(rdata=option(9, b"")),
+        ),
+        Case(
+            "expire-badvers",
+            header(ar=1) + question("www.example.com.") + opt_rr(version=1, rdata=option(9, b"")),
+        ),
+        Case(
+            "expire-bad-ecs",
+            header(ar=1)
+            + question("www.example.com.")
+            + opt_rr(rdata=option(9, b"") + option(8, b"\x00\x07\x00\x00")),
+        ),
+        Case("expire-truncated", q("big.example.com.", 16)),
+        Case("expire-any", q("example.com.", 255)),
         Case(
             "expire-with-ecs",
             header(ar=1)

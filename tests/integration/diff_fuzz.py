@@ -89,6 +89,10 @@ def random_options(rng: random.Random) -> bytes:
 
 def structured(rng: random.Random, qid: int = QID) -> bytes:
     flags = 0
+    if rng.random() < 0.08:
+        flags |= rng.choice((1, 2, 4, 5, 6, 9, 15)) << 11  # an opcode other than QUERY
+    if rng.random() < 0.05:
+        flags |= 0x0400  # AA in a query
     if rng.random() < 0.3:
         flags |= 0x0100  # RD
     if rng.random() < 0.1:

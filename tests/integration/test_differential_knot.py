@@ -38,7 +38,10 @@ from tests.integration.servers import ZONES, start_under_test
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 # case id -> the disagreement, reported to core (tests turn red once fixed: strict xfail)
-KNOWN_DIFFERENCES: dict[str, str] = {}
+KNOWN_DIFFERENCES: dict[str, str] = dict.fromkeys(
+    ["expire-axfr-udp", "expire-axfr-tcp", "expire-ixfr-udp", "expire-notify", "expire-iquery"],
+    "Knot adds EDNS EXPIRE to NOTIMP/NOTAUTH replies once the zone is found (mail to core 04:10)",
+)
 
 
 @pytest.fixture(scope="module")
