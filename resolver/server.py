@@ -105,6 +105,10 @@ class ResolverServer:
         except UpstreamError as exc:
             self.metrics.errors.labels(exc.kind).inc()
             return self.core.on_upstream_failure(request, exc.kind, self.clock.now())
+        except Exception:  # a surprise must not leave waiting clients (or a prefetch) hanging
+            log.exception("upstream query for %s failed", request.qname)
+            self.metrics.errors.labels("malformed").inc()
+            return self.core.on_upstream_failure(request, "malformed", self.clock.now())
         self.metrics.latency.observe(took)
         evicted = self.core.cache.evictions
         reply = self.core.on_upstream(request, response, self.clock.now())

@@ -70,7 +70,7 @@ class Upstream:
             except dns.exception.Timeout:
                 last = UpstreamError("timeout", f"no answer within {self.timeout:.3f}s")
                 continue
-            except (dns.exception.FormError, dns.exception.SyntaxError, ValueError) as exc:
+            except (dns.exception.DNSException, ValueError, EOFError) as exc:  # after Timeout
                 last = UpstreamError("malformed", str(exc))
                 continue
             except OSError as exc:
