@@ -11,7 +11,10 @@ checker's decision time (``StateEvent.at``, wall clock).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import dns.asyncquery
@@ -138,3 +141,60 @@ def test_kill_region_answers_move_within_50ms_of_decision(
     print(summary)
     assert all(d <= DETECTION_BOUND for d, _ in results), summary
     assert all(p <= PROPAGATION_BOUND for _, p in results), summary
+
+
+def feed_up(admin_port: int) -> float | None:
+    url = f"http://127.0.0.1:{admin_port}/metrics"
+    with urllib.request.urlopen(url, timeout=2) as r:
+        text = r.read().decode()
+    m = re.search(r'^dnslab_authoritative_health_feed_up\{checker="vp"\} (\S+)$', text, re.M)
+    return None if m is None else float(m.group(1))
+
+
+def test_checker_death_is_visible_and_a_restart_resyncs_the_server(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    ports = [free_port(), free_port()]
+    regions = [
+        procs.start(f"r{i}", [DNSLAB, "region", "--name", f"r{i}", "--listen", f"127.0.0.1:{p}"])
+        for i, p in enumerate(ports)
+    ]
+    for child, p in zip(regions, ports, strict=True):
+        procs.wait_ready(child, http_ready(f"http://127.0.0.1:{p}/healthz"), timeout=60)
+    dns_port, admin_port, hport = free_port(), free_port(), free_port()
+    config = tmp_path / "lab.toml"
+    config.write_text(lab_toml(dns_port, admin_port, hport, ports))
+    argv = [DNSLAB, "healthcheck", "--config", str(config), "--name", "vp"]
+    checker = procs.start("checker", argv)
+    procs.wait_ready(checker, tcp_ready("127.0.0.1", hport))
+    start(procs, config, dns_port)
+
+    async def go() -> None:
+        async def until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+            deadline = time.monotonic() + timeout
+            while not cond():
+                assert time.monotonic() < deadline, what
+                await asyncio.sleep(0.02)
+
+        await until(lambda: feed_up(admin_port) == 1.0, 10, "server follows the checker")
+        assert await answer(dns_port) == "10.0.0.1"
+        checker.kill()  # the checker dies: the server must say so and keep its last state
+        await until(lambda: feed_up(admin_port) == 0.0, 5, "feed-up gauge drops to 0")
+        regions[0].kill()  # nobody can tell the server now...
+        await asyncio.sleep(1.0)
+        assert await answer(dns_port) == "10.0.0.1"  # ...fail-static, and visible as feed_up 0
+        restarted = procs.start("checker2", argv)
+        procs.wait_ready(restarted, tcp_ready("127.0.0.1", hport))
+        t0 = time.monotonic()
+        moved: list[str] = []
+
+        async def poll() -> bool:
+            moved.append(await answer(dns_port))
+            return moved[-1] == "10.0.0.2"
+
+        while not await poll():
+            assert time.monotonic() - t0 < 5, "server never resynced after the checker restart"
+            await asyncio.sleep(0.01)
+        assert feed_up(admin_port) == 1.0
+
+    asyncio.run(go())
