@@ -49,14 +49,13 @@ class ResolverMetrics:
         )
         for kind in KINDS:
             self.errors.labels(kind)
-        for outcome in Outcome:
-            self.queries.labels(outcome.value)
+        self._by_outcome = {o: self.queries.labels(o.value) for o in Outcome}
 
     def answered(self, reply: Reply) -> None:
         self.count(reply.outcome)
 
     def count(self, outcome: Outcome) -> None:
-        self.queries.labels(outcome.value).inc()
+        self._by_outcome[outcome].inc()
         if outcome is Outcome.HIT:
             self.hits.inc()
         elif outcome is Outcome.STALE:
