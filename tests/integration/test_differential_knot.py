@@ -120,6 +120,20 @@ def test_seeded_random_queries_agree(servers: tuple[Endpoint, Endpoint], kind: s
     assert not disagreements, f"{len(disagreements)} disagreements, first ones:\n{shown}"
 
 
+def test_seeded_random_queries_over_tcp_agree(servers: tuple[Endpoint, Endpoint]) -> None:
+    """100 seeded structured queries over TCP, one connection each."""
+    knot, ours = servers
+    rng = random.Random("dnslab-differential-tcp")
+    disagreements = []
+    for n in range(100):
+        case = Case(f"tcp-{n}", diff_fuzz.structured(rng, qid=n), "tcp")
+        result = compare(case, knot, ours)
+        if not result.agree:
+            disagreements.append(f"{case.id}: query bytes {case.wire.hex()}\n{result.diff()}")
+    shown = "\n\n".join(disagreements[:5])
+    assert not disagreements, f"{len(disagreements)} disagreements, first ones:\n{shown}"
+
+
 def test_servers_still_alive_after_all_cases(servers: tuple[Endpoint, Endpoint]) -> None:
     knot, ours = servers
     assert knot.child.alive() and ours.child.alive()
