@@ -141,17 +141,7 @@ class GeoRuntime:
 
     # --- health feed callbacks (one set per checker) ---
     def _apply(self, checker: str, statuses: list[RegionStatus], at: float, replace: bool) -> None:
-        inputs = self.inputs
-        if replace:
-            reports = {k: v for k, v in inputs.reports.items() if k[0] != checker}
-            inputs = HealthInputs(
-                inputs.checkers,
-                inputs.regions,
-                inputs.started,
-                reports,
-                inputs.disconnected,
-                inputs.forced,
-            )
+        inputs = self.inputs.forget(checker) if replace else self.inputs
         changed = replace
         for st in statuses:
             if st.region not in inputs.regions or checker not in inputs.checkers:
@@ -160,11 +150,7 @@ class GeoRuntime:
             key = (checker, st.region)
             if obs is None:
                 if key in inputs.reports:
-                    inputs = HealthInputs(
-                        inputs.checkers, inputs.regions, inputs.started,
-                        {k: v for k, v in inputs.reports.items() if k != key},
-                        inputs.disconnected, inputs.forced,
-                    )  # fmt: skip
+                    inputs = inputs.forget(checker, st.region)
                     changed = True
             elif inputs.reports.get(key) != obs:
                 inputs = inputs.report(checker, st.region, obs)

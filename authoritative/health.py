@@ -82,6 +82,15 @@ class HealthInputs:
     def report(self, checker: str, region: str, obs: Observation) -> HealthInputs:
         return replace(self, reports={**self.reports, (checker, region): obs})
 
+    def forget(self, checker: str, region: str | None = None) -> HealthInputs:
+        """Drop a checker's reports (of one region, or all): it votes the assumption again."""
+        reports = {
+            k: v
+            for k, v in self.reports.items()
+            if not (k[0] == checker and region in (None, k[1]))
+        }
+        return replace(self, reports=reports)
+
     def force(self, region: str, up: bool | None, at: float) -> HealthInputs:
         forced = {k: v for k, v in self.forced.items() if k != region}
         if up is not None:

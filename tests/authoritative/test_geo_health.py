@@ -92,3 +92,12 @@ def test_rtts_per_vantage() -> None:
     i = inputs("a", "b").report("a", "us-east", Observation(True, 1.0, 1.0, rtt=0.010))
     i = i.report("b", "us-east", Observation(True, 1.0, 1.0, rtt=0.050))
     assert compute_view(i, RULES, now=2.0)["us-east"].rtts == {"a": 0.010, "b": 0.050}
+
+
+def test_forget_returns_a_checker_to_the_assumption() -> None:
+    i = inputs("a").report("a", "eu-west", Observation(False, 1.0, 1.0))
+    i = i.report("a", "us-east", Observation(False, 1.0, 1.0))
+    one = i.forget("a", "eu-west")
+    assert compute_view(one, RULES, now=2.0).is_up("eu-west")
+    assert not compute_view(one, RULES, now=2.0).is_up("us-east")
+    assert compute_view(i.forget("a"), RULES, now=2.0).is_up("us-east")
