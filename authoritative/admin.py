@@ -83,7 +83,7 @@ def health_json(runtime: GeoRuntime) -> dict[str, Any]:
             "votes": {v.checker: {"up": v.up, "source": v.source} for v in h.votes},
             "rtt_s": dict(h.rtts),
         }
-    feeds = {c: c not in runtime.inputs.disconnected for c in runtime.inputs.checkers}
+    feeds = {c: runtime.feed_state(c) for c in runtime.inputs.checkers}
     return {"epoch": runtime.epoch, "regions": regions, "feeds": feeds}
 
 

@@ -102,6 +102,7 @@ class GeoRuntime:
         self.metrics = _Metrics.create(registry)
         self.epoch = base.epoch
         self.started = self.clock.now()
+        self.feeds_seen: dict[str, bool] = {}
         self.load(cfg, base)
 
     def load(self, cfg: LabConfig, base: ServingState, geomap: GeoMap | None = None) -> None:
@@ -181,7 +182,13 @@ class GeoRuntime:
     def on_update(self, checker: str, st: RegionStatus) -> None:
         self._apply(checker, [st], self.clock.now(), replace=False)
 
+    def feed_state(self, checker: str) -> str:
+        """'up', 'down' (was up: last word kept) or 'never connected'."""
+        seen = self.feeds_seen.get(checker)
+        return "never connected" if seen is None else ("up" if seen else "down")
+
     def on_status(self, checker: str, up: bool) -> None:
+        self.feeds_seen[checker] = up
         self.metrics.feed_up.labels(checker).set(1 if up else 0)
         if (checker in self.inputs.disconnected) == up:
             self.inputs = self.inputs.connection(checker, up)

@@ -142,3 +142,12 @@ def test_metrics_include_geo_gauges() -> None:
     assert 'dnslab_authoritative_region_up{region="ap-south"} 0.0' in text
     assert 'dnslab_authoritative_region_forced{region="ap-south"} -1.0' in text
     assert "dnslab_authoritative_geo_swaps_total" in text
+
+
+def test_feed_states_in_health() -> None:
+    client, runtime, _ = make()
+    assert client.get("/v1/health").json()["feeds"] == {"local": "never connected"}
+    runtime.on_status("local", True)
+    assert client.get("/v1/health").json()["feeds"] == {"local": "up"}
+    runtime.on_status("local", False)
+    assert client.get("/v1/health").json()["feeds"] == {"local": "down"}

@@ -60,7 +60,7 @@ def test_state_events_move_clients_and_a_dead_feed_keeps_the_last_state(
             lambda: addrs(ask(port, "127.2.0.10")) == ["127.0.1.1"], 5, "eu clients moved again"
         )
     # the checker is gone: its last word (eu-west down) is kept, and the view says so
-    wait_for(lambda: health()["feeds"]["local"] is False, 10, "feed marked down")
+    wait_for(lambda: health()["feeds"]["local"] == "down", 10, "feed marked down")
     h = health()["regions"]["eu-west"]
     assert h["state"] == "down" and "feed down, last word kept: local" in h["why"]
     assert addrs(ask(port, "127.2.0.10")) == ["127.0.1.1"]
