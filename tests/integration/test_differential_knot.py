@@ -19,10 +19,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.zone
 import pytest
 
 from lab.procs import ProcessGroup
-from tests.conftest import require_tool
+from tests.conftest import REPO, require_tool
 from tests.integration import diff_fuzz
 from tests.integration.diff_cases import Case, all_cases, query
 from tests.integration.dnsdiff import (
@@ -32,7 +33,7 @@ from tests.integration.dnsdiff import (
     send_pair,
     summarize,
 )
-from tests.integration.knot import Endpoint, start_knot
+from tests.integration.knot import Endpoint, Zone, start_knot
 from tests.integration.servers import ZONES, start_under_test
 
 pytestmark = [pytest.mark.integration, pytest.mark.system]
@@ -132,6 +133,53 @@ def test_seeded_random_queries_over_tcp_agree(servers: tuple[Endpoint, Endpoint]
             disagreements.append(f"{case.id}: query bytes {case.wire.hex()}\n{result.diff()}")
     shown = "\n\n".join(disagreements[:5])
     assert not disagreements, f"{len(disagreements)} disagreements, first ones:\n{shown}"
+
+
+REPO_ZONES = sorted((REPO / "zones").glob("*.zone"))
+PROBE_TYPES = ("A", "AAAA", "MX", "TXT", "NS", "SOA", "CNAME", "SRV", "DS", "CAA", "PTR", "ANY")
+
+
+def zone_probes(path: Path) -> list[bytes]:
+    """Every owner name of a zone file (and a name below each) with the common types."""
+    zone = dns.zone.from_file(str(path), relativize=False, check_origin=False)
+    names = sorted(str(name) for name in zone.nodes)
+    names += [f"probe-below.{name}" for name in names if not name.startswith("*")]
+    return [query(name, rdtype) for name in names for rdtype in PROBE_TYPES]
+
+
+@pytest.fixture(scope="module", params=REPO_ZONES, ids=[p.name for p in REPO_ZONES])
+def repo_zone_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Endpoint, Endpoint]]:
+    knotd = require_tool("knotd")
+    path: Path = request.param
+    origin = dns.zone.from_file(str(path), relativize=False, check_origin=False).origin
+    zones = (Zone(str(origin), path),)
+    work = tmp_path_factory.mktemp(f"zone-{path.stem}")
+    group = ProcessGroup(log_dir=work / "logs")
+    try:
+        knot = start_knot(group, knotd, work / "knot", zones)
+        yield path, knot, start_under_test(group, work, zones)
+    finally:
+        group.stop_all()
+
+
+def test_repo_zone_files_answer_like_knot(
+    repo_zone_servers: tuple[Path, Endpoint, Endpoint],
+) -> None:
+    """The zones the repository ships (zones/*.zone) answer like Knot for every name and type."""
+    path, knot, ours = repo_zone_servers
+    probes = zone_probes(path)
+    disagreements = []
+    for start in range(0, len(probes), 100):
+        batch = probes[start : start + 100]
+        for wire, (k, o) in zip(batch, send_batch(batch, [knot.addr, ours.addr]), strict=True):
+            case = Case(path.name, wire)
+            result = Comparison(masked(case, summarize(k)), masked(case, summarize(o)))
+            if not result.agree:
+                disagreements.append(result.diff())
+    shown = "\n\n".join(disagreements[:5])
+    assert not disagreements, f"{path.name}: {len(disagreements)} of {len(probes)} differ:\n{shown}"
 
 
 def test_servers_still_alive_after_all_cases(servers: tuple[Endpoint, Endpoint]) -> None:
