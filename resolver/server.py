@@ -39,6 +39,7 @@ from resolver.wirememo import WireMemo
 
 log = logging.getLogger("dnslab.resolver")
 SERVFAIL = Sections(int(dns.rcode.SERVFAIL), (), (), ())
+PURGE_INTERVAL = 5.0  # seconds between sweeps of expired, unservable entries
 
 
 class ResolverServer:
@@ -58,6 +59,7 @@ class ResolverServer:
         self._background: set[asyncio.Task[Reply]] = set()
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
+        self._purger: asyncio.Task[None] | None = None
 
     # -- resolution ----------------------------------------------------------------------------
     async def answer(self, query: Query) -> Reply:
@@ -163,8 +165,17 @@ class ResolverServer:
             lambda: _Udp(self), local_addr=(host, port)
         )
         self._tcp = await asyncio.start_server(self._tcp_client, host, port)
+        self._purger = asyncio.create_task(self._purge_every(PURGE_INTERVAL))
+
+    async def _purge_every(self, seconds: float) -> None:
+        """Drop entries that can no longer be served, so memory and the entries gauge follow."""
+        while True:
+            await asyncio.sleep(seconds)
+            self.core.cache.purge(self.clock.now())
 
     async def close(self) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
         if self._udp is not None:
             self._udp.close()
         if self._tcp is not None:

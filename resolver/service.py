@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -11,7 +12,7 @@ from lab.errors import ConfigError
 from resolver.core import ResolverCore
 from resolver.metrics import ResolverMetrics
 from resolver.server import ResolverServer
-from resolver.settings import ResolverSettings, split_host_port
+from resolver.settings import ResolverSettings, ecs_enabled, split_host_port
 from resolver.upstream import Upstream
 
 
@@ -27,6 +28,26 @@ def build(settings: ResolverSettings, registry: CollectorRegistry) -> ResolverSe
     )
     metrics = ResolverMetrics(registry, lambda: len(core.cache))
     return ResolverServer(core, upstream, metrics)
+
+
+def summary(settings: ResolverSettings) -> str:
+    """One line for humans: what this resolver will do with TTLs."""
+    s = settings
+    ecs = f"/{s.max_client_subnet_ipv4},/{s.max_client_subnet_ipv6}" if ecs_enabled(s) else "off"
+    stale = "off"
+    if s.serve_expired:
+        wait = (
+            f"after {s.serve_expired_client_timeout} ms"
+            if s.serve_expired_client_timeout
+            else "at once"
+        )
+        stale = f"{wait}, ttl {s.serve_expired_reply_ttl}"
+    return (
+        f"resolver like={s.like} upstream={s.upstream} ttl=[{s.cache_min_ttl},{s.cache_max_ttl}] "
+        f"neg<={s.cache_max_negative_ttl} prefetch={'on' if s.prefetch else 'off'} "
+        f"serve-expired={stale} ecs={ecs} entries<={s.msg_cache_size}"
+        + (" original-ttl" if s.serve_original_ttl else "")
+    )
 
 
 async def serve(settings: ResolverSettings) -> int:
@@ -51,6 +72,7 @@ async def serve(settings: ResolverSettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    print(summary(settings), file=sys.stderr, flush=True)
     print(f"ready resolver {settings.listen} metrics {settings.metrics_listen}", flush=True)
     try:
         await stop.wait()

@@ -53,7 +53,8 @@ def test_tcp_truncation_ecs_metrics_and_sigterm(procs: ProcessGroup, tmp_path: P
     assert "dnslab_resolver_cache_hits_total 2.0" in text  # UDP big (TC) and a
     assert "dnslab_resolver_cache_entries 2.0" in text
     assert "dnslab_resolver_upstream_latency_seconds_count" in text
-    assert child.log_tail().startswith(f"ready resolver {listen}")
+    assert f"ready resolver {listen}" in child.log_tail()
+    assert "resolver like=unbound" in child.log_tail()  # the summary line on stderr
     child.kill(signal.SIGTERM)
     assert child.proc.wait(timeout=5) == 0
 

@@ -151,3 +151,12 @@ def test_lru_evictions_are_counted() -> None:
         assert metric(registry, "dnslab_resolver_cache_entries") == 2
 
     asyncio.run(go())
+
+
+def test_summary_line_names_the_behaviour() -> None:
+    from resolver.service import summary
+
+    line = summary(ResolverSettings(serve_expired=True, serve_expired_client_timeout=1800))
+    assert "like=unbound" in line and "serve-expired=after 1800 ms, ttl 30" in line
+    assert "ecs=/24,/56" in line and "prefetch=off" in line
+    assert "ecs=off" in summary(ResolverSettings.model_validate({"like": "bind"}))
