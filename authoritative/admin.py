@@ -32,7 +32,7 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from authoritative.explain import explain
 from authoritative.geo import Client, geomap_from_config
@@ -45,6 +45,18 @@ TOKEN_ENV = "DNSLAB_ADMIN_TOKEN"
 class HealthPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: Literal["up", "down"] | None
+
+
+def parse_health_put(raw: bytes) -> HealthPut:
+    """The PUT /v1/health body, or a 422 that says what is expected."""
+    expected = 'expected a JSON body {"state": "up" | "down" | null}'
+    try:
+        return HealthPut.model_validate_json(raw or b"null")
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise HTTPException(422, f"{expected} ({problems})") from None
 
 
 def parse_client(text: str) -> Client:
@@ -105,13 +117,11 @@ def create_app(
             raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
 
     @app.exception_handler(RequestValidationError)
-    async def bad_payload(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
+            f"{' '.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        return JSONResponse(
-            {"detail": f'expected a JSON body {{"state": "up" | "down" | null}} ({problems})'}, 422
-        )
+        return JSONResponse({"detail": f"bad request: {problems}"}, 422)
 
     @app.get("/v1/health")
     async def get_health() -> dict[str, Any]:
@@ -119,12 +129,13 @@ def create_app(
 
     @app.put("/v1/health/{region}")
     async def put_health(
-        region: str, body: HealthPut, authorization: str | None = Header(None)
+        region: str, request: Request, authorization: str | None = Header(None)
     ) -> dict[str, Any]:
         require_token(authorization)
         if region not in runtime.cfg.regions:
             known = ", ".join(runtime.cfg.regions)
             raise HTTPException(404, f"unknown region {region!r} (known: {known})")
+        body = parse_health_put(await request.body())  # any content type: curl -d works
         runtime.force(region, None if body.state is None else body.state == "up")
         return {"region": region, "override": body.state, **health_json(runtime)["regions"][region]}
 

@@ -151,3 +151,15 @@ def test_feed_states_in_health() -> None:
     assert client.get("/v1/health").json()["feeds"] == {"local": "up"}
     runtime.on_status("local", False)
     assert client.get("/v1/health").json()["feeds"] == {"local": "down"}
+
+
+def test_form_encoded_body_like_curl_d_works_and_missing_params_are_named() -> None:
+    client, runtime, _ = make()
+    r = client.put(
+        "/v1/health/eu-west",
+        content=b'{"state": "down"}',
+        headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 200 and not runtime.view().is_up("eu-west")
+    r = client.get("/v1/explain", params={"client": "127.0.0.1"})
+    assert r.status_code == 422 and r.json()["detail"] == "bad request: query name: Field required"
