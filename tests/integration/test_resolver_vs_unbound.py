@@ -234,3 +234,18 @@ def test_serve_expired_client_timeout_agrees_with_unbound(
             assert 0.25 <= took < 1.5, f"{addr}: stale answer after {took:.3f}s"
     finally:
         knot.endpoint.child.kill(signal.SIGCONT)
+
+
+def test_serve_original_ttl_agrees_with_unbound(procs: ProcessGroup, tmp_path: Path) -> None:
+    """serve-original-ttl: answers keep the TTL as received (a non-decrementing cache), and the
+    min/max clamps are off (Unbound's documented behaviour): a 1 s record lives 1 s despite
+    cache-min-ttl 2."""
+    records = "a 3 IN A 192.0.2.1\nshort 1 IN A 192.0.2.5\n"
+    changed = "a 3 IN A 192.0.2.2\nshort 1 IN A 192.0.2.6\n"
+    knot = lab_knot(procs, tmp_path, zone_text(1, records))
+    options: dict[str, object] = {"serve-original-ttl": True, "cache-min-ttl": 2}
+    pair = start_pair(procs, tmp_path / "u", knot, options)
+    questions = {("a.lab.example.", "A"): 3, ("short.lab.example.", "A"): 1}
+    run_sequence(pair, knot, questions, zone_text(2, changed), 2)
+    ours, theirs = pair.both(("a.lab.example.", "A"))
+    assert ours.ttls == theirs.ttls == (3,)
