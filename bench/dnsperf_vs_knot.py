@@ -194,12 +194,14 @@ def bench(args: argparse.Namespace) -> list[Result]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    load_before = os.getloadavg()[0]
     results = bench(args)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     caps = ", then -Q ".join(str(q) if q else "uncapped" for q in phases(args))
     print(
         f"dnsperf -c {args.clients} -q {args.outstanding} -l {args.duration} -T 1 -e "
-        f"(runs: {caps}), {args.queries.name}, {when}"
+        f"(runs: {caps}), {args.queries.name}, {when}, {os.cpu_count()} CPUs, "
+        f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after"
     )
     print(table(results))
     return 0

@@ -54,7 +54,9 @@ def query(
         id=QID,
         flags=(dns.flags.RD if rd else 0) | flags,
     )
-    return msg.to_wire()
+    wire = msg.to_wire()
+    assert wire is not None
+    return wire
 
 
 def header(
@@ -64,7 +66,9 @@ def header(
 
 
 def wire_name(name: str) -> bytes:
-    return dns.name.from_text(name).to_wire()
+    wire = dns.name.from_text(name).to_wire()
+    assert wire is not None
+    return wire
 
 
 def question(name: str, rdtype: int = 1, rdclass: int = 1) -> bytes:
@@ -351,19 +355,31 @@ def edns_cases() -> list[Case]:
         Case("edns-ext-rcode-in-query", q_www + opt_rr(ext_rcode=1)),
         Case(
             "edns-unknown-option",
-            query("www.example.com.", options=[dns.edns.GenericOption(65001, b"hi")]),
+            query(
+                "www.example.com.",
+                options=[dns.edns.GenericOption(dns.edns.OptionType(65001), b"hi")],
+            ),
         ),
         Case(
-            "edns-nsid-request", query("www.example.com.", options=[dns.edns.GenericOption(3, b"")])
+            "edns-nsid-request",
+            query(
+                "www.example.com.", options=[dns.edns.GenericOption(dns.edns.OptionType(3), b"")]
+            ),
         ),
         Case(
             "edns-cookie-client",
-            query("www.example.com.", options=[dns.edns.GenericOption(10, b"\x01" * 8)]),
+            query(
+                "www.example.com.",
+                options=[dns.edns.GenericOption(dns.edns.OptionType(10), b"\x01" * 8)],
+            ),
         ),
         Case("edns-cookie-bad-length", q_www + opt_rr(rdata=option(10, b"\x01" * 5))),
         Case(
             "edns-padding",
-            query("www.example.com.", options=[dns.edns.GenericOption(12, b"\0" * 32)]),
+            query(
+                "www.example.com.",
+                options=[dns.edns.GenericOption(dns.edns.OptionType(12), b"\0" * 32)],
+            ),
         ),
         Case("edns-ecs-24", query("www.example.com.", options=[ecs])),
         Case(

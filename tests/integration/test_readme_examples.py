@@ -68,8 +68,8 @@ def readme_zones() -> list[Zone]:
 
 def zone_of(arg: str) -> Zone:
     if "=" in arg:
-        origin, path = arg.split("=", 1)
-        return Zone(origin, REPO / path)
+        origin, file = arg.split("=", 1)
+        return Zone(origin, REPO / file)
     path = REPO / arg
     match = re.search(r"^\$ORIGIN\s+(\S+)", path.read_text(), re.M)
     assert match, f"{arg}: no $ORIGIN and no ORIGIN= in the README"

@@ -144,11 +144,11 @@ def test_seeded_random_after_a_valid_header(server: Endpoint) -> None:
     rng = random.Random(7)
     packets = []
     for i in range(300):
-        counts = [rng.choice((0, 1, 1, 2, 65535)) for _ in range(4)]
-        packets.append(header(0, *counts, qid=i) + rng.randbytes(rng.randrange(0, 300)))
+        qd, an, ns, ar = (rng.choice((0, 1, 1, 2, 65535)) for _ in range(4))
+        packets.append(header(0, qd, an, ns, ar, qid=i) + rng.randbytes(rng.randrange(0, 300)))
     for start in range(0, 300, 100):
-        for wire, reply in blast(server, packets[start : start + 100]):
-            assert_sane_reply(wire, reply)
+        for sent, reply in blast(server, packets[start : start + 100]):
+            assert_sane_reply(sent, reply)
     assert_healthy(server)
 
 
@@ -157,11 +157,11 @@ def test_bit_flipped_queries(server: Endpoint) -> None:
     base = query("www.example.com.", "MX", do=True)
     packets = []
     for _ in range(400):
-        wire = bytearray(base)
+        flipped = bytearray(base)
         for _ in range(rng.randrange(1, 4)):
-            pos = rng.randrange(len(wire))
-            wire[pos] ^= 1 << rng.randrange(8)
-        packets.append(bytes(wire))
+            pos = rng.randrange(len(flipped))
+            flipped[pos] ^= 1 << rng.randrange(8)
+        packets.append(bytes(flipped))
     for start in range(0, 400, 100):
         for wire, reply in blast(server, packets[start : start + 100]):
             assert_sane_reply(wire, reply)
