@@ -201,11 +201,23 @@ async def serve_geo(
     base: Any,
 ) -> None:
     """Run the DNS server with GeoDNS services, the admin API and the health feeds until a signal."""
-    from authoritative.geo_zones import GeoSetup
+    from authoritative.geo_zones import GeoSetup, write_admin_state
 
     setup = GeoSetup(args, base)
     cfg, state = setup.load()
     runtime = GeoRuntime(cfg, state, server.swap, registry)
+    if cfg.authoritative.admin_state:
+        runtime.restore(setup.forced)
+
+    def save(forced: dict[str, bool]) -> None:
+        path = runtime.cfg.authoritative.admin_state
+        if path:
+            try:
+                write_admin_state(runtime.cfg.path(path), forced)
+            except OSError as exc:  # keep serving; the override holds until restart
+                print(f"admin_state {path}: cannot write: {exc}", file=sys.stderr)
+
+    runtime.on_force = save
     token = cfg.authoritative.token or os.environ.get(TOKEN_ENV) or None
     admin = args.admin or cfg.authoritative.admin_listen
     a_host, _, a_port = admin.rpartition(":")
@@ -217,6 +229,8 @@ async def serve_geo(
         new_cfg, new_state = await asyncio.to_thread(setup.load)
         geomap = await asyncio.to_thread(geomap_from_config, new_cfg)
         runtime.load(new_cfg, new_state, geomap)  # on the loop: one swap
+        if new_cfg.authoritative.admin_state:
+            runtime.restore(setup.forced)
         feeds.restart(runtime)
 
     app = create_app(runtime, token, reload, registry)

@@ -10,7 +10,7 @@ the event loop, pure code does the work.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -103,6 +103,7 @@ class GeoRuntime:
         self.epoch = base.epoch
         self.started = self.clock.now()
         self.feeds_seen: dict[str, bool] = {}
+        self.on_force: Callable[[dict[str, bool]], None] = lambda forced: None
         self.load(cfg, base)
 
     def load(self, cfg: LabConfig, base: ServingState, geomap: GeoMap | None = None) -> None:
@@ -213,4 +214,20 @@ class GeoRuntime:
     # --- admin ---
     def force(self, region: str, up: bool | None) -> None:
         self.inputs = self.inputs.force(region, up, self.clock.now())
+        self.publish()
+        self.on_force(self.forced())
+
+    def forced(self) -> dict[str, bool]:
+        return {r: up for r, (up, _) in self.inputs.forced.items()}
+
+    def restore(self, forced: Mapping[str, bool]) -> None:
+        """Make the overrides exactly ``forced`` (an admin_state file is the truth)."""
+        inputs = self.inputs
+        now = self.clock.now()
+        for region in [r for r in inputs.forced if r not in forced]:
+            inputs = inputs.force(region, None, now)
+        for region, up in forced.items():
+            if inputs.forced.get(region, (None, 0.0))[0] != up:
+                inputs = inputs.force(region, up, now)
+        self.inputs = inputs
         self.publish()

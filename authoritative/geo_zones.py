@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import dns.name
 
@@ -20,6 +23,40 @@ from authoritative.zone import Zone
 from authoritative.zonefile import load_zones, parse_zone_arg
 from lab.config import LabConfig, load_config
 from lab.errors import ConfigError
+
+
+def read_admin_state(path: Path, regions: Mapping[str, object]) -> dict[str, bool]:
+    """Forced states from an admin_state file: ``{"eu-west": "down", ...}`` (missing file: none)."""
+    try:
+        raw = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read admin state: {exc.strerror}") from None
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'{path}: expected an object such as {{"eu-west": "down"}}')
+    out = {}
+    for region, state in data.items():
+        if region not in regions:
+            known = ", ".join(regions)
+            raise ConfigError(f"{path}: {region}: unknown region (known: {known})")
+        if state not in ("up", "down"):
+            raise ConfigError(f'{path}: {region}: expected "up" or "down", got {state!r}')
+        out[region] = state == "up"
+    return out
+
+
+def write_admin_state(path: Path, forced: Mapping[str, bool]) -> None:
+    """Atomically replace the admin_state file with the current overrides."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    body = {r: ("up" if up else "down") for r, up in sorted(forced.items())}
+    tmp.write_text(json.dumps(body, indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 def service_problems(cfg: LabConfig, zones: Mapping[dns.name.Name, Zone]) -> list[str]:
@@ -48,6 +85,7 @@ class GeoSetup:
         self.config_path: str | None = getattr(args, "config", None)
         self.zone_args: list[str] = list(getattr(args, "zone", None) or [])
         self.base = base
+        self.forced: dict[str, bool] = {}  # from authoritative.admin_state, read by load()
 
     def load(self) -> tuple[LabConfig, ServingState]:
         cfg = load_config(self.config_path) if self.config_path else LabConfig()
@@ -59,6 +97,9 @@ class GeoSetup:
                 args.append(f"{origin}={full}")
         zones = load_zones(args)
         problems = service_problems(cfg, zones)
+        self.forced = {}
+        if cfg.authoritative.admin_state:
+            self.forced = read_admin_state(cfg.path(cfg.authoritative.admin_state), cfg.regions)
         if problems:
             raise ConfigError("\n".join(problems))
         return cfg, ServingState(zones, {}, self.base.epoch, self.base.chaos)

@@ -3,7 +3,7 @@
 ::
 
     LabConfig
-    ├── authoritative   AuthoritativeSettings  listen, admin, zones, token, assume, quorum
+    ├── authoritative   AuthoritativeSettings  listen, admin, zones, token, assume, quorum, admin_state
     ├── checkers        [CheckerSettings]      vantage points: name, listen, location
     ├── checks          CheckSettings          (healthcheck/settings.py)
     ├── resolver        ResolverSettings       (resolver/settings.py)
@@ -100,6 +100,7 @@ class AuthoritativeSettings(_Model):
     token: str | None = None  # bearer token for admin writes (or env DNSLAB_ADMIN_TOKEN)
     assume: Literal["up", "down"] = "up"  # region state before the first health report
     quorum: Quorum = "majority"
+    admin_state: str | None = None  # JSON file keeping forced states across restarts (gdnsd)
 
     _hp = field_validator("listen", "admin_listen")(_host_port)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,32 @@ def test_service_name_below_a_delegation_is_refused(tmp_path: Path) -> None:
 def test_a_broken_zone_file_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(ZoneError, match=r"z.zone:\d+"):
         setup(tmp_path, ZONE + "bad IN A 999.1.1.1\n").load()
+
+
+def test_admin_state_file_round_trip_and_errors(tmp_path: Path) -> None:
+    from authoritative.geo_zones import read_admin_state, write_admin_state
+
+    regions = {"us-east": 1, "eu-west": 1}
+    path = tmp_path / "state" / "admin_state.json"
+    assert read_admin_state(path, regions) == {}  # no file yet: no overrides
+    write_admin_state(path, {"eu-west": False})
+    assert path.read_text() == '{\n  "eu-west": "down"\n}\n'
+    assert read_admin_state(path, regions) == {"eu-west": False}
+    for text, message in [
+        ("[1]", "expected an object"),
+        ("{", "not JSON"),
+        ('{"mars": "down"}', "mars: unknown region (known: us-east, eu-west)"),
+        ('{"eu-west": "sideways"}', 'expected "up" or "down"'),
+    ]:
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            read_admin_state(path, regions)
+
+
+def test_setup_reads_the_admin_state(tmp_path: Path) -> None:
+    (tmp_path / "admin_state.json").write_text('{"ap-south": "down"}')
+    s = setup(
+        tmp_path, **{'quorum = "majority"': 'quorum = "majority"\nadmin_state = "admin_state.json"'}
+    )
+    s.load()
+    assert s.forced == {"ap-south": False}
