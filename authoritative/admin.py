@@ -99,6 +99,14 @@ def health_json(runtime: GeoRuntime) -> dict[str, Any]:
     return {"epoch": runtime.epoch, "regions": regions, "feeds": feeds}
 
 
+def live_health(runtime: GeoRuntime) -> str:
+    """The explanation's health line: where the states come from right now."""
+    feeds = ", ".join(f"{c} {runtime.feed_state(c)}" for c in runtime.inputs.checkers)
+    quorum = runtime.rules.quorum_text(len(runtime.inputs.checkers))
+    forced = ", ".join(f"{r} {'up' if up else 'down'}" for r, up in runtime.forced().items())
+    return f"live; feeds: {feeds}; quorum {quorum}" + (f"; forced: {forced}" if forced else "")
+
+
 def create_app(
     runtime: GeoRuntime,
     token: str | None,
@@ -157,7 +165,7 @@ def create_app(
                 parse_qtype(type),
                 parse_client(client),
                 runtime.clock.now(),
-                "live",
+                live_health(runtime),
             )
         except LabError as exc:
             return JSONResponse(
