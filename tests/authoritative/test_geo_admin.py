@@ -163,3 +163,12 @@ def test_form_encoded_body_like_curl_d_works_and_missing_params_are_named() -> N
     assert r.status_code == 200 and not runtime.view().is_up("eu-west")
     r = client.get("/v1/explain", params={"client": "127.0.0.1"})
     assert r.status_code == 422 and r.json()["detail"] == "bad request: query name: Field required"
+
+
+def test_explain_health_line_names_feeds_quorum_and_overrides() -> None:
+    client, _, _ = make()
+    client.put("/v1/health/ap-south", json={"state": "down"}, headers=AUTH)
+    e = client.get("/v1/explain", params={"name": "www.lab.example.", "client": "127.1.0.1"}).json()
+    assert e["health"] == (
+        "live; feeds: local never connected; quorum 1 of 1 (majority); forced: ap-south down"
+    )
