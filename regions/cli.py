@@ -25,16 +25,24 @@ def register(sub: Any) -> None:
         metavar="ADDR:PORT",
         help="side port serving the same API without faults; it stays open under 'down'",
     )
+    p.add_argument(
+        "--tls-cert", metavar="PEM", help="serve HTTPS on --listen with this certificate"
+    )
+    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     import asyncio
 
+    from lab.errors import ConfigError
     from regions.runner import run_region
-    from regions.serving import parse_hostport
+    from regions.serving import parse_hostport, server_tls
 
     listen = parse_hostport(args.listen, "--listen")
     control = parse_hostport(args.control, "--control") if args.control else None
-    asyncio.run(run_region(args.name, listen, control))
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    tls = server_tls(args.tls_cert, args.tls_key) if args.tls_cert else None
+    asyncio.run(run_region(args.name, listen, control, tls))
     return 0

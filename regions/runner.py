@@ -1,6 +1,7 @@
 """Run one region process: the app on ``--listen`` (faults apply) and an optional ``--control``
 port (never faulted, never closed) — the way back from ``down`` without a ``duration``.
 
+With ``--tls-cert``/``--tls-key`` the main listener speaks HTTPS (the control port stays HTTP).
 The ``down`` fault really closes the main listening socket (connection refused) and drops its
 open connections; when ``down`` is cleared or its ``duration`` ends the socket is re-bound on the
 same address. Reconciliation happens on every fault change and at each fault's expiry time.
@@ -9,6 +10,7 @@ same address. Reconciliation happens on every fault change and at each fault's e
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 
 from prometheus_client import CollectorRegistry
@@ -19,7 +21,10 @@ from regions.serving import Serving, bind, stop_event_on_signals
 
 
 async def run_region(
-    name: str, listen: tuple[str, int], control: tuple[str, int] | None = None
+    name: str,
+    listen: tuple[str, int],
+    control: tuple[str, int] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     main_sock = bind(*listen, flag="--listen")
     control_sock = bind(*control, flag="--control") if control else None
@@ -53,10 +58,10 @@ async def run_region(
     rt.on_change = reconcile
     stop = stop_event_on_signals()
     await serving.start()
-    await serving.open(listen, main_sock)
+    await serving.open(listen, main_sock, tls)
     if control is not None and control_sock is not None:
         await serving.open(control, control_sock)
-    extra = f" control {control[0]}:{control[1]}" if control else ""
+    extra = (" tls" if tls else "") + (f" control {control[0]}:{control[1]}" if control else "")
     print(f"ready region {name} {listen[0]}:{listen[1]}{extra}", flush=True)
     await stop.wait()
     rt.stopping.set()  # release hung requests so the graceful shutdown is quick

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import ssl
 from typing import Any
 
 import uvicorn
@@ -57,6 +58,7 @@ class Serving:
         self.server = uvicorn.Server(self.config)
         self.server.lifespan = self.config.lifespan_class(self.config)
         self._listeners: dict[tuple[str, int], asyncio.base_events.Server] = {}
+        self._tls: dict[tuple[str, int], ssl.SSLContext] = {}
         self._main_loop: asyncio.Task[None] | None = None
 
     def _protocol(self, _loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
@@ -72,13 +74,22 @@ class Serving:
         await self.server.startup(sockets=[])
         self._main_loop = asyncio.create_task(self.server.main_loop())
 
-    async def open(self, addr: tuple[str, int], sock: socket.socket | None = None) -> None:
-        """Listen on ``addr`` (or on the already bound ``sock``)."""
+    async def open(
+        self,
+        addr: tuple[str, int],
+        sock: socket.socket | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """Listen on ``addr`` (or on the already bound ``sock``); a reopen keeps its TLS."""
         if addr in self._listeners:
             return
+        if tls is not None:
+            self._tls[addr] = tls
         sock = sock if sock is not None else bind(*addr)
         loop = asyncio.get_running_loop()
-        srv = await loop.create_server(self._protocol, sock=sock, backlog=1024)
+        srv = await loop.create_server(
+            self._protocol, sock=sock, backlog=1024, ssl=self._tls.get(addr)
+        )
         self._listeners[addr] = srv
         self.server.servers.append(srv)
 
@@ -117,6 +128,16 @@ class Serving:
             srv.close()
         await self.server.shutdown()
         self._listeners.clear()
+
+
+def server_tls(cert: str, key: str) -> ssl.SSLContext:
+    """A server TLS context from PEM files; a ``ConfigError`` naming the flag if they do not load."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"--tls-cert {cert} / --tls-key {key}: cannot load: {exc}") from None
+    return ctx
 
 
 def stop_event_on_signals() -> asyncio.Event:

@@ -1,17 +1,22 @@
-"""HTTPS probes against an in-test TLS server with a self-signed certificate (openssl)."""
+"""HTTPS probes with a self-signed certificate (openssl): an in-test TLS server, and a real
+region serving HTTPS checked by a verifying and a non-verifying checker."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import subprocess
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from healthcheck.probe import Target, probe
 from healthcheck.settings import CheckSettings
-from tests.conftest import require_tool
+from lab.procs import ProcessGroup, free_port, tcp_ready, wait_for
+from tests.conftest import DNSLAB, require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -61,3 +66,33 @@ def test_https_probe_verifies_certificates(tmp_path: Path) -> None:
             assert ok.ok and ok.rtt is not None and ok.rtt < 1.0, ok
 
     asyncio.run(go())
+
+
+def test_https_region_checked_by_two_checkers(procs: ProcessGroup, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    port, control = free_port(), free_port()
+    argv = [DNSLAB, "region", "--name", "secure", "--listen", f"127.0.0.1:{port}"]
+    argv += ["--control", f"127.0.0.1:{control}", "--tls-cert", str(cert), "--tls-key", str(key)]
+    region = procs.start("secure", argv)
+    procs.wait_ready(region, tcp_ready("127.0.0.1", port))
+    target = f"secure=https://127.0.0.1:{port}/healthz"
+    ports = {}
+    for name, extra in (("lax", ["--insecure"]), ("strict", [])):
+        ports[name] = free_port()
+        check = [DNSLAB, "healthcheck", "--name", name, "--listen", f"127.0.0.1:{ports[name]}"]
+        child = procs.start(name, [*check, "--target", target, "--interval", "0.3", *extra])
+        procs.wait_ready(child, tcp_ready("127.0.0.1", ports[name]))
+
+    def region_status(name: str) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports[name]}/v1/status", timeout=2) as r:
+            return json.loads(r.read())["regions"][0]  # type: ignore[no-any-return]
+
+    wait_for(lambda: region_status("lax")["state"] == "up", 5, "lax checker: up")
+    wait_for(lambda: region_status("strict")["state"] == "down", 5, "strict checker: down")
+    assert region_status("strict")["last_detail"].startswith("tls error")
+    # 'down' closes the TLS listener; when it reopens it still speaks TLS
+    body = json.dumps({"fault": "down", "duration": 0.6}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{control}/v1/faults", body, method="POST")
+    urllib.request.urlopen(req, timeout=2).close()
+    wait_for(lambda: region_status("lax")["last_detail"] == "connect refused", 5, "refused")
+    wait_for(lambda: region_status("lax")["last_detail"] == "status 200", 5, "TLS again")
