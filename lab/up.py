@@ -215,11 +215,17 @@ class Lab:
             raise ProcessError(f"region {name!r} is not running in this lab")
         return comp, self.children[comp.name]
 
-    def restart(self, name: str, timeout: float = READY_TIMEOUT_S) -> Child:
+    def respawn(self, name: str) -> tuple[Child, Callable[[], bool]]:
+        """Stop ``name`` (if alive) and start it again; returns the child and its readiness
+        check. Call it from the thread that stops the lab, so no child starts after a stop."""
         comp = next(c for c in self.components if c.name == name)
         self.children[name].stop()
         child = self._spawn(comp)
-        self.group.wait_ready(child, _ready_check(comp, child, self.offsets[name]), timeout=timeout)
+        return child, _ready_check(comp, child, self.offsets[name])
+
+    def restart(self, name: str, timeout: float = READY_TIMEOUT_S) -> Child:
+        child, ready = self.respawn(name)
+        self.group.wait_ready(child, ready, timeout=timeout)
         return child
 
     def pids(self) -> list[int]:

@@ -11,10 +11,11 @@ import asyncio
 import json
 import os
 import signal
+import time
 import urllib.error
 import urllib.request
 
-from lab.up import Lab
+from lab.up import READY_TIMEOUT_S, Lab
 
 
 def post_json(url: str, body: dict[str, object], timeout: float = 2.0) -> tuple[int, str]:
@@ -57,9 +58,15 @@ class LabInjector:
         child.kill(signal.SIGKILL)
         return f"SIGKILL {region} (pid {pid})"
 
-    def restart(self, region: str) -> str:
+    async def restart(self, region: str) -> str:
+        """Respawn on the event loop's thread (the one that stops the lab), wait off-thread."""
         comp, _ = self.lab.region(region)
-        child = self.lab.restart(comp.name)
+        child, ready = self.lab.respawn(comp.name)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not await asyncio.to_thread(ready):
+            if not child.alive() or time.monotonic() > deadline:
+                return f"restart {region} FAILED (pid {child.pid}): {child.log_tail(3)}"
+            await asyncio.sleep(0.05)
         return f"restarted {region} (pid {child.pid})"
 
     async def post_fault(self, region: str, body: dict[str, object]) -> str:
@@ -82,7 +89,7 @@ class AttachedInjector:
             return f"SIGKILL {region} (pid {pid}) FAILED: {exc.strerror}"
         return f"SIGKILL {region} (pid {pid})"
 
-    def restart(self, region: str) -> str:
+    async def restart(self, region: str) -> str:
         return f"restart {region} not possible with --attach (restart dnslab up)"
 
     async def post_fault(self, region: str, body: dict[str, object]) -> str:

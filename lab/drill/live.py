@@ -33,7 +33,7 @@ class Injector(Protocol):
     """Carries out fault steps; each method returns a line for the timeline."""
 
     def kill(self, region: str) -> str: ...
-    def restart(self, region: str) -> str: ...
+    async def restart(self, region: str) -> str: ...
     async def post_fault(self, region: str, body: dict[str, object]) -> str: ...
 
 
@@ -199,7 +199,7 @@ class LiveRun:
         if step.action == "kill":
             return self.injector.kill(region)
         if step.action == "restart":
-            return await asyncio.to_thread(self.injector.restart, region)
+            return await self.injector.restart(region)
         if step.action == "clear":
             return await self.injector.post_fault(region, {"fault": "clear"})
         return await self.injector.post_fault(region, {"fault": step.fault, **step.params})

@@ -52,7 +52,12 @@ def run_drill(
 
 
 def all_pids(out: Path) -> list[int]:
-    return [pid for d in sorted((out / "logs").iterdir()) for pid in read_pids(d).values()]
+    """Every PID any run's lab started (a restarted region appears twice by name)."""
+    return [
+        int(line.split()[1])
+        for d in sorted((out / "logs").iterdir())
+        for line in (d / "pids.txt").read_text().splitlines()
+    ]
 
 
 def test_honours_ttl_windows_match_the_model(procs: ProcessGroup, tmp_path: Path) -> None:
@@ -182,3 +187,42 @@ def test_drill_attached_to_dnslab_up(procs: ProcessGroup, tmp_path: Path) -> Non
     os.kill(up.pid, signal.SIGINT)
     assert up.proc.wait(timeout=30) == 0
     wait_for(lambda: all(pid_gone(p) for p in pids.values()), 10, "every child gone")
+
+
+RESTART = """
+name = "restart"
+ttls = [2]
+clients = 10
+request_interval = 0.2
+duration = 15.0
+[locations]
+eu = 1
+[profiles]
+"honours-ttl" = 1
+[[faults]]
+at = 1.5
+action = "kill"
+[[faults]]
+at = 6.0
+action = "restart"
+"""
+
+
+def test_restart_brings_the_region_back(procs: ProcessGroup, tmp_path: Path) -> None:
+    scenario = tmp_path / "restart.toml"
+    scenario.write_text(RESTART)
+    out = tmp_path / "out"
+    code, log = run_drill(procs, tmp_path, str(scenario), "--out", str(out))
+    assert code == 0, log
+    run = json.loads((out / "results.json").read_text())["runs"][0]
+    texts = [e[1] for e in run["events"]]
+    assert any(t.startswith("restarted eu-west (pid ") for t in texts), texts
+    assert any("eu-west down → up" in t for t in texts), texts
+    assert run["fault"]["recovered_at_s"] is not None and run["censored"] == 0
+    with (out / "observations.csv").open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["kind"] == "request"]
+    late = [r for r in rows if float(r["t"]) > run["duration_s"] - 1.0]
+    assert late and all(r["region"] == "eu-west" and r["ok"] == "1" for r in late)
+    pids = all_pids(out)
+    assert len(pids) == 7  # six children and the restarted region
+    wait_for(lambda: all(pid_gone(p) for p in pids), 10, "every drill child gone")
