@@ -476,6 +476,12 @@ def header_cases() -> list[Case]:
         Case("header-maila", query("www.example.com.", "MAILA")),
         Case("header-tcp-qdcount-0", header(qd=0), "tcp"),
         Case("header-tcp-refused", query("example.org.", "A"), "tcp"),
+        Case("header-tcp-trailing-garbage", header() + q + b"\xde\xad", "tcp"),
+        Case("header-tcp-qdcount-2", header(qd=2) + q + question("example.com.", 6), "tcp"),
+        Case("header-tcp-qr-set", header(flags=0x8000) + q, "tcp"),
+        Case("header-tcp-truncated-question", header() + q[:-2], "tcp"),
+        Case("header-tcp-badvers", header(ar=1) + q + opt_rr(version=1), "tcp"),
+        Case("header-tcp-notify", header(flags=4 << 11) + question("example.com.", 6), "tcp"),
     ]
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import random
 import re
+import socket
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from tests.integration import diff_fuzz
 from tests.integration.diff_cases import Case, all_cases, query
 from tests.integration.dnsdiff import (
     Comparison,
+    recv_exact,
     reply_id_matches,
     send_batch,
     send_pair,
@@ -241,6 +244,36 @@ def test_zone_files_answer_like_knot(
                 disagreements.append(result.diff())
     shown = "\n\n".join(disagreements[:5])
     assert not disagreements, f"{path.name}: {len(disagreements)} of {len(probes)} differ:\n{shown}"
+
+
+def pipelined(wires: list[bytes], addr: tuple[str, int]) -> list[list[str]]:
+    """Send all queries on one TCP connection at once; the summaries of the replies, in order."""
+    out = []
+    with socket.create_connection(addr, timeout=2.0) as s:
+        s.sendall(b"".join(struct.pack("!H", len(w)) + w for w in wires))
+        for _ in wires:
+            head = recv_exact(s, 2)
+            body = recv_exact(s, struct.unpack("!H", head)[0]) if head else None
+            out.append(summarize(body))
+    return out
+
+
+def test_tcp_pipelined_replies_like_knot(servers: tuple[Endpoint, Endpoint]) -> None:
+    """RFC 7766: several queries on one connection; same replies, same order as Knot."""
+    knot, ours = servers
+    wires = [
+        query("www.example.com."),
+        query("nx.example.com."),
+        query("example.org."),
+        query("big.example.com.", "TXT"),
+        query("alias.example.com.", "AAAA", edns=None),
+    ]
+    case = Case("pipelined", b"")
+    expected = [masked(case, lines) for lines in pipelined(wires, knot.addr)]
+    got = [masked(case, lines) for lines in pipelined(wires, ours.addr)]
+    for i, (k, o) in enumerate(zip(expected, got, strict=True)):
+        result = Comparison(k, o)
+        assert result.agree, f"reply {i} on the connection:\n{result.diff()}"
 
 
 def test_servers_still_alive_after_all_cases(servers: tuple[Endpoint, Endpoint]) -> None:
