@@ -69,6 +69,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=5000,
         help="a second run per server at this fixed rate, for unsaturated latency; 0 = skip",
     )
+    parser.add_argument(
+        "--mode", choices=("udp", "tcp"), default="udp", help="dnsperf transport (-m)"
+    )
     parser.add_argument("--only", choices=("knot", "dnslab"), help="benchmark one server only")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.clients <= 0 or args.outstanding <= 0:
@@ -83,7 +86,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def dnsperf_argv(dnsperf: str, port: int, args: argparse.Namespace, qps: int) -> list[str]:
     argv = [dnsperf, "-s", "127.0.0.1", "-p", str(port), "-d", str(args.queries)]
     argv += ["-c", str(args.clients), "-l", str(args.duration), "-q", str(args.outstanding)]
-    argv += ["-T", "1", "-e"]
+    argv += ["-T", "1", "-e", "-m", args.mode]
     if qps:
         argv += ["-Q", str(qps)]
     return argv
@@ -199,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     caps = ", then -Q ".join(str(q) if q else "uncapped" for q in phases(args))
     print(
-        f"dnsperf -c {args.clients} -q {args.outstanding} -l {args.duration} -T 1 -e "
+        f"dnsperf -m {args.mode} -c {args.clients} -q {args.outstanding} -l {args.duration} -T 1 -e "
         f"(runs: {caps}), {args.queries.name}, {when}, {os.cpu_count()} CPUs, "
         f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after"
     )

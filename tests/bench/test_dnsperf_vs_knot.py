@@ -53,6 +53,9 @@ def test_options_reach_dnsperf(bench: ModuleType) -> None:
     assert argv[argv.index("-c") + 1] == "4"
     assert argv[argv.index("-Q") + 1] == "2000"
     assert args.only == "knot"
+    assert argv[argv.index("-m") + 1] == "udp"
+    tcp = bench.parse_args(["--mode", "tcp"])
+    assert "tcp" in bench.dnsperf_argv("dnsperf", 5300, tcp, 0)
 
 
 @pytest.mark.parametrize(
