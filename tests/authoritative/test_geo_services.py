@@ -248,3 +248,13 @@ def test_answers_are_counted_per_service_region_and_location() -> None:
     labels = {"service": "www", "location": "eu"}
     assert value("dnslab_authoritative_geo_answers_total", {**labels, "region": "eu-west"}) == 3
     assert value("dnslab_authoritative_geo_answers_total", {**labels, "region": "us-east"}) == 1
+
+
+def test_ipv6_ecs_locations_and_scope() -> None:
+    h = Harness(lab(**{'eu = ["127.2.0.0/16"]': 'eu = ["127.2.0.0/16", "2001:db8:2::/48"]'}))
+    m = h.ask("127.0.0.1", ecs="2001:db8:2:7::/56")
+    assert addrs(m) == ["127.0.2.1"] and ecs_scope(m) == 48
+    # unmatched: default order; 2001:db8:9:: and 2001:db8:2:: share 44 bits, so /45 is the
+    # widest block around the client without eu's network in it
+    m = h.ask("127.0.0.1", ecs="2001:db8:9::/56")
+    assert addrs(m) == ["127.0.1.1"] and ecs_scope(m) == 45
