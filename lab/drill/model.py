@@ -93,6 +93,15 @@ def window(check: CheckParams, tau: float, ttl_effective: float) -> Prediction:
     )
 
 
+def given_detection(detection_s: float, propagation_s: float, ttl_effective: float) -> Prediction:
+    """The model with this run's measured detection and propagation in place of their
+    expectation: what is left is only the spread of the clients' cache ages."""
+    if math.isinf(ttl_effective):
+        return Prediction(None, None)
+    base = detection_s + propagation_s
+    return Prediction(mean_s=base + ttl_effective / 2, max_s=base + ttl_effective)
+
+
 def predict(
     profile: Profile,
     ttl: float,

@@ -169,6 +169,16 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
         "",
     ]
     for run in runs:
+        g = run["model"].get("given_measured_detection")
+        if g and g["mean_s"] is not None:
+            lines += [
+                f"TTL {run['ttl']} s: with this run's measured detection "
+                f"({_s(run['detection_s'])} s) and propagation ({_s(run['propagation_s'], 3)} s) "
+                f"the model says mean {_s(g['mean_s'])} s / max {_s(g['max_s'])} s "
+                f"(measured {_s(run['stale_window_s']['mean'])} / {_s(run['stale_window_s']['max'])}).",
+                "",
+            ]
+    for run in runs:
         lines += why_section(run)
         lines += [f"## TTL {run['ttl']} s — timeline", ""]
         lines += [f"- t={t:.3f} s: {text}" for t, text in run["events"]]

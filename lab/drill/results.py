@@ -71,11 +71,15 @@ def summarise(record: RunRecord) -> dict[str, Any]:
     by_client = {c.id: c for c in record.clients}
     by_profile: dict[str, Any] = {}
     preds: list[tuple[model.Prediction, int]] = []
+    given: list[tuple[model.Prediction, int]] = []
     for prof in sorted({c.profile for c in record.clients}, key=lambda p: p.name):
         members = {c.id for c in record.clients if c.profile == prof}
         affected = {c: w for c, w in windows.affected.items() if c in members}
         pred = model.predict(prof, record.ttl, check, sc.request_interval, tau, record.resolver)
         preds.append((pred, len(affected)))
+        if detection is not None:
+            eff = model.ttl_eff(prof, record.ttl, sc.request_interval, record.resolver)
+            given.append((model.given_detection(detection, propagation or 0.0, eff), len(affected)))
         by_profile[prof.name] = {
             "clients": len(members),
             "clients_affected": len(affected),
@@ -87,6 +91,7 @@ def summarise(record: RunRecord) -> dict[str, Any]:
             "model": pred.as_dict(),
         }
     overall, unbounded = model.combine(preds)
+    overall_given = model.combine(given)[0] if given else None
     share = dead_share(reqs, dead, max(0.0, fault_at - 1.0), record.end, SHARE_STEP_S)
     return {
         "ttl": record.ttl,
@@ -117,6 +122,7 @@ def summarise(record: RunRecord) -> dict[str, Any]:
             "detection_max_s": _r(det_model.max_s),
             "tau_s": _r(tau),
             "unbounded_clients": unbounded,
+            "given_measured_detection": None if overall_given is None else overall_given.as_dict(),
         },
         "by_profile": by_profile,
         "dead_share": [[_r(t - fault_at, 3), round(s, 4)] for t, s in share],

@@ -49,3 +49,9 @@ def test_run_duration_covers_longest_bounded_window() -> None:
     d = model.run_duration(4.0, profiles, 5, CHECK, 0.2, tail=2.0, cap=100.0)
     assert d == pytest.approx(4.0 + 1.5 + 0.25 + 0.05 + 20 + 2.0)
     assert model.run_duration(4.0, profiles, 5, CHECK, 0.2, tail=2.0, cap=10.0) == 10.0
+
+
+def test_given_detection_uses_measured_delays() -> None:
+    p = model.given_detection(1.1, 0.02, 5.0)
+    assert p.mean_s == pytest.approx(1.12 + 2.5) and p.max_s == pytest.approx(6.12)
+    assert model.given_detection(1.0, 0.0, float("inf")) == model.Prediction(None, None)
