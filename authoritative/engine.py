@@ -16,10 +16,19 @@ from __future__ import annotations
 import time
 from collections.abc import Hashable
 
+import dns.name
+
 from authoritative.answer import BADVERS, FORMERR, NOTAUTH, NOTIMP, REFUSED, SERVFAIL
 from authoritative.metrics import Metrics
 from authoritative.pipeline import PIPELINE, Handler, run
-from authoritative.render import NSID_OPTION, OUR_PAYLOAD, edns_option, opt_record, render
+from authoritative.render import (
+    EXPIRE_OPTION,
+    NSID_OPTION,
+    OUR_PAYLOAD,
+    edns_option,
+    opt_record,
+    render,
+)
 from authoritative.request import TCP, UDP, Request
 from authoritative.state import ServingState
 from authoritative.wire import Drop, FormErr, Query, parse
@@ -180,7 +189,11 @@ class Engine:
             rcode = NOTAUTH
         else:
             rcode = NOTIMP
-        return error_reply(data, q.qend, rcode, q, nsid=self.nsid), rcode
+        expire = None
+        if q.expire and q.qend > 12 and q.qclass != CH:  # Knot: a zone found by exact name
+            zone = self.state.zones.get(dns.name.from_wire(data, 12)[0])
+            expire = None if zone is None else zone.soa[0].expire
+        return error_reply(data, q.qend, rcode, q, nsid=self.nsid, expire=expire), rcode
 
 
 def opcode_rcode(opcode: int) -> int:
@@ -198,6 +211,7 @@ def error_reply(
     q: Query | None = None,
     with_ecs: bool = True,
     nsid: bytes = b"",
+    expire: int | None = None,
 ) -> bytes:
     """Header + the query's question (if any) + our OPT when the query had one (with the NSID
     and ECS echo Knot puts there). Extended rcodes (BADVERS) go into the OPT."""
@@ -210,6 +224,8 @@ def error_reply(
             options += edns_option(NSID_OPTION, nsid)
         if with_ecs and q.ecs is not None:
             options += q.ecs.option_wire(0)
+        if expire is not None:
+            options += edns_option(EXPIRE_OPTION, expire.to_bytes(4, "big"))
         tail = opt_record(rcode >> 4, bool(q.opt[3] & 0x8000), options)
     header = bytes((data[0], data[1], flags, rcode & 0xF, 0, qd, 0, 0, 0, 0, 0, 1 if tail else 0))
     return header + data[12:qend] + tail

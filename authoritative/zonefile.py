@@ -8,6 +8,7 @@ nothing half-loaded is ever returned.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +38,11 @@ class LoadedZone:
 class _Manager(dns.zonefile.RRSetsReaderManager):
     def __init__(self, origin: dns.name.Name | None) -> None:
         super().__init__(origin, False, dns.rdataclass.IN)
-        self.lines: dict[tuple[dns.name.Name, int], int] = {}
-        self.line = 0  # where the record being read starts
-        self.outside: list[tuple[int, dns.name.Name | None]] = []
-        self.failed_name: dns.name.Name | None = None  # out-of-zone owners dnspython skips
+        self.lines: dict[tuple[dns.name.Name, int], str] = {}  # first "file:line" of each RRset
+        self.ttls: dict[tuple[dns.name.Name, int], int] = {}  # last TTL given to each RRset
+        self.where = ""  # "file:line" where the record being read starts
+        self.outside: list[tuple[str, dns.name.Name | None]] = []  # out-of-zone owners skipped
+        self.failed_name: dns.name.Name | None = None
 
     def writer(self, replacement: bool = False) -> _Txn:
         return _Txn(self, True, False)  # type: ignore[no-untyped-call]
@@ -52,8 +54,14 @@ class _Manager(dns.zonefile.RRSetsReaderManager):
 class _Txn(dns.zonefile.RRsetsReaderTransaction):
     manager: _Manager
 
+    def add(self, *args: Any) -> None:
+        if len(args) == 3 and isinstance(args[1], int):  # the reader's add(name, ttl, rdata)
+            name, ttl, rdata = args
+            self.manager.ttls[(name, int(rdata.rdtype))] = ttl  # Knot keeps the last TTL
+        super().add(*args)
+
     def _put_rdataset(self, name: dns.name.Name, rdataset: Any) -> None:
-        self.manager.lines.setdefault((name, int(rdataset.rdtype)), self.manager.line)
+        self.manager.lines.setdefault((name, int(rdataset.rdtype)), self.manager.where)
         super()._put_rdataset(name, rdataset)  # type: ignore[no-untyped-call]
 
     def _set_origin(self, origin: dns.name.Name) -> None:
@@ -67,7 +75,8 @@ class _Reader(dns.zonefile.Reader):
     manager: _Manager
 
     def _rr_line(self) -> None:
-        self.manager.line = self.tok.line_number
+        filename, line = self.tok.where()
+        self.manager.where = f"{filename}:{line}"
         try:
             super()._rr_line()
         except dns.exception.DNSException:
@@ -75,7 +84,7 @@ class _Reader(dns.zonefile.Reader):
             raise
 
     def _eat_line(self) -> None:
-        self.manager.outside.append((self.manager.line, self.last_name))
+        self.manager.outside.append((self.manager.where, self.last_name))
         super()._eat_line()  # type: ignore[no-untyped-call]
 
 
@@ -97,6 +106,7 @@ def load_zone(path: str, origin: str | None = None) -> LoadedZone:
 
 
 def load_zone_text(text: str, filename: str, origin: str | None = None) -> LoadedZone:
+    text = resolve_includes(text, filename)
     try:
         origin_name = dns.name.from_text(origin) if origin else None
     except dns.exception.DNSException as exc:
@@ -110,13 +120,49 @@ def load_zone_text(text: str, filename: str, origin: str | None = None) -> Loade
             reader.read()
     except dns.exception.DNSException as exc:
         raise ZoneError(_syntax_message(filename, manager, exc)) from None
+    except OSError as exc:  # an $INCLUDE inside an included file that cannot be read
+        raise ZoneError(f"{manager.where or filename}: $INCLUDE: {exc}") from None
     if manager.origin is None:
         raise ZoneError(f"{filename}: no origin: add a $ORIGIN line or pass ORIGIN={filename}")
     outside = [
-        f"{filename}:{line}: {name} is outside the zone {manager.origin}; remove it or fix the owner name"
-        for line, name in manager.outside
+        f"{where}: {name} is outside the zone {manager.origin}; remove it or fix the owner name"
+        for where, name in manager.outside
     ]
-    return build_zone(manager.origin, manager.rrsets, manager.lines, filename, outside)
+    rrsets = [_last_ttl(rrset, manager.ttls) for rrset in manager.rrsets]
+    return build_zone(manager.origin, rrsets, manager.lines, filename, outside)
+
+
+def _last_ttl(
+    rrset: dns.rrset.RRset, ttls: dict[tuple[dns.name.Name, int], int]
+) -> dns.rrset.RRset:
+    """Records of one RRset with different TTLs: the whole RRset takes the last one (Knot)."""
+    ttl = ttls.get((rrset.name, int(rrset.rdtype)))
+    if ttl is not None:
+        rrset.ttl = ttl
+    return rrset
+
+
+INCLUDE = re.compile(r"^(\$INCLUDE[ \t]+)(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+def resolve_includes(text: str, filename: str) -> str:
+    """Make relative ``$INCLUDE`` paths relative to the including file's directory (as Knot,
+    BIND and NSD do), and name a missing one by file and line."""
+    base = Path(filename).parent
+
+    def fix(match: re.Match[str]) -> str:
+        path = Path(match.group(2).strip('"'))
+        if not path.is_absolute():
+            path = base / path
+        if not path.is_file():
+            line = text.count("\n", 0, match.start()) + 1
+            raise ZoneError(
+                f"{filename}:{line}: $INCLUDE {match.group(2)}: no such file "
+                f"(relative paths are taken from {base or '.'})"
+            )
+        return match.group(1) + str(path)
+
+    return INCLUDE.sub(fix, text)
 
 
 def _syntax_message(filename: str, manager: _Manager, exc: Exception) -> str:
@@ -131,13 +177,13 @@ def _syntax_message(filename: str, manager: _Manager, exc: Exception) -> str:
         )
     if "Unknown origin" in msg or isinstance(exc, dns.zonefile.UnknownOrigin):
         return f"{filename}: no origin: add a $ORIGIN line or pass ORIGIN={filename}"
-    return f"{filename}:{manager.line or 1}: {msg}"
+    return f"{manager.where or filename + ':1'}: {msg}"
 
 
 def build_zone(
     origin: dns.name.Name,
     rrsets: Iterable[dns.rrset.RRset],
-    lines: dict[tuple[dns.name.Name, int], int],
+    lines: dict[tuple[dns.name.Name, int], str],
     filename: str,
     problems: Iterable[str] = (),
 ) -> LoadedZone:
@@ -147,7 +193,7 @@ def build_zone(
     count = 0
 
     def where(name: dns.name.Name, rdtype: int) -> str:
-        return f"{filename}:{lines.get((name, rdtype), 0)}"
+        return lines.get((name, rdtype), filename)
 
     for rrset in rrsets:
         rdtype = int(rrset.rdtype)

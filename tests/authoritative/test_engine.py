@@ -285,3 +285,12 @@ def test_update_needs_an_soa_zone_section() -> None:
         wire[2] = 5 << 3  # UPDATE
         raw = engine.handle(bytes(wire), UDP, CLIENT)
         assert raw is not None and raw[3] & 0xF == rcode
+
+
+def test_expire_on_error_replies_when_the_zone_is_found() -> None:
+    wire = q(
+        "test.example.", "AXFR", use_edns=0, options=[dns.edns.GenericOption(9, b"")]
+    ).to_wire()
+    raw = make_engine().handle(wire, UDP, CLIENT)
+    assert raw is not None and raw[3] & 0xF == dns.rcode.NOTIMP
+    assert raw.endswith(b"\x00\x09\x00\x04" + struct.pack("!I", 1209600))

@@ -84,3 +84,27 @@ def test_records_are_kept_in_canonical_order() -> None:
     zone = load_zone_text(HEAD + "m MX 20 b\nm MX 10 z\nm MX 10 a\n", "z.zone").zone
     mx = zone.nodes[dns.name.from_text("m.z.example.")][15]
     assert [str(r) for r in mx] == ["10 a.z.example.", "10 z.z.example.", "20 b.z.example."]
+
+
+def test_include_is_relative_to_the_including_file(tmp_path: Path) -> None:
+    (tmp_path / "part.inc").write_text("$ORIGIN inner.z.example.\nwww A 192.0.2.9\n")
+    zone_file = tmp_path / "z.zone"
+    zone_file.write_text(HEAD + "$INCLUDE part.inc\nafter A 192.0.2.10\n")
+    zone = load_zone(str(zone_file)).zone
+    names = {str(n) for n in zone.nodes}
+    assert {
+        "www.inner.z.example.",
+        "after.z.example.",
+    } <= names  # the include's $ORIGIN stays inside
+
+
+def test_missing_include_names_the_line(tmp_path: Path) -> None:
+    zone_file = tmp_path / "z.zone"
+    zone_file.write_text(HEAD + "$INCLUDE nowhere.inc\n")
+    with pytest.raises(ZoneError, match=r"z\.zone:6: \$INCLUDE nowhere\.inc: no such file"):
+        load_zone(str(zone_file))
+
+
+def test_ttl_mismatch_inside_an_rrset_takes_the_last_ttl() -> None:
+    zone = load_zone_text(HEAD + "m 300 A 192.0.2.3\nm 600 A 192.0.2.4\n", "z.zone").zone
+    assert zone.nodes[dns.name.from_text("m.z.example.")][1].ttl == 600
