@@ -68,3 +68,10 @@ def test_bad_drill_arguments_are_clear(
 ) -> None:
     assert main(["drill", "--sim", "--out", str(tmp_path), *argv]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_docs_python_example_runs() -> None:
+    text = (REPO / "docs/drills.md").read_text()
+    block = re.search(r"```python\n(.*?)```", text, re.S)
+    assert block is not None
+    exec(compile(block.group(1), "docs/drills.md", "exec"), {})
