@@ -97,6 +97,10 @@ class Engine:
         except FormErr as err:
             m.queries[(transport, 0, FORMERR)] += 1
             return error_reply(data, err.qend, FORMERR)
+        except Exception:  # a bug in the parser: SERVFAIL, counted, never a dead server
+            m.handler_errors += 1
+            m.queries[(transport, 0, SERVFAIL)] += 1
+            return error_reply(data, 12, SERVFAIL)
         try:
             reply, rcode = self._answer(data, q, transport, client)
         except Exception:

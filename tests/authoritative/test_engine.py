@@ -294,3 +294,16 @@ def test_expire_on_error_replies_when_the_zone_is_found() -> None:
     raw = make_engine().handle(wire, UDP, CLIENT)
     assert raw is not None and raw[3] & 0xF == dns.rcode.NOTIMP
     assert raw.endswith(b"\x00\x09\x00\x04" + struct.pack("!I", 1209600))
+
+
+def test_a_parser_bug_is_servfail_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import authoritative.engine
+
+    def broken(data: bytes) -> None:
+        raise IndexError("bug")
+
+    engine = make_engine()
+    monkeypatch.setattr(authoritative.engine, "parse", broken)
+    raw = engine.handle(q("www.test.example.").to_wire(), UDP, CLIENT)
+    assert raw is not None and raw[3] & 0xF == dns.rcode.SERVFAIL
+    assert engine.metrics.handler_errors == 1
