@@ -18,7 +18,7 @@ from typing import Literal
 Kind = Literal["resolve", "request"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     t: float
     client: int
