@@ -43,10 +43,7 @@ from tests.integration.servers import DATA, ZONES, start_under_test
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 # case id -> the disagreement, reported to core (tests turn red once fixed: strict xfail)
-KNOWN_DIFFERENCES: dict[str, str] = dict.fromkeys(
-    ["expire-axfr-udp", "expire-axfr-tcp", "expire-ixfr-udp", "expire-notify", "expire-iquery"],
-    "Knot adds EDNS EXPIRE to NOTIMP/NOTAUTH replies once the zone is found (mail to core 04:10)",
-)
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -191,10 +188,7 @@ def zone_probes(path: Path) -> list[bytes]:
     return [query(name, rdtype) for name in names for rdtype in PROBE_TYPES]
 
 
-ZONE_FILE_DIFFERENCES = {
-    "quirks.example.zone": "dnslab: relative $INCLUDE crashes the loader; RRset TTL mismatch takes "
-    "the minimum, Knot the last TTL (mail to core 04:17)",
-}
+ZONE_FILE_DIFFERENCES: dict[str, str] = {}
 
 
 def zone_file_params() -> list[object]:
