@@ -8,7 +8,8 @@ Pure. Every policy reduces to the same two steps, which is what makes answers ex
    ``latency``: ``regions`` sorted by probe RTT measured from checkers in the client's location;
    ``weighted``: ``weights`` ranked by weighted rendezvous hashing of the client's /24 (/56),
    so each subnet sticks to one region and only a dead region's subnets move (pickwhashed,
-   without the reshuffle); ``multivalue``: ``regions``.
+   without the reshuffle); regions of weight 0 rank last, so they answer only when every
+   weighted region is down; ``multivalue``: ``regions``.
 2. **walk the order**: the first healthy region wins (``multivalue``: the first
    ``max_answers`` healthy ones). If none is healthy, ``all_down`` decides: ``fail-open``
    answers as if all were up (Route 53), ``first`` answers the first candidate,
@@ -126,16 +127,16 @@ def select(
             steps.append(Step(region, up, "not reached"))
             continue
         walked += 1
-        if svc.policy == "weighted" and svc.weights[region] == 0:
-            steps.append(Step(region, up, "skipped: weight 0"))
-        elif up:
+        if up:
             chosen.append(region)
             steps.append(Step(region, up, "chosen"))
         else:
             steps.append(Step(region, up, "skipped: down"))
     if chosen:
         skipped = [st.region for st in steps if st.verdict == "skipped: down"]
-        if want == 1:
+        if svc.policy == "weighted" and svc.weights[chosen[0]] == 0:
+            why = f"{chosen[0]} (weight 0: a backup) is up and every weighted region is down"
+        elif want == 1:
             why = f"{chosen[0]} is the first healthy region in {order_from}"
         else:
             why = f"the first {len(chosen)} healthy regions (max_answers {want}) in {order_from}"

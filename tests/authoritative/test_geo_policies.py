@@ -132,3 +132,13 @@ def test_latency_uses_rtts_from_the_clients_location() -> None:
     assert ap.depends == "none" and ap.chosen == ("eu-west",)
     down = select(s, at("127.2.0.1"), health(down=("eu-west",), rtts=rtts), vantages)
     assert down.chosen == ("us-east",)
+
+
+def test_weighted_weight_0_is_a_backup_when_every_weighted_region_is_down() -> None:
+    s = svc(policy="weighted", weights={"us-east": 1, "eu-west": 1, "ap-south": 0})
+    sel = select(s, at("127.2.0.1"), health(down=("us-east", "eu-west")))
+    assert sel.chosen == ("ap-south",) and not sel.all_down
+    assert "weight 0" in sel.why and sel.steps[-1].verdict == "chosen"
+    # the backup down too: all_down decides (fail-open answers a weighted region)
+    sel = select(s, at("127.2.0.1"), health(down=REGIONS))
+    assert sel.all_down and sel.chosen[0] in ("us-east", "eu-west")
