@@ -34,7 +34,9 @@ def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[int, Any]
     for part in loc:
         origin = typing.get_origin(ann)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
-            field = ann.model_fields.get(str(part))
+            field = ann.model_fields.get(str(part)) or next(
+                (f for f in ann.model_fields.values() if f.alias == part), None
+            )  # errors name a field by its alias ([resolver] cache-max-ttl)
             if field is None:
                 return used, ann
             ann = field.annotation

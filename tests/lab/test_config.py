@@ -99,6 +99,9 @@ def test_bad_values_name_the_index() -> None:
     assert "authoritative.assume: Input should be 'up' or 'down'" in error_of(
         '[authoritative]\nassume = "maybe"'
     )
+    for key in ("cache_max_ttl", "cache-max-ttl"):  # aliased fields ([resolver]) too
+        msg = error_of(f"[resolver]\n{key} = -1")
+        assert "resolver.cache-max-ttl: Input should be greater than or equal to 0" in msg
 
 
 def test_region_needs_an_answer_and_not_both() -> None:
