@@ -134,8 +134,15 @@ def _ask_admin(url: str, name: str, qtype: str, client: str) -> dict[str, Any]:
         )
     except httpx.HTTPError as exc:
         raise ConfigError(f"--admin {url}: cannot reach the admin API: {exc}") from None
-    body = resp.json()
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ConfigError(
+            f"--admin {url}: HTTP {resp.status_code} without a JSON explanation; "
+            "is this the admin API of 'dnslab authoritative' (authoritative.admin_listen)?"
+        )
     if resp.status_code != 200:
         raise ConfigError(f"--admin {url}: {body.get('detail', resp.text)}")
-    out: dict[str, Any] = body
-    return out
+    return body

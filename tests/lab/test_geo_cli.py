@@ -88,3 +88,28 @@ def test_errors_are_one_clear_line(
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        ((200, "<html>directory listing</html>"), "HTTP 200 without a JSON explanation"),
+        ((404, '{"detail": "not a GeoDNS service"}'), "not a GeoDNS service"),
+    ],
+)
+def test_explain_admin_answers_that_are_not_explanations(
+    response: tuple[int, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import httpx
+
+    def fake_get(url: str, **kw: object) -> httpx.Response:
+        return httpx.Response(response[0], text=response[1])
+
+    monkeypatch.setattr(httpx, "get", fake_get)
+    argv = ["explain", "www.lab.example.", "--client", "127.1.0.1", "--admin", "http://x"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
