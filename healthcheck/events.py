@@ -50,6 +50,8 @@ class RegionStatus(BaseModel):
     probes: int
     failures: int
     transitions: int
+    streak: int = 0  # consecutive results like the last one (successes or failures)
+    streak_since: float | None = None  # when that streak's first result came in
 
 
 class StateEvent(BaseModel):
@@ -99,6 +101,8 @@ def status_of(h: RegionHealth, checker: str, to_wall: float, at_mono: float) -> 
         probes=h.probes,
         failures=h.failures,
         transitions=h.transitions,
+        streak=h.ok_streak if last is not None and last.ok else h.fail_streak,
+        streak_since=wall(h.streak_since),
     )
 
 

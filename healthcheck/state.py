@@ -55,6 +55,7 @@ class RegionHealth:
     reason: str = "no probe yet"
     ok_streak: int = 0
     fail_streak: int = 0
+    streak_since: float | None = None  # end of the first probe of the current ok/fail streak
     last: ProbeResult | None = None
     next_change_at: float | None = None
     probes: int = 0
@@ -106,6 +107,8 @@ def step(
         new_state = "up"
         reason = _streak_reason(ok_streak, True, result.detail)
     changed = new_state != h.state
+    same_outcome = h.last is not None and h.last.ok == result.ok
+    streak_since = h.streak_since if same_outcome else result.finished
     nh = replace(
         h,
         state=new_state,
@@ -113,6 +116,7 @@ def step(
         reason=reason,
         ok_streak=ok_streak,
         fail_streak=fail_streak,
+        streak_since=streak_since,
         last=result,
         probes=h.probes + 1,
         failures=h.failures + (0 if result.ok else 1),

@@ -42,6 +42,7 @@ def test_payloads_use_wall_time_and_roundtrip() -> None:
     st = status_of(h, "na-probe", to_wall=1_700_000_000.0, at_mono=5.5)
     assert st.since == 1_700_000_005.2 and st.next_change_at == 1_700_000_007.0
     assert st.next_change_in_s == 1.5 and st.reason.startswith("first probe failed")
+    assert st.streak == 1 and st.streak_since == 1_700_000_005.2
     log = EventLog("b", 8)
     ev = log.append(S.Transition("eu", "unknown", "down", 5.2, st.reason), st, 1_700_000_000.0)
     assert StateEvent.model_validate_json(ev.model_dump_json()) == ev

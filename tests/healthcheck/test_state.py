@@ -95,3 +95,15 @@ def test_flapping_never_outpaces_thresholds() -> None:
                 assert all(r == (t.state == "up") for r in results[i - need + 1 : i + 1])
             if t is not None:
                 probes_since_change = 0
+
+
+def test_streak_since_marks_the_first_result_of_the_current_streak() -> None:
+    clock = VirtualClock()
+    h, _ = feed(S.initial("eu", SET, 0.0), [True, True], clock)
+    assert h.streak_since == pytest.approx(0.01)  # both successes: one streak since the first
+    h, _ = feed(h, [False], clock)  # the failure streak starts with the probe at t=2
+    assert h.streak_since == pytest.approx(2.01)
+    h, ts = feed(h, [False, False], clock)
+    # the down decision at t=4 rests on failures since t=2: a fault injected at t=3 would
+    # look detected "early" — streak_since tells a drill the failures began before it
+    assert ts[0].state == "down" and h.streak_since == pytest.approx(2.01)
