@@ -70,7 +70,7 @@ def _message(err: Any, model: type[BaseModel]) -> tuple[str, str]:
         _, parent = _walk(model, loc[:-1])
         allowed = ""
         if isinstance(parent, type) and issubclass(parent, BaseModel):
-            names = [n for n, f in parent.model_fields.items() if not f.exclude]
+            names = [f.alias or n for n, f in parent.model_fields.items() if not f.exclude]
             allowed = f" (allowed: {', '.join(names)})"
         return dotted(loc), f"unknown key {loc[-1]!r}{allowed}"
     path = dotted(loc[:used])

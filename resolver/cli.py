@@ -49,34 +49,46 @@ def register(subparsers: Any) -> None:
 def load_settings(
     config: Path | None, overrides: dict[str, Any], options: list[str]
 ) -> ResolverSettings:
-    """The [resolver] table of ``config``, then ``--option``s, then the address flags."""
-    from pydantic import ValidationError
+    """The [resolver] table of ``config``, then ``--option``s, then the address flags.
+
+    Errors read like lab.toml's (lab/config_report.py): ``SOURCE: resolver.FIELD: problem``.
+    """
+    import tomllib
+
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from lab.config_report import format_validation_error
+
+    class Table(BaseModel):  # only the slice this command reads
+        model_config = ConfigDict(extra="ignore")
+        resolver: ResolverSettings
 
     data: dict[str, Any] = {}
     where = "command line"
     if config is not None:
-        import tomllib
-
         where = str(config)
         try:
             doc = tomllib.loads(config.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{config}: cannot read: {exc}") from exc
-        data.update(doc.get("resolver", {}))
+        except OSError as exc:
+            raise ConfigError(f"{config}: cannot read config: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config}: not valid TOML: {exc}") from None
+        table = doc.get("resolver", {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{config}: resolver: expected a table [resolver]")
+        data.update(table)
     for item in options:
         name, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--option {item!r}: write NAME=VALUE, e.g. -o prefetch=yes")
         data[name.strip()] = _option_value(value.strip())
-        where = f"{where} and --option"
+    if options:
+        where += " and --option"
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return ResolverSettings.model_validate(data)
+        return Table.model_validate({"resolver": data}).resolver
     except ValidationError as exc:
-        problems = "; ".join(
-            f"[resolver] {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{where}: {problems}") from None
+        raise ConfigError(format_validation_error(exc, where, Table)) from None
 
 
 def _option_value(text: str) -> Any:

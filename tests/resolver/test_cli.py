@@ -27,7 +27,9 @@ def test_precedence_toml_then_options_then_flags(tmp_path: Path) -> None:
 def test_errors_name_the_source_and_field(tmp_path: Path) -> None:
     toml = tmp_path / "lab.toml"
     toml.write_text("[resolver]\ncache-max-ttl = -1\n")
-    with pytest.raises(ConfigError, match=r"lab.toml: \[resolver\] cache-max-ttl"):
+    with pytest.raises(
+        ConfigError, match=r"lab.toml: resolver.cache-max-ttl: Input should be greater"
+    ):
         load_settings(toml, {}, [])
     with pytest.raises(ConfigError, match="NAME=VALUE"):
         load_settings(None, {}, ["prefetch"])
@@ -67,3 +69,15 @@ def test_print_settings_round_trips(capsys: pytest.CaptureFixture[str]) -> None:
     table = tomllib.loads(out)["resolver"]
     again = ResolverSettings.model_validate(table)
     assert again.cache_min_ttl == 5 and again.prefetch and again.like == "coredns"
+
+
+def test_unknown_options_and_bad_toml_read_like_lab_toml_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, {}, ["cache-min-tt=5"])
+    msg = str(err.value)
+    assert msg.startswith("command line and --option: resolver.cache-min-tt: unknown key")
+    assert "cache-min-ttl" in msg.split("allowed:")[1]  # Unbound spelling, the one to write
+    toml = tmp_path / "lab.toml"
+    toml.write_text("[resolver]\nprefetch =\n")
+    with pytest.raises(ConfigError, match=r"lab.toml: not valid TOML: .*line 2"):
+        load_settings(toml, {}, [])
