@@ -93,6 +93,11 @@ class ResolverServer:
             task.add_done_callback(lambda _t: self._inflight.pop(key, None))
         return task
 
+    async def settle(self) -> None:
+        """Wait until every upstream query in flight (client, prefetch, refresh) has landed."""
+        while self._inflight:
+            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+
     def _refresh(self, request: UpstreamRequest) -> None:
         if request.key in self._inflight:
             return

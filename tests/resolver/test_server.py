@@ -75,7 +75,7 @@ def test_client_timeout_answers_stale_while_upstream_hangs() -> None:
         reply = await asyncio.wait_for(server.answer(query()), 2)
         assert reply.outcome is Outcome.STALE
         up.release.set()
-        await asyncio.sleep(0.01)  # the upstream answer lands in the cache
+        await server.settle()  # the upstream answer lands in the cache
         assert (await server.answer(query())).outcome is Outcome.HIT
 
     asyncio.run(go())
@@ -102,7 +102,7 @@ def test_prefetch_starts_one_background_refresh() -> None:
         clock.advance(95)
         reply = await server.answer(query())
         assert reply.outcome is Outcome.HIT and reply.refresh is not None
-        await asyncio.sleep(0.01)
+        await server.settle()
         assert len(up.calls) == 2
         assert metric(registry, "dnslab_resolver_prefetches_total") == 1
         assert metric(registry, "dnslab_resolver_cache_hits_total") == 1

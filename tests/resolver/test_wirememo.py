@@ -91,7 +91,7 @@ def test_memo_prefetch_still_triggers() -> None:
         await server.handle(wire, "127.2.0.1", None)
         clock.advance(0.5)  # age 90.0: TTL shown still 10, and now in the last 10%
         assert server.fast(wire, "127.2.0.1", None) is not None
-        await asyncio.sleep(0.01)
+        await server.settle()
         assert len(up.calls) == 2
         assert registry.get_sample_value("dnslab_resolver_prefetches_total") == 1
 
