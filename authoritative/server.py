@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from dataclasses import dataclass
 from typing import cast
 
@@ -22,6 +23,7 @@ class ServerLimits:
     tcp_idle_timeout: float = 10.0
     tcp_max_connections: int = 256
     tcp_max_message: int = 65535
+    udp_buffer: int = 4 * 1024 * 1024  # SO_RCVBUF/SO_SNDBUF asked for (the kernel caps it)
 
 
 class UdpProtocol(asyncio.DatagramProtocol):
@@ -117,8 +119,17 @@ class AuthoritativeServer:
             lambda: TcpProtocol(self), host, port, reuse_address=True
         )
         bound = self.tcp.sockets[0].getsockname()
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            # a burst of queries must wait in the kernel, not be dropped (the default is ~200 KB)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.limits.udp_buffer)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.udp_buffer)
+            sock.bind((host, int(bound[1])))
+        except OSError:
+            sock.close()
+            raise
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: UdpProtocol(self.engine), local_addr=(host, int(bound[1]))
+            lambda: UdpProtocol(self.engine), sock=sock
         )
         self.udp = transport
         return str(bound[0]), int(bound[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import struct
@@ -138,3 +139,22 @@ def test_tcp_idle_timeout_and_connection_bound(procs: ProcessGroup) -> None:
         second.sendall(struct.pack("!H", len(wire)) + wire)
         assert dns.message.from_wire(read_framed(second)).answer  # within the bound: served
         assert first.recv(10) == b""  # idle for 0.5 s: closed by the server
+
+
+def test_a_burst_of_udp_queries_is_answered_in_full(procs: ProcessGroup) -> None:
+    host, port = start(procs, str(EXAMPLE))
+    wires = []
+    for n in range(600):
+        query = dns.message.make_query(f"n{n}.example.com", "A")
+        query.id = n
+        wires.append(query.to_wire())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        sock.settimeout(3)
+        for wire in wires:  # all sent before any reply is read
+            sock.sendto(wire, (host, port))
+        seen = set()
+        with contextlib.suppress(TimeoutError):
+            while len(seen) < len(wires):
+                seen.add(struct.unpack("!H", sock.recv(65535)[:2])[0])
+    assert len(seen) == len(wires)
