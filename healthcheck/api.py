@@ -33,6 +33,8 @@ async def event_stream(
                     await asyncio.wait_for(checker.first_round.wait(), checker.settings.heartbeat)
                 except TimeoutError:
                     yield sse.comment("waiting for the first probe of every region")
+            if checker.closed:
+                return
             snap = checker.snapshot(mono())
             sent = snap.seq
             yield sse.encode("snapshot", snap.model_dump_json(), id=snap.id, retry_ms=RETRY_MS)

@@ -98,6 +98,7 @@ class Checker:
         self.log = EventLog(self.boot, self.settings.history)
         self.subscribers: set[asyncio.Queue[Item]] = set()
         self.first_round = asyncio.Event()  # set once every region has a verdict
+        self.closed = False
         for r, h in self.health.items():
             self.metrics.region_up.labels(self.name, r).set(STATE_VALUE[h.state])
 
@@ -157,5 +158,8 @@ class Checker:
         self.metrics.subscribers.labels(self.name).set(len(self.subscribers))
 
     def close(self) -> None:
+        """End every stream (also those still waiting for the first round)."""
+        self.closed = True
+        self.first_round.set()
         for q in list(self.subscribers):
             self.drop(q)

@@ -87,3 +87,15 @@ def test_heartbeat_and_metrics_and_slow_subscriber_dropped() -> None:
         assert 'dnslab_healthcheck_transitions_total{checker="na",region="eu",state="up"}' in text
 
     asyncio.run(go())
+
+
+def test_close_ends_a_stream_still_waiting_for_the_first_round() -> None:
+    async def go() -> None:
+        c, clock = make()
+        gen = event_stream(c, None, clock.now)
+        assert (await gen.__anext__()).startswith(b": waiting")
+        c.close()
+        chunks = [chunk async for chunk in gen]
+        assert chunks == []  # no snapshot of "unknown" regions on the way out
+
+    asyncio.run(go())
