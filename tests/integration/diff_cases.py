@@ -626,6 +626,12 @@ def rdata_cases() -> list[Case]:
         ("aaaa-15-octets", 28, b"\0" * 15),
         ("mx-name-truncated", 15, b"\x00\x0a\x03ab"),
         ("soa-no-counters", 6, b"\x00\x00"),
+        ("null-empty", 10, b""),
+        ("null-3-octets", 10, b"\x01\x02\x03"),
+        ("svcb-4-random-octets", 64, b"\x9c\x01\xee\x07"),
+        ("svcb-bare-pointer", 64, b"\xc0\x0c"),
+        ("https-4-random-octets", 65, b"\x9c\x01\xee\x07"),
+        ("https-priority-and-root", 65, b"\x00\x01\x00"),
     ]
     return [
         Case(f"rdata-{label}", header(ar=1) + question("www.example.com.") + rr(".", t, 1, data))
@@ -734,6 +740,44 @@ def parse_order_cases() -> list[Case]:
     ]
 
 
+def tsig_rr(
+    key: str = "unknown-key.", algorithm: str = "hmac-sha256.", mac: bytes = b"\x5a" * 32
+) -> bytes:
+    """A TSIG record (RFC 8945) with a fixed time; no server here knows any key."""
+    rdata = wire_name(algorithm) + (1_700_000_000).to_bytes(6, "big")
+    rdata += struct.pack("!HH", 300, len(mac)) + mac + struct.pack("!HHH", QID, 0, 0)
+    return wire_name(key) + struct.pack("!HHIH", 250, 255, 0, len(rdata)) + rdata
+
+
+def tsig_cases() -> list[Case]:
+    www = question("www.example.com.")
+
+    def signed(
+        q: bytes = www, opt: bytes = b"", tsig: bytes | None = None, flags: int = 0
+    ) -> bytes:
+        extra = 2 if opt else 1
+        return header(flags=flags, ar=extra) + q + opt + (tsig or tsig_rr())
+
+    return [
+        Case("tsig-unknown-key", signed()),
+        Case("tsig-unknown-key-edns", signed(opt=opt_rr())),
+        Case("tsig-unknown-key-tcp", signed(opt=opt_rr()), "tcp"),
+        Case("tsig-unknown-key-nxdomain", signed(question("nx.example.com."))),
+        Case("tsig-unknown-key-refused", signed(question("example.org."))),
+        Case("tsig-unknown-key-chaos", signed(question("version.bind.", 16, 3))),
+        Case("tsig-unknown-key-axfr-tcp", signed(question("example.com.", 252)), "tcp"),
+        Case("tsig-unknown-key-notify", signed(question("example.com.", 6), flags=4 << 11)),
+        Case("tsig-unknown-algorithm", signed(tsig=tsig_rr(algorithm="made-up-alg."))),
+        Case("tsig-empty-mac", signed(tsig=tsig_rr(mac=b""))),
+        Case("tsig-badvers", signed(opt=opt_rr(version=1))),
+        Case("tsig-in-answer", header(an=1) + www + tsig_rr()),
+        Case("tsig-in-authority", header(ns=1) + www + tsig_rr()),
+        Case("tsig-not-last", header(ar=2) + www + tsig_rr() + opt_rr()),
+        Case("tsig-two", header(ar=2) + www + tsig_rr() + tsig_rr()),
+        Case("tsig-truncated-rdata", header(ar=1) + www + tsig_rr()[:-4]),
+    ]
+
+
 def all_cases() -> list[Case]:
     cases = (
         positive_cases()
@@ -752,6 +796,7 @@ def all_cases() -> list[Case]:
         + rdata_cases()
         + edns_expire_cases()
         + parse_order_cases()
+        + tsig_cases()
     )
     ids = [c.id for c in cases]
     dupes = {i for i in ids if ids.count(i) > 1}

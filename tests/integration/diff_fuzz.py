@@ -120,3 +120,34 @@ def mutated(rng: random.Random, qid: int = QID) -> bytes:
         pos = rng.randrange(2, len(wire))  # keep the ID so replies can be matched
         wire[pos] ^= 1 << rng.randrange(8)
     return bytes(wire)
+
+
+RR_TYPES = [*range(1, 66), 99, 104, 105, 106, 107, 108, 109, 249, 250, 256, 257, 32768, 32769]
+
+
+def random_rr(rng: random.Random) -> bytes:
+    """One resource record of a known type with random RDATA: parsers must agree on it."""
+    owner = rng.choice((b"\0", b"\xc0\x0c", wire_name("x.example.com."), b"\x01a\xc0\x0c"))
+    rdtype = rng.choice(RR_TYPES)
+    rdclass = rng.choice((1, 1, 1, 3, 254, 255))
+    roll = rng.random()
+    if roll < 0.3:
+        rdata = b""
+    elif roll < 0.5:  # a name, as many types start with one
+        rdata = wire_name(rng.choice(NAMES)) + rng.randbytes(rng.randrange(0, 6))
+    else:
+        rdata = rng.randbytes(rng.randrange(1, 40))
+    return owner + struct.pack("!HHIH", rdtype, rdclass, rng.randrange(2**32), len(rdata)) + rdata
+
+
+def with_records(rng: random.Random, qid: int = QID) -> bytes:
+    """A query followed by 1-3 random records in the answer, authority or additional section."""
+    counts = [0, 0, 0]
+    records = []
+    for _ in range(rng.randrange(1, 4)):
+        section = rng.randrange(3)
+        counts[section] += 1
+        records.append((section, random_rr(rng)))
+    body = b"".join(r for _, r in sorted(records, key=lambda pair: pair[0]))
+    qname = wire_name(random_name(rng)) + struct.pack("!HH", rng.choice(TYPES[:12]), 1)
+    return header(0, 1, counts[0], counts[1], counts[2], qid=qid) + qname + body

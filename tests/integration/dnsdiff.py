@@ -206,6 +206,58 @@ def raw_opts(wire: bytes) -> list[tuple[int, int, bytes]]:
     return found
 
 
+def read_name(wire: bytes, pos: int) -> str:
+    """The (possibly compressed) name at ``pos`` as lower-case text, for summaries only."""
+    labels = []
+    for _ in range(128):
+        length = wire[pos]
+        if length >= 0xC0:
+            pos = ((length & 0x3F) << 8) | wire[pos + 1]
+            continue
+        if length == 0:
+            break
+        labels.append(wire[pos + 1 : pos + 1 + length].decode("latin-1").lower())
+        pos += 1 + length
+    return ".".join(labels) + "."
+
+
+def split_tsig(wire: bytes) -> tuple[bytes, str | None]:
+    """A reply without its trailing TSIG record (ARCOUNT adjusted), and that record summarised.
+
+    dnspython cannot parse a signed message without the key; the fields of a TSIG error reply
+    (algorithm, time, fudge, MAC size, original ID, error, other data) are compared as text.
+    """
+    qd, an, ns, ar = struct.unpack("!HHHH", wire[4:12])
+    if ar == 0:
+        return wire, None
+    pos = 12
+    for _ in range(qd):
+        pos = skip_name(wire, pos) + 4
+    last = pos
+    for _ in range(an + ns + ar):
+        last = pos
+        pos = skip_name(wire, pos)
+        rdtype, _rdclass, _ttl, rdlen = struct.unpack("!HHIH", wire[pos : pos + 10])
+        rdata_at = pos + 10
+        pos = rdata_at + rdlen
+    if rdtype != 250:
+        return wire, None
+    key = read_name(wire, last)
+    algorithm = read_name(wire, rdata_at)
+    at = skip_name(wire, rdata_at)
+    signed = int.from_bytes(wire[at : at + 6], "big")
+    fudge, mac_size = struct.unpack("!HH", wire[at + 6 : at + 10])
+    at += 10 + mac_size
+    orig_id, error, other_len = struct.unpack("!HHH", wire[at : at + 6])
+    other = wire[at + 6 : at + 6 + other_len].hex()
+    text = (
+        f"tsig: key {key} algorithm {algorithm} time {signed} fudge {fudge} mac {mac_size} bytes "
+        f"original-id {orig_id} error {error} other {other or '-'}"
+    )
+    head = wire[:10] + struct.pack("!H", ar - 1)
+    return head + wire[12:last], text
+
+
 def opt_lines(opts: list[tuple[int, int, bytes]]) -> list[str]:
     if not opts:
         return ["edns: none"]
@@ -231,6 +283,7 @@ def summarize(wire: bytes | None) -> list[str]:
     lines = header_lines(wire)
     try:
         opts = raw_opts(wire)
+        wire, tsig = split_tsig(wire)
         msg = dns.message.from_wire(wire, one_rr_per_rrset=True, continue_on_error=True)
     except (dns.exception.DNSException, ValueError, IndexError, struct.error) as exc:
         rcode = wire[3] & 0x0F if len(wire) >= 4 else -1
@@ -247,6 +300,8 @@ def summarize(wire: bytes | None) -> list[str]:
     lines += rrset_lines("authority", msg.authority)
     lines += rrset_lines("additional", msg.additional)
     lines += [f"parse error: {err.exception!r}" for err in msg.errors]
+    if tsig:
+        lines.append(tsig)
     return lines
 
 
