@@ -117,12 +117,18 @@ def create_app(
     answers DNS, so a swap never races a query (no locks needed)."""
     app = FastAPI(title="dnslab authoritative admin", docs_url=None, redoc_url=None)
 
+    challenge = {"WWW-Authenticate": 'Bearer realm="dnslab admin"'}  # RFC 6750 §3
+
     def require_token(authorization: str | None) -> None:
         if not token:
-            raise HTTPException(401, f"writes are disabled: set authoritative.token or {TOKEN_ENV}")
+            raise HTTPException(
+                401, f"writes are disabled: set authoritative.token or {TOKEN_ENV}", challenge
+            )
         scheme, _, given = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
-            raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+            raise HTTPException(
+                401, "missing or wrong bearer token (Authorization: Bearer TOKEN)", challenge
+            )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -80,7 +80,8 @@ def test_force_and_clear_swap_a_new_state() -> None:
 
 def test_writes_need_the_token() -> None:
     client, runtime, _ = make()
-    assert client.put("/v1/health/eu-west", json={"state": "down"}).status_code == 401
+    r = client.put("/v1/health/eu-west", json={"state": "down"})
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
     bad = {"Authorization": "Bearer nope"}
     assert client.put("/v1/health/eu-west", json={"state": "down"}, headers=bad).status_code == 401
     assert client.post("/v1/reload").status_code == 401
