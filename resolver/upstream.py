@@ -19,6 +19,7 @@ import dns.message
 import dns.rdataclass
 import dns.rdatatype
 
+from lab.errors import LabError
 from resolver.core import UpstreamRequest
 
 KINDS = ("timeout", "network", "malformed", "servfail", "refused", "ecs_mismatch")
@@ -31,7 +32,9 @@ class UpstreamClient(Protocol):
     async def resolve(self, request: UpstreamRequest) -> tuple[dns.message.Message, float]: ...
 
 
-class UpstreamError(Exception):
+class UpstreamError(LabError):
+    """An upstream query that got no usable answer; ``kind`` is one of ``KINDS``."""
+
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(f"upstream {kind}: {detail}")
         self.kind = kind
