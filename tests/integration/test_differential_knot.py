@@ -43,8 +43,10 @@ from tests.integration.servers import DATA, ZONES, start_under_test
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 # case id -> the disagreement, reported to core (tests turn red once fixed: strict xfail)
+_HUGE = "Knot: an answer over 64 KiB on TCP is SERVFAIL; dnslab sets TC (mail to core 04:32)"
 _TSIG = "Knot: TSIG with an unknown key -> NOTAUTH + BADKEY TSIG (mail to core 04:33)"
 KNOWN_DIFFERENCES: dict[str, str] = {
+    **dict.fromkeys(["huge-rrset-tcp", "huge-rrset-tcp-no-edns", "huge-rrset-any-tcp"], _HUGE),
     **dict.fromkeys(
         [
             "tsig-unknown-key",
