@@ -36,9 +36,9 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument(
         "--listen",
-        default=DEFAULT_LISTEN,
+        default=None,
         metavar="HOST:PORT",
-        help=f"UDP+TCP address (default {DEFAULT_LISTEN})",
+        help=f"UDP+TCP address (default: authoritative.listen of --config, else {DEFAULT_LISTEN})",
     )
     serve.add_argument(
         "--config", metavar="LAB_TOML", help="lab.toml: GeoDNS services (see docs/geo)"
@@ -117,6 +117,12 @@ def run_server(args: argparse.Namespace) -> int:
     from authoritative.state import ServingState, chaos_names
     from authoritative.zonefile import load_zones
 
+    if args.listen is None:
+        args.listen = DEFAULT_LISTEN
+        if args.config:
+            from lab.config import load_config
+
+            args.listen = load_config(args.config).authoritative.listen
     host, port = parse_listen(args.listen)
     if not args.zone and not args.config:
         raise ConfigError(

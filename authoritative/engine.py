@@ -31,6 +31,7 @@ from authoritative.render import (
 )
 from authoritative.request import TCP, UDP, Request
 from authoritative.state import ServingState
+from authoritative.tsig import append_record, badkey_record
 from authoritative.wire import Drop, FormErr, Query, parse
 
 AXFR = 252
@@ -120,6 +121,10 @@ class Engine:
             return error_reply(data, q.qend, BADVERS, q, nsid=self.nsid), BADVERS
         if q.qclass not in SERVED_CLASSES and q.qend > 12:
             return error_reply(data, q.qend, REFUSED, q, nsid=self.nsid), REFUSED
+        if q.tsig is not None and q.qclass != CH and q.qend > 12:
+            refused = self._signed(data, q, transport)
+            if refused is not None:
+                return refused, NOTAUTH
         if q.opcode or q.qtype in (AXFR, IXFR) or q.qtype == 0:
             return self._special(data, q, transport)
         ecs = q.ecs
@@ -153,9 +158,19 @@ class Engine:
             reserve = 0 if ecs is None else 8 + len(ecs.address)
             nsid = self.nsid if q.nsid else None
             wire, rdlen_at, ecs_at = render(
-                answer, request.qname, q.qtype, q.qclass, limit, do, reserve, nsid, q.expire
+                answer,
+                request.qname,
+                q.qtype,
+                q.qclass,
+                limit,
+                do,
+                reserve,
+                nsid,
+                q.expire,
+                transport == TCP,
             )
-            entry = (wire, answer.rcode, answer.ecs_scope, rdlen_at, ecs_at)
+            rcode = wire[3] & 0xF  # SERVFAIL when it did not fit over TCP
+            entry = (wire, rcode if rcode else answer.rcode, answer.ecs_scope, rdlen_at, ecs_at)
             if len(self.cache) >= self.cache_size:
                 self.cache = {}
             self.cache[key] = entry
@@ -178,6 +193,28 @@ class Engine:
                 exact = self.exact[transport] = {}
             exact[data[2:]] = (reply[2:], (transport, q.qtype, entry[1]))
         return reply, entry[1]
+
+    def _signed(self, data: bytes, q: Query, transport: str) -> bytes | None:
+        """A signed query for one of our zones: NOTAUTH + TSIG BADKEY (we hold no keys)."""
+        assert q.tsig is not None
+        normal = q.opcode == 0 and q.qtype not in (0, AXFR, IXFR)
+        if not normal and (
+            q.opcode not in (0, NOTIFY, UPDATE)
+            or q.qtype == 0
+            or (q.qtype == AXFR and transport != TCP)
+            or (q.opcode == UPDATE and q.qtype != SOA)
+        ):
+            return None  # answered NOTIMP/FORMERR before any key is looked at
+        qname = dns.name.from_wire(data, 12)[0]
+        zone = self.state.zone_for(qname) if normal else self.state.zones.get(qname)
+        if zone is None:
+            return None
+        record = badkey_record(data, *q.tsig)
+        if record is None:
+            return None
+        expire = zone.soa[0].expire if q.expire else None
+        reply = error_reply(data, q.qend, NOTAUTH, q, nsid=self.nsid, expire=expire)
+        return append_record(reply, record)
 
     def _special(self, data: bytes, q: Query, transport: str) -> tuple[bytes, int]:
         """Opcodes other than QUERY and zone-transfer types, answered as Knot answers them."""

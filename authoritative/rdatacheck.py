@@ -30,6 +30,7 @@ BLOCKS: dict[int, tuple[int, ...]] = {
     7: (NAME,),  # MB
     8: (NAME,),  # MG
     9: (NAME,),  # MR
+    10: (REST,),  # NULL
     12: (NAME,),  # PTR
     13: (REST,),  # HINFO
     14: (NAME, NAME),  # MINFO
@@ -67,8 +68,8 @@ BLOCKS: dict[int, tuple[int, ...]] = {
     61: (REST,),  # OPENPGPKEY
     62: (REST,),  # CSYNC
     63: (REST,),  # ZONEMD
-    64: (2, NAME, REST),  # SVCB
-    65: (2, NAME, REST),  # HTTPS
+    64: (REST,),  # SVCB (opaque in 3.2)
+    65: (REST,),  # HTTPS
     99: (REST,),  # SPF
     104: (10,),  # NID
     105: (6,),  # L32

@@ -2,7 +2,8 @@
 
 Records go in RRset by RRset, in canonical order (never shuffled). If an RRset of the answer
 or authority section (or glue that a referral requires) does not fit, the reply keeps what
-is already in, sets TC and stops; optional additional records that do not fit are skipped.
+is already in, sets TC and stops (over TCP, where nothing is truncated, the reply becomes an
+empty SERVFAIL); optional additional records that do not fit are skipped.
 Our OPT record, when the query carried one, is written last (space reserved for it) so an
 ECS option can be appended to the cached bytes per query.
 """
@@ -16,7 +17,7 @@ import dns.exception
 import dns.name
 import dns.renderer
 
-from authoritative.answer import NO_HINT, REQUIRED, Answer
+from authoritative.answer import NO_HINT, REQUIRED, SERVFAIL, Answer
 
 QR = 0x8000
 AA = 0x0400
@@ -60,6 +61,7 @@ def render(
     reserve: int = 0,
     nsid: bytes | None = None,
     expire: bool = False,
+    tcp: bool = False,
 ) -> tuple[bytes, int, int]:
     """Wire bytes with ID 0 and RD clear (the caller patches them per query), where the
     RDLENGTH of our OPT record is and where an ECS option goes (after NSID, before EDE, as
@@ -90,6 +92,9 @@ def render(
                 if flag & REQUIRED:
                     raise
     except dns.exception.TooBig:
+        if tcp:  # no truncation over TCP: an answer beyond 64 KB is SERVFAIL (as Knot)
+            failed = Answer(SERVFAIL, expire=answer.expire)
+            return render(failed, qname, qtype, qclass, limit, edns_do, reserve, nsid, expire)
         r.flags |= TC
     r.write_header()
     wire: bytes = r.get_wire()

@@ -22,6 +22,7 @@ from authoritative.rdatacheck import rdata_ok
 from authoritative.request import ECS_OPTION, ClientSubnet
 
 OPT = 41
+TSIG = 250
 MIN_RR = 11  # the smallest record: root owner + type, class, TTL, RDLENGTH
 NSID_OPTION = 3
 EXPIRE_OPTION = 9
@@ -59,6 +60,7 @@ class Query:
         "qend",
         "qtype",
         "records",
+        "tsig",
     )
 
     def __init__(self, opcode: int, name_end: int, qtype: int, qclass: int, qend: int = 0) -> None:
@@ -74,6 +76,7 @@ class Query:
         self.nsid = False
         self.expire = False  # EDNS EXPIRE asked for (RFC 7314)
         self.records = 0  # record headers parsed after the question
+        self.tsig: tuple[int, int, int] | None = None  # TSIG owner, RDATA start and end
 
 
 def parse(data: bytes) -> Query:
@@ -135,10 +138,12 @@ def _parse_records(data: bytes, q: Query, pos: int) -> None:
     n = len(data)
     qend = q.qend
     counts = (data[6] << 8 | data[7], data[8] << 8 | data[9], data[10] << 8 | data[11])
-    if sum(counts) > n // MIN_RR:
+    total = sum(counts)
+    if total > n // MIN_RR:
         raise FormErr(qend, "more records announced than the packet can hold")
     for section, count in enumerate(counts):
         for _ in range(count):
+            owner = pos
             pos = _skip_name(data, pos, qend)
             if pos + 10 > n:
                 raise FormErr(qend, "record header overruns the packet")
@@ -166,6 +171,12 @@ def _parse_records(data: bytes, q: Query, pos: int) -> None:
                 )
             else:
                 _check_rdata(data, rtype, data[pos + 2] << 8 | data[pos + 3], start, rdlen, qend)
+                if rtype == TSIG:
+                    if section != 2 or q.records != total:
+                        raise FormErr(
+                            qend, "TSIG must be the last record of the additional section"
+                        )
+                    q.tsig = (owner, start, end)
             pos = end
     if pos != n:
         raise FormErr(qend, "trailing bytes after the last record")

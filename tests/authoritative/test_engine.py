@@ -307,3 +307,47 @@ def test_a_parser_bug_is_servfail_not_a_crash(monkeypatch: pytest.MonkeyPatch) -
     raw = engine.handle(q("www.test.example.").to_wire(), UDP, CLIENT)
     assert raw is not None and raw[3] & 0xF == dns.rcode.SERVFAIL
     assert engine.metrics.handler_errors == 1
+
+
+def signed(name: str, qtype: str = "A") -> bytes:
+    import dns.tsigkeyring
+
+    msg = q(name, qtype)
+    msg.use_tsig(dns.tsigkeyring.from_text({"nokey.": "c2VjcmV0c2VjcmV0"}), keyname="nokey.")
+    return bytes(msg.to_wire())
+
+
+def test_a_signed_query_for_our_zone_is_notauth_badkey() -> None:
+    wire = signed("nothere.test.example.")
+    raw = make_engine().handle(wire, UDP, CLIENT)
+    assert raw is not None and raw[3] & 0xF == dns.rcode.NOTAUTH and not raw[2] & 0x04
+    reply = dns.message.from_wire(raw, keyring=False)
+    assert reply.answer == [] and reply.authority == []
+    assert reply.tsig is not None
+    tsig = reply.tsig[0]
+    assert (str(reply.tsig.name), tsig.error, tsig.mac, tsig.original_id) == (
+        "nokey.",
+        17,
+        b"",
+        struct.unpack("!H", wire[:2])[0],
+    )
+
+
+def test_a_signed_query_outside_our_zones_is_plain_refused() -> None:
+    raw = make_engine().handle(signed("example.org."), UDP, CLIENT)
+    assert raw is not None and raw[3] & 0xF == dns.rcode.REFUSED and raw[10:12] == b"\x00\x00"
+
+
+def test_tsig_must_be_the_last_record() -> None:
+    wire = bytearray(signed("www.test.example.", "A"))
+    wire[7] = 1  # claim it is in the answer section
+    wire[11] = 0
+    assert rcode_of(make_engine().handle(bytes(wire), UDP, CLIENT)) == dns.rcode.FORMERR
+
+
+def test_an_answer_beyond_64k_over_tcp_is_servfail() -> None:
+    text = TEXT + "".join(f'huge TXT "{i:04d}{"h" * 250}"\n' for i in range(300))
+    engine = make_engine(text=text)
+    reply = ask(engine, q("huge.test.example.", "TXT").to_wire(), TCP)
+    assert reply.rcode() == dns.rcode.SERVFAIL and reply.answer == []
+    assert ask(engine, q("huge.test.example.", "TXT").to_wire()).flags & dns.flags.TC
