@@ -14,6 +14,7 @@ import pytest
 
 from lab.drill.labgen import patch_config, to_toml
 from lab.drill.scenario import CheckSpec
+from lab.errors import ProcessError
 from lab.procs import ProcessGroup, free_port, wait_for
 from tests.conftest import DNSLAB, REPO
 from tests.integration.test_up import pid_gone, read_pids
@@ -136,7 +137,10 @@ def test_interrupted_drill_leaves_nothing(
     )
     assert child.log_path is not None
     log = child.log_path
-    wait_for(lambda: "running" in log.read_text(), 60, "drill running", proc=child.proc)
+    try:
+        wait_for(lambda: "running" in log.read_text(), 60, "drill running", proc=child.proc)
+    except ProcessError as exc:
+        pytest.fail(f"{exc}\n{log.read_text()}")
     pids = all_pids(out)
     assert len(pids) == 6
     os.kill(child.pid, sig)
