@@ -47,7 +47,10 @@ class Pair:
 
 def start_pair(procs: ProcessGroup, tmp: Path, knot: Knot, options: dict[str, object]) -> Pair:
     unbound = start_unbound(procs, require_tool("unbound"), tmp, knot.addr, options)
-    _, listen, _ = start_dnslab_resolver(procs, DNSLAB, knot.addr, options)
+    # Unbound here runs without its subnetcache module, so it sends no ECS: ours neither
+    # (our default is on, for the lab's GeoDNS; the ECS differential is the _ecs module)
+    ours = {"send-client-subnet": False, **options}
+    _, listen, _ = start_dnslab_resolver(procs, DNSLAB, knot.addr, ours)
     return Pair(listen, unbound.addr)
 
 
