@@ -43,37 +43,7 @@ from tests.integration.servers import DATA, ZONES, start_under_test
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 # case id -> the disagreement, reported to core (tests turn red once fixed: strict xfail)
-_HUGE = "Knot: an answer over 64 KiB on TCP is SERVFAIL; dnslab sets TC (mail to core 04:32)"
-_TSIG = "Knot: TSIG with an unknown key -> NOTAUTH + BADKEY TSIG (mail to core 04:33)"
-KNOWN_DIFFERENCES: dict[str, str] = {
-    **dict.fromkeys(["huge-rrset-tcp", "huge-rrset-tcp-no-edns", "huge-rrset-any-tcp"], _HUGE),
-    **dict.fromkeys(
-        [
-            "tsig-unknown-key",
-            "tsig-unknown-key-edns",
-            "tsig-unknown-key-tcp",
-            "tsig-unknown-key-nxdomain",
-            "tsig-unknown-key-axfr-tcp",
-            "tsig-unknown-key-notify",
-            "tsig-unknown-algorithm",
-            "tsig-empty-mac",
-        ],
-        _TSIG,
-    ),
-    **dict.fromkeys(
-        ["tsig-in-answer", "tsig-in-authority", "tsig-not-last", "tsig-two"],
-        "Knot: TSIG that is not the last additional record -> FORMERR (mail to core 04:33)",
-    ),
-    **dict.fromkeys(
-        [
-            "rdata-null-empty",
-            "rdata-svcb-4-random-octets",
-            "rdata-svcb-bare-pointer",
-            "rdata-https-4-random-octets",
-        ],
-        "Knot: NULL needs RDATA; SVCB/HTTPS RDATA is opaque in 3.2 (mail to core 04:33)",
-    ),
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -138,24 +108,7 @@ FUZZ = {
 }
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(
-            kind,
-            marks=[
-                pytest.mark.xfail(
-                    os.environ.get("DNSLAB_DIFF_PEER") != "knot",
-                    strict=True,
-                    reason="TSIG/NULL/SVCB differences (mail to core 04:33)",
-                )
-            ]
-            if kind == "with-records"
-            else [],
-        )
-        for kind in sorted(FUZZ)
-    ],
-)
+@pytest.mark.parametrize("kind", sorted(FUZZ))
 def test_seeded_random_queries_agree(servers: tuple[Endpoint, Endpoint], kind: str) -> None:
     """Hundreds of seeded random queries (``diff_fuzz``): every reply summary agrees."""
     knot, ours = servers
