@@ -66,7 +66,9 @@ def explain_decision(
         "why": sel.why,
         "answer": records,
         "ttl": d.ttl.ttl,
-        "ttl_why": d.ttl.why,
+        "ttl_why": d.ttl.why
+        if records
+        else f"{d.ttl.why}; no records: the reply's SOA sets the negative TTL",
         "ecs_scope": d.scope,
         "ecs_scope_why": d.scope_why,
         "health": health,

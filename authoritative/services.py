@@ -105,7 +105,11 @@ def scope_for(sel: Selection, located: Located) -> tuple[int, str]:
     if client.via == "source" and client.source_prefix == 0:
         why = "the query's ECS had SOURCE PREFIX-LENGTH 0 (RFC 7871): the answer may not depend on the client"
         return 0, why
-    if sel.depends == "location":
+    if sel.depends == "location" and located.scope == 0:  # one location (or none) for all
+        v, loc = client.address.version, located.location
+        where = f"location {loc} covers every IPv{v} address" if loc else f"no IPv{v} location"
+        scope, why = 0, f"{where}: every IPv{v} client gets this answer"
+    elif sel.depends == "location":
         scope, why = located.scope, "the answer depends on the client's location"
     elif sel.depends == "subnet":
         scope = 24 if client.address.version == 4 else 56

@@ -51,6 +51,15 @@ def test_explain_aaaa_is_nodata_and_up_what_if(capsys: pytest.CaptureFixture[str
     )
     out = capsys.readouterr().out
     assert "answer     (NODATA)" in out and "what-if: --up us-east" in out
+    assert "no records: the reply's SOA sets the negative TTL" in out
+
+
+def test_explain_scope_0_when_no_location_has_the_family(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["explain", "www.lab.example", "--client", "2001:db8::1", "--json"]) == 0
+    e = json.loads(capsys.readouterr().out)
+    assert e["ecs_scope"] == 0 and e["ecs_scope_why"].startswith("no IPv6 location: every IPv6")
 
 
 @pytest.mark.parametrize(
