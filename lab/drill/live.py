@@ -271,6 +271,14 @@ class LiveRun:
         down = watch.first(rec.dead_region, "down", self.fault_wall - 0.5)
         if down is not None:
             rec.detected_at = rec.fault_at + max(0.0, down.wall - self.fault_wall)
+            if down.streak_since is not None and down.streak_since < self.fault_wall:
+                early = self.fault_wall - down.streak_since
+                rec.prefault_streak_s = early
+                rec.notes.append(
+                    f"the checker's failure streak on {rec.dead_region} began {early:.2f}s before "
+                    f"the fault ({down.reason}): probes were already failing (an overloaded region "
+                    "or machine), so detection is shorter than the model's (F-1)·I"
+                )
         else:
             rec.notes.append(f"the checker never marked {rec.dead_region} down during the run")
         dead_addrs = self.targets.region_addrs.get(rec.dead_region, frozenset())

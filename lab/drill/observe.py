@@ -37,6 +37,7 @@ class Transition:
     state: str
     previous: str
     reason: str
+    streak_since: float | None = None  # wall time the deciding streak of results began
 
 
 @dataclass
@@ -58,6 +59,7 @@ class CheckerWatch:
                     str(ev.status.state),
                     str(ev.previous),
                     ev.status.reason,
+                    getattr(ev.status, "streak_since", None),
                 )
             )
 

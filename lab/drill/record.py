@@ -25,6 +25,9 @@ class RunRecord:
     dead_region: str | None = None
     recovered_at: float | None = None  # the dead region was restarted / its fault cleared
     detected_at: float | None = None  # checker marked the dead region down
+    prefault_streak_s: float | None = (
+        None  # the deciding failure streak began this long before the fault
+    )
     propagated_at: float | None = None  # authoritative stopped answering with the dead region
     end: float = 0.0
     events: list[tuple[float, str]] = field(default_factory=list)  # human-readable timeline

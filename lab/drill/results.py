@@ -104,6 +104,7 @@ def summarise(record: RunRecord) -> dict[str, Any]:
         },
         "dead_region": dead or None,
         "detection_s": _r(detection),
+        "prefault_streak_s": _r(record.prefault_streak_s),
         "propagation_s": _r(propagation),
         "clients": len(record.clients),
         "clients_affected": len(windows.affected),

@@ -25,7 +25,7 @@ HONOURS = """
 name = "honours-ttl acceptance"
 ttls = [2, 5]
 clients = 40
-request_interval = 0.1
+request_interval = 0.2
 tail = 1.0
 seed = 3
 [locations]
@@ -36,7 +36,7 @@ eu = 1
 interval = 0.5
 fall = 3
 rise = 2
-timeout = 0.25
+timeout = 0.4
 [[faults]]
 at = 2.0
 action = "kill"
@@ -62,19 +62,32 @@ def all_pids(out: Path) -> list[int]:
 
 
 def test_honours_ttl_windows_match_the_model(procs: ProcessGroup, tmp_path: Path) -> None:
+    """TTL 2 and 5, interval 0.5, fall 3: max <= model max + 1 s, mean within 20 %.
+
+    The model assumes probes fail only after the fault. On a saturated machine a region's
+    /healthz can time out before it (the checker rightly counts that); the drill reports it
+    as ``prefault_streak_s`` and this test then runs the drill once more (40 clients at 5
+    requests/s and a 0.4 s probe timeout keep the region itself far from that).
+    """
     scenario = tmp_path / "honours.toml"
     scenario.write_text(HONOURS)
-    out = tmp_path / "out"
-    code, log = run_drill(procs, tmp_path, str(scenario), "--out", str(out))
-    assert code == 0, log
+    for attempt in (1, 2):
+        out = tmp_path / f"out{attempt}"
+        code, log = run_drill(procs, tmp_path, str(scenario), "--out", str(out))
+        assert code == 0, log
+        doc = json.loads((out / "results.json").read_text())
+        disturbed = [r for r in doc["runs"] if r["prefault_streak_s"] is not None]
+        if not disturbed:
+            break
+        assert attempt == 1, f"probes failed before the fault twice: {disturbed[0]['notes']}"
     assert "stale-routing window after the fault (dead region: eu-west)" in log
-    doc = json.loads((out / "results.json").read_text())
     assert [r["ttl"] for r in doc["runs"]] == [2, 5]
     for run in doc["runs"]:
         w, m = run["stale_window_s"], run["model"]
         assert run["dead_region"] == "eu-west"
         assert run["clients_affected"] == 40 and run["censored"] == 0
-        assert run["detection_s"] is not None and 0.9 <= run["detection_s"] <= 1.5 + 0.5
+        # no probe failed before the fault, so detection is at least (F-1)*I minus jitter
+        assert run["detection_s"] is not None and 0.9 <= run["detection_s"] <= 1.5 + 0.5, run
         assert run["propagation_s"] is not None and run["propagation_s"] < 0.5
         assert w["max"] <= m["max_s"] + 1.0, run
         assert w["mean"] == pytest.approx(m["mean_s"], rel=0.20), run
@@ -87,8 +100,8 @@ def test_honours_ttl_windows_match_the_model(procs: ProcessGroup, tmp_path: Path
     assert all(r["source"].startswith("127.2.") for r in rows)
     for name in ("stale_window_cdf.png", "dead_share.png", "report.md"):
         assert (out / name).stat().st_size > 0
-    pids = all_pids(out)
-    assert len(pids) == 12  # 6 per TTL run
+    pids = [pid for o in sorted(tmp_path.glob("out*")) for pid in all_pids(o)]
+    assert len(pids) == 12 * attempt  # 6 per TTL run
     wait_for(lambda: all(pid_gone(p) for p in pids), 10, "every drill child gone")
 
 

@@ -40,3 +40,22 @@ def test_first_down_transition_after_the_fault() -> None:
     got = w.first("eu-west", "down", after_wall=104.0)
     assert got is not None and got.wall == 105.5
     assert w.first("ap-south", "down", 0.0) is None
+
+
+def test_a_failure_streak_that_began_before_the_fault_is_reported() -> None:
+    from lab.drill.live import LiveRun, Targets
+    from lab.drill.record import RunRecord
+    from lab.drill.scenario import load_scenario
+
+    rec = RunRecord(ttl=2, scenario=load_scenario(None), clients=[], mode="live")
+    rec.fault_at, rec.dead_region = 4.0, "eu-west"
+    targets = Targets(("127.0.0.1", 1), ("127.0.0.1", 2), {}, {}, {}, "http://x", {})
+    run = LiveRun(rec, targets, injector=None, t0=0.0, fault_wall=1000.0)  # type: ignore[arg-type]
+    watch = CheckerWatch("http://x/v1/events")
+    watch.transitions = [
+        Transition(1000.5, 4.5, "eu-west", "down", "up", "3 consecutive failures", 999.7)
+    ]
+    run._conclude(watch, probe({}))
+    assert rec.detected_at == 4.5
+    assert rec.prefault_streak_s is not None and abs(rec.prefault_streak_s - 0.3) < 1e-9
+    assert "began 0.30s before the fault" in rec.notes[0]
