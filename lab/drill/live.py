@@ -173,25 +173,29 @@ class LiveRun:
     # -- faults --------------------------------------------------------------------------
 
     async def faults(self, steps: list[FaultSpec]) -> None:
+        """Carry out the timeline. A step's time is taken when it has taken effect (the kill
+        returned, the POST was answered, the restarted region is ready)."""
         for step in steps:
             await self.sleep_until(step.at)
-            t = self.now()
             region = step.region
             if region == BUSIEST:
                 region = (
                     self.record.dead_region
-                    or measure.busiest_region(measure.requests(self.record.observations), t)
+                    or measure.busiest_region(
+                        measure.requests(self.record.observations), self.now()
+                    )
                     or ""
                 )
                 if not region:
                     self.record.notes.append("no client reached any region before the fault")
                     continue
             line = await self._inject(step, region)
+            t, wall = self.now(), time.time()
             recovers = step.action in ("restart", "clear")
             if recovers and region == self.record.dead_region and self.record.recovered_at is None:
                 self.record.recovered_at = t
             if self.record.fault_at is None and not recovers:
-                self.record.fault_at, self.fault_wall = t, time.time()
+                self.record.fault_at, self.fault_wall = t, wall
                 self.record.fault_action, self.record.dead_region = step.action, region
             self.record.note(t, line)
 
