@@ -65,6 +65,7 @@ class ResolverTTL:
     min_ttl: int = 0
     max_ttl: int = 86400
     serve_expired: bool = False
+    stale_reply_ttl: int = 30  # the TTL a stale (serve-expired) answer carries
 
     def clamp(self, ttl: float) -> float:
         return float(max(self.min_ttl, min(self.max_ttl, ttl)))

@@ -221,12 +221,18 @@ def _resolve(
     world.primed.add(client.location)
     entry = world.resolver.put(QUESTION, scope_of(subnet, ECS_SOURCE), fresh, clamped, now - age)
     if hit is not None:  # stale (serve-expired) or prefetch: this client still gets the old one
-        return hit.entry.payload, max(0, hit.entry.remaining(now))
+        if hit.stale:
+            return hit.entry.payload, record.resolver.stale_reply_ttl
+        return hit.entry.payload, hit.entry.remaining(now)
     return fresh, entry.remaining(now) if entry is not None else clamped
 
 
 def resolver_ttl(settings: ResolverSettings) -> model.ResolverTTL:
-    return model.ResolverTTL(settings.cache_min_ttl, settings.cache_max_ttl, settings.serve_expired)
+    """The resolver's TTL rules (resolver/answers.py): clamps, off with serve-original-ttl."""
+    lo, hi = settings.cache_min_ttl, settings.cache_max_ttl
+    if settings.serve_original_ttl:
+        lo, hi = 0, 2**31 - 1
+    return model.ResolverTTL(lo, hi, settings.serve_expired, settings.serve_expired_reply_ttl)
 
 
 def _request(
