@@ -745,12 +745,22 @@ def parse_order_cases() -> list[Case]:
 
 
 def tsig_rr(
-    key: str = "unknown-key.", algorithm: str = "hmac-sha256.", mac: bytes = b"\x5a" * 32
+    key: str = "unknown-key.",
+    algorithm: str = "hmac-sha256.",
+    mac: bytes = b"\x5a" * 32,
+    rdclass: int = 255,
+    ttl: int = 0,
+    cut: int = 0,
+    other: bytes = b"",
 ) -> bytes:
-    """A TSIG record (RFC 8945) with a fixed time; no server here knows any key."""
+    """A TSIG record (RFC 8945) with a fixed time; no server here knows any key.
+
+    ``cut`` drops that many bytes from the end of the RDATA (with RDLENGTH to match).
+    """
     rdata = wire_name(algorithm) + (1_700_000_000).to_bytes(6, "big")
-    rdata += struct.pack("!HH", 300, len(mac)) + mac + struct.pack("!HHH", QID, 0, 0)
-    return wire_name(key) + struct.pack("!HHIH", 250, 255, 0, len(rdata)) + rdata
+    rdata += struct.pack("!HH", 300, len(mac)) + mac + struct.pack("!HHH", QID, 0, len(other))
+    rdata = rdata[: len(rdata) - cut] + (other if not cut else b"")
+    return wire_name(key) + struct.pack("!HHIH", 250, rdclass, ttl, len(rdata)) + rdata
 
 
 def tsig_cases() -> list[Case]:
@@ -779,6 +789,23 @@ def tsig_cases() -> list[Case]:
         Case("tsig-not-last", header(ar=2) + www + tsig_rr() + opt_rr()),
         Case("tsig-two", header(ar=2) + www + tsig_rr() + tsig_rr()),
         Case("tsig-truncated-rdata", header(ar=1) + www + tsig_rr()[:-4]),
+        Case("tsig-class-in", signed(tsig=tsig_rr(rdclass=1))),
+        Case("tsig-ttl-nonzero", signed(tsig=tsig_rr(ttl=3600))),
+        Case(
+            "tsig-empty-rdata", signed(tsig=wire_name("k.") + struct.pack("!HHIH", 250, 255, 0, 0))
+        ),
+        Case("tsig-rdata-short-by-2", signed(tsig=tsig_rr(cut=2))),
+        Case("tsig-rdata-only-algorithm", signed(tsig=tsig_rr(cut=48))),
+        Case(
+            "tsig-mac-size-overruns",
+            signed(tsig=tsig_rr(mac=b"\x01" * 4)[:-10] + b"\x00\x40" + b"\0" * 8),
+        ),
+        Case("tsig-other-data", signed(tsig=tsig_rr(other=b"\x00\x00\x65\x53\xf1\x00"))),
+        Case(
+            "tsig-compressed-owner",
+            signed(tsig=b"\xc0\x0c" + tsig_rr()[len(wire_name("unknown-key.")) :]),
+        ),
+        Case("tsig-out-of-zone-refused-tcp", signed(question("example.org.")), "tcp"),
     ]
 
 
