@@ -41,3 +41,18 @@ def append_record(reply: bytes, record: bytes) -> bytes:
     """``reply`` with one more record in its additional section."""
     arcount = (reply[10] << 8 | reply[11]) + 1
     return reply[:10] + arcount.to_bytes(2, "big") + reply[12:] + record
+
+
+def tsig_rdata_ok(data: bytes, start: int, end: int) -> bool:
+    """Knot's check of a query's TSIG RDATA: an algorithm name, then time signed (non-zero),
+    fudge, MAC size, the MAC, original ID, error and other-len all present (other data and
+    anything after it are not looked at)."""
+    try:
+        used = dns.name.from_wire(data[:end], start)[1]
+    except Exception:
+        return False
+    pos = start + used
+    if pos + 10 > end or not any(data[pos : pos + 6]):
+        return False
+    mac = data[pos + 8] << 8 | data[pos + 9]
+    return pos + 10 + mac + 6 <= end

@@ -20,6 +20,7 @@ import dns.name
 
 from authoritative.rdatacheck import rdata_ok
 from authoritative.request import ECS_OPTION, ClientSubnet
+from authoritative.tsig import tsig_rdata_ok
 
 OPT = 41
 TSIG = 250
@@ -176,6 +177,8 @@ def _parse_records(data: bytes, q: Query, pos: int) -> None:
                         raise FormErr(
                             qend, "TSIG must be the last record of the additional section"
                         )
+                    if not tsig_rdata_ok(data, start, end):
+                        raise FormErr(qend, "malformed TSIG RDATA")
                     q.tsig = (owner, start, end)
             pos = end
     if pos != n:

@@ -351,3 +351,15 @@ def test_an_answer_beyond_64k_over_tcp_is_servfail() -> None:
     reply = ask(engine, q("huge.test.example.", "TXT").to_wire(), TCP)
     assert reply.rcode() == dns.rcode.SERVFAIL and reply.answer == []
     assert ask(engine, q("huge.test.example.", "TXT").to_wire()).flags & dns.flags.TC
+
+
+def test_short_tsig_rdata_is_formerr() -> None:
+    wire = signed("www.test.example.")
+    at = wire.index(b"\x05nokey\x00\x00\xfa\x00\xff")  # our TSIG record: the last one
+    head, rdata = wire[: at + 15], wire[at + 17 :]
+    short = rdata[:-2]  # without the other-len field
+    packet = head + len(short).to_bytes(2, "big") + short
+    assert make_engine().handle(head + len(rdata).to_bytes(2, "big") + rdata, UDP, CLIENT)
+    raw = make_engine().handle(packet, UDP, CLIENT)
+    assert raw is not None and raw[3] & 0xF == dns.rcode.FORMERR
+    assert raw[10:12] == b"\x00\x00"  # no OPT, no TSIG
