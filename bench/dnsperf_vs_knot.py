@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"dnsperf -m {args.mode} -c {args.clients} -q {args.outstanding} -l {args.duration} -T 1 -e "
         f"(runs: {caps}), {args.queries.name}, {when}, {os.cpu_count()} CPUs, "
-        f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after"
+        f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after\n"
     )
     print(table(results))
     return 0
