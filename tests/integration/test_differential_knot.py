@@ -43,10 +43,7 @@ from tests.integration.servers import DATA, ZONES, start_under_test
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 # case id -> the disagreement, reported to core (tests turn red once fixed: strict xfail)
-KNOWN_DIFFERENCES: dict[str, str] = dict.fromkeys(
-    ["tsig-empty-rdata", "tsig-rdata-short-by-2", "tsig-rdata-only-algorithm"],
-    "Knot: TSIG RDATA that does not parse -> FORMERR (mail to core 04:38)",
-)
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
