@@ -134,6 +134,7 @@ def render_summary(runs: Sequence[dict[str, Any]]) -> str:
             "longest bounded window, and why:",
             *(longest(r) for r in runs),
             "",
+            *(f"note (TTL {r['ttl']}): {n}" for r in runs for n in r["notes"]),
             LEGEND,
         ]
     )
