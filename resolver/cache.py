@@ -24,7 +24,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from resolver.ecs import ClientSubnet, Scope
+from resolver.ecs import ClientSubnet, Scope, truncate
 
 T = TypeVar("T")
 
@@ -81,6 +81,9 @@ class Cache(Generic[T]):
         self.policy = policy or CachePolicy()
         self._lru: OrderedDict[tuple[Hashable, Scope], Entry[T]] = OrderedDict()
         self._scopes: dict[Hashable, dict[Scope, Entry[T]]] = {}
+        # per question: how many entries each (family, prefix) has, so a lookup probes one key
+        # per prefix length in use instead of scanning every scope (thousands for /24 answers)
+        self._prefixes: dict[Hashable, dict[tuple[int, int], int]] = {}
         self.evictions = 0
 
     def __len__(self) -> int:
@@ -100,11 +103,12 @@ class Cache(Generic[T]):
         if not scoped:
             return None
         best: Entry[T] | None = None
-        for scope, entry in list(scoped.items()):
+        for scope in _candidates(self._prefixes[question], subnet):
+            entry = scoped.get(scope)
+            if entry is None:
+                continue
             if not self.servable(entry, now):
                 self._drop(question, scope)
-                continue
-            if not scope.covers(subnet):
                 continue
             if best is None or _better(entry, best, now):
                 best = entry
@@ -128,6 +132,10 @@ class Cache(Generic[T]):
             return None
         entry = Entry(payload, now, ttl, negative, scope)
         key = (question, scope)
+        if key not in self._lru:
+            counts = self._prefixes.setdefault(question, {})
+            shape = (scope.family, scope.prefix)
+            counts[shape] = counts.get(shape, 0) + 1
         self._lru[key] = entry
         self._lru.move_to_end(key)
         self._scopes.setdefault(question, {})[scope] = entry
@@ -154,10 +162,27 @@ class Cache(Generic[T]):
 
     def _forget(self, question: Hashable, scope: Scope) -> None:
         scoped = self._scopes.get(question)
-        if scoped is not None:
-            scoped.pop(scope, None)
-            if not scoped:
-                del self._scopes[question]
+        if scoped is None or scoped.pop(scope, None) is None:
+            return
+        counts = self._prefixes[question]
+        shape = (scope.family, scope.prefix)
+        counts[shape] -= 1
+        if not counts[shape]:
+            del counts[shape]
+        if not scoped:
+            del self._scopes[question]
+            del self._prefixes[question]
+
+
+def _candidates(prefixes: dict[tuple[int, int], int], subnet: ClientSubnet | None) -> list[Scope]:
+    """The scopes that could cover ``subnet``: one per (family, prefix) stored for a question."""
+    out = []
+    for family, prefix in prefixes:
+        if prefix == 0:
+            out.append(Scope(family, 0, 0))  # everyone
+        elif subnet is not None and subnet.family == family and subnet.source >= prefix:
+            out.append(Scope(family, prefix, truncate(subnet.address, prefix, subnet.bits)))
+    return out
 
 
 def _better(a: Entry[T], b: Entry[T], now: float) -> bool:

@@ -117,3 +117,57 @@ def test_bind_prefetch_trigger_and_eligibility() -> None:
     assert too_early is not None and not too_early.prefetch
     short = cache.get(("short.", 1, 1), None, 7.5)  # TTL 8 < eligibility 9
     assert short is not None and not short.prefetch
+
+
+def test_scoped_lookup_matches_a_full_scan_of_every_scope() -> None:
+    """Lookups probe one key per prefix length in use; the result is the one a scan of every
+    stored scope (Scope.covers) would pick: fresh first, most specific, newest."""
+    import random
+
+    from resolver.ecs import ClientSubnet, scope_of
+
+    rng = random.Random(7)
+    cache: Cache[str] = Cache(CachePolicy(max_entries=400, serve_expired=True))
+    stored: dict[object, tuple[str, float, int]] = {}
+    for i in range(600):
+        addr = f"10.{rng.randrange(4)}.{rng.randrange(8)}.{rng.randrange(256)}"
+        sent = ClientSubnet.from_text(addr, rng.choice((16, 20, 24)))
+        scope = scope_of(sent, rng.choice((0, 8, 12, 16, 20, 24)))
+        ttl = rng.randrange(1, 40)
+        cache.put(Q, scope, f"{i}", ttl, float(i) / 10)
+        stored[scope] = (f"{i}", float(i) / 10, ttl)
+    now = 45.0
+    for _ in range(300):
+        addr = f"10.{rng.randrange(4)}.{rng.randrange(8)}.{rng.randrange(256)}"
+        subnet = ClientSubnet.from_text(addr, rng.choice((8, 16, 24)))
+        hit = cache.get(Q, subnet, now)
+        live = [  # a scan of what the LRU still holds
+            (scope, e)
+            for scope in stored
+            if (e := cache.peek(Q, scope)) is not None and scope.covers(subnet)
+        ]
+        if not live:
+            assert hit is None
+            continue
+        fresh = [(s, e) for s, e in live if e.fresh(now)] or live
+        top = max(s.prefix for s, _ in fresh)
+        want = max((e for s, e in fresh if s.prefix == top), key=lambda e: e.stored_at)
+        assert hit is not None and hit.entry is want
+
+
+def test_thousands_of_scopes_are_looked_up_without_a_scan() -> None:
+    import time
+
+    from resolver.ecs import ClientSubnet, scope_of
+
+    cache: Cache[str] = Cache(CachePolicy(max_entries=100_000))
+    for i in range(20_000):
+        sent = ClientSubnet.from_text(f"10.{i // 256}.{i % 256}.0", 24)
+        cache.put(Q, scope_of(sent, 24), f"{i}", 30, 0.0)
+    subnet = ClientSubnet.from_text("10.3.3.0", 24)
+    started = time.perf_counter()
+    for _ in range(1000):
+        hit = cache.get(Q, subnet, 1.0)
+    per_lookup = (time.perf_counter() - started) / 1000
+    assert hit is not None and hit.entry.payload == str(3 * 256 + 3)
+    assert per_lookup < 0.001, f"{per_lookup * 1e3:.2f} ms per lookup among 20000 scopes"
