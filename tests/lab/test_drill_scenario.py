@@ -62,3 +62,19 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_bad_resolver_knob_is_named() -> None:
     with pytest.raises(ConfigError, match=r"resolver\.cache-min-tll: Extra inputs"):
         parse_scenario('[resolver]\n"cache-min-tll" = 3\n' + MINIMAL, "my.toml")
+
+
+def test_default_drill_is_planned_well_under_three_minutes() -> None:
+    """README command #1 must print its table within 3 minutes, lab start-ups included."""
+    from lab.drill.population import build_population
+    from lab.drill.runner import run_duration
+    from lab.drill.sim import DEFAULT_NETWORKS
+
+    sc = load_scenario(None)
+    clients = build_population(
+        sc.clients, sc.locations, sc.profiles, DEFAULT_NETWORKS, sc.request_interval, sc.seed
+    )
+    profiles = list({c.profile for c in clients})
+    planned = sum(run_duration(sc, ttl, profiles) for ttl in sc.ttls)
+    startup = 15.0 * len(sc.ttls)  # lab start, all-up wait, resolver priming (<= one TTL)
+    assert planned + startup + max(sc.ttls) < 120.0
