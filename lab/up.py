@@ -10,6 +10,7 @@ show a compact live status until interrupted.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -48,7 +49,9 @@ class Component:
 
 
 def dnslab_argv(python: str = sys.executable) -> tuple[str, ...]:
-    return (python, "-m", "lab.cli")
+    """``python -m lab.cli``, wrapped so the child dies with this process even if this process
+    is SIGKILLed (``lab.drill.pdeathsig``)."""
+    return (python, "-m", "lab.drill.pdeathsig", str(os.getpid()), python, "-m", "lab.cli")
 
 
 def plan_lab(

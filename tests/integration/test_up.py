@@ -124,3 +124,15 @@ def test_up_fails_cleanly_when_a_region_cannot_bind(procs: ProcessGroup, tmp_pat
     pids = read_pids(tmp_path / "up" / "logs")
     assert len(pids) == 6
     wait_for(lambda: all(pid_gone(p) for p in pids.values()), 10, "every child gone")
+
+
+def test_children_die_with_a_sigkilled_up(procs: ProcessGroup, tmp_path: Path) -> None:
+    """No cleanup code runs on SIGKILL: the kernel's parent-death signal takes the children."""
+    cfg, _ = lab_config(tmp_path)
+    up = procs.start("up", [DNSLAB, "up", "--config", str(cfg), "--logs", str(tmp_path / "up")])
+    wait_for(lambda: "lab ready:" in log_text(procs, "up"), 60, "dnslab up ready", proc=up.proc)
+    pids = read_pids(tmp_path / "up" / "logs")
+    assert len(pids) == 6 and not any(pid_gone(p) for p in pids.values())
+    os.kill(up.pid, signal.SIGKILL)
+    up.proc.wait(timeout=10)
+    wait_for(lambda: all(pid_gone(p) for p in pids.values()), 10, "every child gone")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,8 +21,9 @@ def test_plan_runs_every_component_with_the_cli_contract() -> None:
     kinds = [c.kind for c in comps]
     assert kinds == ["region"] * 3 + ["healthcheck", "authoritative", "resolver"]
     eu = next(c for c in comps if c.region == "eu-west")
-    assert eu.argv[:3] == (sys.executable, "-m", "lab.cli")
-    assert eu.argv[3:] == (
+    wrapper = (sys.executable, "-m", "lab.drill.pdeathsig", str(os.getpid()))
+    assert eu.argv[:7] == (*wrapper, sys.executable, "-m", "lab.cli")
+    assert eu.argv[7:] == (
         "region",
         "--name",
         "eu-west",
@@ -31,7 +33,7 @@ def test_plan_runs_every_component_with_the_cli_contract() -> None:
         "127.0.2.1:9999",
     )
     auth = next(c for c in comps if c.kind == "authoritative")
-    assert auth.argv[3:] == (
+    assert auth.argv[7:] == (
         "authoritative",
         "--config",
         str(REPO / "lab.toml"),
