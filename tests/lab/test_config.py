@@ -99,6 +99,10 @@ def test_bad_values_name_the_index() -> None:
     assert "authoritative.assume: Input should be 'up' or 'down'" in error_of(
         '[authoritative]\nassume = "maybe"'
     )
+    assert "regions.a.v4: Input should be a list [...] (got '1.2.3.4')" in error_of(
+        '[regions.a]\nlisten = "1.1.1.1:80"\nv4 = "1.2.3.4"'
+    )
+    assert "locations: Input should be a table" in error_of('locations = "eu"')
     for key in ("cache_max_ttl", "cache-max-ttl"):  # aliased fields ([resolver]) too
         msg = error_of(f"[resolver]\n{key} = -1")
         assert "resolver.cache-max-ttl: Input should be greater than or equal to 0" in msg
