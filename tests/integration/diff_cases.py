@@ -752,12 +752,13 @@ def tsig_rr(
     ttl: int = 0,
     cut: int = 0,
     other: bytes = b"",
+    signed_at: int = 1_700_000_000,
 ) -> bytes:
     """A TSIG record (RFC 8945) with a fixed time; no server here knows any key.
 
     ``cut`` drops that many bytes from the end of the RDATA (with RDLENGTH to match).
     """
-    rdata = wire_name(algorithm) + (1_700_000_000).to_bytes(6, "big")
+    rdata = wire_name(algorithm) + signed_at.to_bytes(6, "big")
     rdata += struct.pack("!HH", 300, len(mac)) + mac + struct.pack("!HHH", QID, 0, len(other))
     rdata = rdata[: len(rdata) - cut] + (other if not cut else b"")
     return wire_name(key) + struct.pack("!HHIH", 250, rdclass, ttl, len(rdata)) + rdata
@@ -790,6 +791,8 @@ def tsig_cases() -> list[Case]:
         Case("tsig-two", header(ar=2) + www + tsig_rr() + tsig_rr()),
         Case("tsig-truncated-rdata", header(ar=1) + www + tsig_rr()[:-4]),
         Case("tsig-class-in", signed(tsig=tsig_rr(rdclass=1))),
+        Case("tsig-time-zero", signed(tsig=tsig_rr(signed_at=0))),
+        Case("tsig-time-max", signed(tsig=tsig_rr(signed_at=2**48 - 1))),
         Case("tsig-ttl-nonzero", signed(tsig=tsig_rr(ttl=3600))),
         Case(
             "tsig-empty-rdata", signed(tsig=wire_name("k.") + struct.pack("!HHIH", 250, 255, 0, 0))
