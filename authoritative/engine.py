@@ -136,6 +136,8 @@ class Engine:
         if state.dynamic_wire:
             provider = state.dynamic_wire.get(name_key)
             if provider is not None:
+                if ecs is not None and ecs.lax is not None:  # RFC 7871 §6, where ECS decides
+                    return error_reply(data, q.qend, FORMERR, q, False, self.nsid), FORMERR
                 dynamic = True
                 request = make_request(data, q, transport, client)
                 variant = provider.variant(request)

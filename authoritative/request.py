@@ -24,6 +24,10 @@ class ClientSubnet:
     source: int  # SOURCE PREFIX-LENGTH
     scope: int  # SCOPE PREFIX-LENGTH as sent (0 in well-formed queries)
     address: bytes
+    # What RFC 7871 §6 says SHOULD be FORMERR but Knot 3.2 accepts (extra ADDRESS bytes, bits
+    # set beyond the prefix). Static data answers like Knot; GeoDNS names, whose answer the
+    # option decides, refuse it with FORMERR.
+    lax: str | None = None
 
     @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

@@ -244,7 +244,8 @@ def _parse_options(data: bytes, pos: int, end: int, q: Query) -> tuple[tuple[int
 def parse_ecs(value: bytes, qend: int = HEADER) -> ClientSubnet:
     """Validate an ECS option body per RFC 7871 §6 the way Knot 3.2 does: unknown family,
     prefix lengths beyond the family, or an ADDRESS shorter than the prefix are FORMERR; extra
-    ADDRESS bytes and bits beyond the prefix are accepted and cleared."""
+    ADDRESS bytes and bits beyond the prefix are accepted and cleared, and noted in ``lax``
+    (the engine refuses those with FORMERR for GeoDNS names only)."""
     if len(value) < 4:
         raise FormErr(qend, "ECS option shorter than 4 bytes")
     family = value[0] << 8 | value[1]
@@ -263,4 +264,9 @@ def parse_ecs(value: bytes, qend: int = HEADER) -> ClientSubnet:
     masked[:need] = address[:need]
     if source % 8:
         masked[need - 1] &= (0xFF << (8 - source % 8)) & 0xFF
-    return ClientSubnet(family, source, scope, bytes(masked))
+    lax = None
+    if len(address) > need:
+        lax = f"ECS ADDRESS has {len(address)} bytes, a /{source} source prefix needs {need}"
+    elif bytes(masked) != address:
+        lax = f"ECS ADDRESS has bits set beyond its /{source} source prefix"
+    return ClientSubnet(family, source, scope, bytes(masked), lax)

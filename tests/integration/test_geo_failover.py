@@ -3,9 +3,13 @@ their region; forcing a region down moves exactly its clients; every all-down be
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
+import dns.edns
+import dns.message
+import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
@@ -100,3 +104,32 @@ def test_explain_cli_against_the_running_server(procs: ProcessGroup, tmp_path: P
         "dnslab_authoritative_queries_total" in metrics or "dnslab_authoritative_queries" in metrics
     )
     assert 'dnslab_authoritative_region_up{region="eu-west"} 0.0' in metrics
+
+
+def _raw_ecs(port: int, name: str, body: bytes) -> bytes:
+    """The reply to a query whose ECS option body is sent exactly as given (raw bytes: the
+    Knot-style echo of a lax option is more than dnspython will parse)."""
+    q = dns.message.make_query(name, "A", use_edns=0, options=[dns.edns.GenericOption(8, body)])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(2.0)
+        s.sendto(q.to_wire(), ("127.0.0.1", port))
+        reply, _ = s.recvfrom(65535)
+    assert reply[:2] == q.to_wire()[:2]
+    return reply
+
+
+def test_invalid_ecs_is_formerr_where_it_decides_the_answer(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    """RFC 7871 §6: extra ADDRESS bytes or bits beyond the source prefix are FORMERR for a
+    GeoDNS name; static names answer as Knot 3.2 does (accepted, masked, echoed)."""
+    _, port, _ = start_lab(procs, tmp_path)
+    family_v4 = b"\x00\x01"
+    extra_bytes = family_v4 + bytes((16, 0)) + bytes((127, 2, 0, 0))  # /16 sends 4 bytes
+    stray_bits = family_v4 + bytes((12, 0)) + bytes((127, 3))  # bit 15 set beyond /12
+    good = family_v4 + bytes((16, 0)) + bytes((127, 2))
+    for body in (extra_bytes, stray_bits):
+        assert _raw_ecs(port, "www.lab.example.", body)[3] & 0xF == dns.rcode.FORMERR
+        assert _raw_ecs(port, "lab.example.", body)[3] & 0xF == dns.rcode.NOERROR
+    m = dns.message.from_wire(_raw_ecs(port, "www.lab.example.", good))
+    assert m.rcode() == dns.rcode.NOERROR and addrs(m) == [EU] and scope(m) == 16
