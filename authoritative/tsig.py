@@ -44,15 +44,16 @@ def append_record(reply: bytes, record: bytes) -> bytes:
 
 
 def tsig_rdata_ok(data: bytes, start: int, end: int) -> bool:
-    """Knot's check of a query's TSIG RDATA: an algorithm name, then time signed (non-zero),
-    fudge, MAC size, the MAC, original ID, error and other-len all present (other data and
-    anything after it are not looked at)."""
+    """Knot's check of a query's TSIG RDATA: an algorithm name, then time signed, fudge, MAC
+    size, the MAC, original ID, error and other-len all present (other data and anything after
+    it are not looked at). The time is only judged against a known key: time 0 with an unknown
+    key is NOTAUTH + BADKEY in Knot 3.2, like any other time."""
     try:
         used = dns.name.from_wire(data[:end], start)[1]
     except Exception:
         return False
     pos = start + used
-    if pos + 10 > end or not any(data[pos : pos + 6]):
+    if pos + 10 > end:
         return False
     mac = data[pos + 8] << 8 | data[pos + 9]
     return pos + 10 + mac + 6 <= end

@@ -55,9 +55,7 @@ from tests.integration.servers import DATA, ZONES, start_under_test
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 # case id -> the disagreement, reported to core (tests turn red once fixed: strict xfail)
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "tsig-time-zero": "Knot: TSIG time signed 0 is NOTAUTH+BADKEY; dnslab FORMERR (mail to core 05:01)",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
