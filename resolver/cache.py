@@ -7,6 +7,13 @@ opaque (``T``): the resolver stores DNS sections, a simulation can store a tuple
   ``(qname, qtype, qclass)``), ``scope`` an :class:`resolver.ecs.Scope`.
 * ``ttl`` is the entry's effective lifetime after clamps; an entry is **fresh** while
   ``age < ttl``. ``remaining(now)`` rounds down, so a TTL served from here is never inflated.
+* ``ttl_clock`` (*dnslab* knob) picks the arithmetic. ``"exact"``: age is ``now - stored_at``
+  and the entry expires at the exact instant ``stored_at + ttl``. ``"seconds"``: Unbound's,
+  which counts whole seconds (``time(0)``): age is ``floor(now) - floor(stored_at)``, the entry
+  stays fresh while ``age <= ttl`` (served with TTL 0 through the second it expires in) and
+  expires at the next whole second, ``floor(stored_at) + ttl + 1``. Unbound's checks are
+  ``rep->ttl < timenow`` (expired) and ``serve_expired_ttl < timenow`` (too stale) on absolute
+  whole-second times (``daemon/worker.c``, ``answer_from_cache``).
 * **prefetch** (Unbound's rule, whole seconds): a fresh hit with ``age >= ttl - ttl // 10``
   asks for a refresh. With integer arithmetic a TTL under 10 s never prefetches, as in Unbound.
   BIND's rule instead (``prefetch_trigger``): a hit with at most that many seconds left, on an
@@ -22,11 +29,12 @@ import math
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from resolver.ecs import ClientSubnet, Scope, truncate
 
 T = TypeVar("T")
+TtlClock = Literal["exact", "seconds"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,7 @@ class CachePolicy:
     serve_expired_ttl: int = 0  # seconds past expiry an entry stays servable; 0 = no limit
     prefetch_trigger: int | None = None  # None: Unbound's last 10%; N: BIND's "<= N s left"
     prefetch_eligibility: int = 0  # BIND: only entries whose TTL was at least this
+    ttl_clock: TtlClock = "exact"  # dnslab: "seconds" = Unbound's whole-second arithmetic
 
     def wants_prefetch(self, entry: Entry[T], now: float) -> bool:
         if not self.prefetch or not entry.fresh(now) or entry.ttl < self.prefetch_eligibility:
@@ -53,12 +62,18 @@ class Entry(Generic[T]):
     ttl: int
     negative: bool
     scope: Scope
+    whole_seconds: bool = False  # ttl-clock "seconds": Unbound's time(0) arithmetic
 
     def age(self, now: float) -> float:
+        if self.whole_seconds:
+            return float(max(0, math.floor(now) - math.floor(self.stored_at)))
         return max(0.0, now - self.stored_at)
 
     @property
     def expires_at(self) -> float:
+        """The first instant the entry is no longer fresh."""
+        if self.whole_seconds:
+            return float(math.floor(self.stored_at) + self.ttl + 1)
         return self.stored_at + self.ttl
 
     def remaining(self, now: float) -> int:
@@ -66,6 +81,8 @@ class Entry(Generic[T]):
         return max(0, math.floor(self.ttl - self.age(now)))
 
     def fresh(self, now: float) -> bool:
+        if self.whole_seconds:
+            return self.age(now) <= self.ttl  # Unbound: expired once rep->ttl < timenow
         return self.age(now) < self.ttl
 
 
@@ -130,7 +147,8 @@ class Cache(Generic[T]):
         """Store (or replace) an answer; a TTL of 0 or a cache of size 0 stores nothing."""
         if ttl <= 0 or self.policy.max_entries <= 0:
             return None
-        entry = Entry(payload, now, ttl, negative, scope)
+        whole = self.policy.ttl_clock == "seconds"
+        entry = Entry(payload, now, ttl, negative, scope, whole)
         key = (question, scope)
         if key not in self._lru:
             counts = self._prefixes.setdefault(question, {})

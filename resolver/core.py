@@ -110,6 +110,7 @@ def cache_policy(settings: ResolverSettings) -> CachePolicy:
         serve_expired_ttl=settings.serve_expired_ttl,
         prefetch_trigger=settings.prefetch_trigger,
         prefetch_eligibility=settings.prefetch_eligibility,
+        ttl_clock=settings.ttl_clock,
     )
 
 

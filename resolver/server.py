@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import struct
+import time
 from typing import cast
 
 import dns.edns
@@ -40,6 +41,21 @@ from resolver.wirememo import WireMemo
 log = logging.getLogger("dnslab.resolver")
 SERVFAIL = Sections(int(dns.rcode.SERVFAIL), (), (), ())
 PURGE_INTERVAL = 5.0  # seconds between sweeps of expired, unservable entries
+
+
+class WallPhaseClock:
+    """Monotonic, but its whole seconds tick with the wall clock's, as Unbound's ``time(0)`` do.
+
+    For ``ttl-clock = "seconds"``: two resolvers that count whole seconds agree on TTLs and
+    expiry only if their seconds start at the same instants. The offset is taken once, so a
+    wall-clock step later does not move cache ages (Unbound's would).
+    """
+
+    def __init__(self) -> None:
+        self._offset = time.time() - time.monotonic()
+
+    def now(self) -> float:
+        return time.monotonic() + self._offset
 
 
 class ResolverServer:

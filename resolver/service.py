@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from lab.errors import ConfigError
 from resolver.core import ResolverCore
 from resolver.metrics import ResolverMetrics
-from resolver.server import ResolverServer
+from resolver.server import ResolverServer, WallPhaseClock
 from resolver.settings import ResolverSettings, ecs_enabled, split_host_port
 from resolver.upstream import Upstream
 
@@ -27,7 +27,8 @@ def build(settings: ResolverSettings, registry: CollectorRegistry) -> ResolverSe
         tcp_only=settings.tcp_upstream,
     )
     metrics = ResolverMetrics(registry, lambda: len(core.cache))
-    return ResolverServer(core, upstream, metrics)
+    clock = WallPhaseClock() if settings.ttl_clock == "seconds" else None
+    return ResolverServer(core, upstream, metrics, clock)
 
 
 def summary(settings: ResolverSettings) -> str:
@@ -47,6 +48,7 @@ def summary(settings: ResolverSettings) -> str:
         f"neg<={s.cache_max_negative_ttl} prefetch={'on' if s.prefetch else 'off'} "
         f"serve-expired={stale} ecs={ecs} entries<={s.msg_cache_size}"
         + (" original-ttl" if s.serve_original_ttl else "")
+        + (" ttl-clock=seconds" if s.ttl_clock == "seconds" else "")
     )
 
 

@@ -65,6 +65,13 @@ class ResolverSettings(BaseModel):
     serve_original_ttl: bool = Field(
         False, description="serve the TTL as received, not decremented (non-decrementing cache)"
     )
+    ttl_clock: Literal["exact", "seconds"] = Field(
+        "exact",
+        description=(
+            "dnslab: 'exact' expires entries at the exact instant; 'seconds' counts whole "
+            "seconds like Unbound (TTL 0 through the second an entry expires in)"
+        ),
+    )
 
     # -- size (dnslab meaning: Unbound counts bytes, dnslab counts entries) --------------------
     msg_cache_size: int = Field(
