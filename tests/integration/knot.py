@@ -9,6 +9,7 @@ storage) lives under the work directory; the process is stopped by PID through a
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 from collections.abc import Callable, Sequence
@@ -66,6 +67,31 @@ class Endpoint:
         return (self.host, self.port)
 
 
+def quiet_port(host: str = "127.0.0.1") -> int:
+    """A port free for TCP and UDP, chosen BELOW the kernel's ephemeral range.
+
+    ``lab.procs.free_port`` lets the kernel pick from the ephemeral range, and between the
+    probe and the server's bind any other process's ``bind(port=0)`` may be handed the same
+    port (knotd binds UDP with SO_REUSEPORT, so two listeners can even share it). Ports below
+    ``ip_local_port_range`` are never handed out implicitly, so only an explicit bind can clash.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        try:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind((host, port))
+        except OSError:
+            continue
+        return port
+    return free_port(host)
+
+
 def knot_conf(
     workdir: Path,
     host: str,
@@ -99,7 +125,7 @@ def start_knot(
     """Start knotd serving ``zones`` and wait until it answers for every zone."""
     (workdir / "run").mkdir(parents=True, exist_ok=True)
     (workdir / "storage").mkdir(parents=True, exist_ok=True)
-    port = free_port(host)
+    port = quiet_port(host)
     conf = workdir / "knot.conf"
     conf.write_text(knot_conf(workdir, host, port, zones, workers, log_level))
     child = group.start(name, [knotd, "-c", str(conf)])
@@ -123,6 +149,12 @@ def soa_ready(host: str, port: int, origin: str) -> Callable[[], bool]:
                 data, _ = s.recvfrom(65535)
             except OSError:
                 return False
-        return len(data) >= 4 and data[:2] == query[:2] and data[3] & 0x0F == 0
+        # a reply (QR), authoritative (AA), NOERROR: not an echo from someone else's socket
+        return (
+            len(data) >= 4
+            and data[:2] == query[:2]
+            and data[2] & 0x84 == 0x84
+            and not data[3] & 0x0F
+        )
 
     return check

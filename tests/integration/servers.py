@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.procs import ProcessGroup, free_port, udp_dns_ready
+from lab.procs import ProcessGroup, udp_dns_ready
 from tests.conftest import DNSLAB, REPO, require_tool
-from tests.integration.knot import Endpoint, Zone, soa_ready, start_knot
+from tests.integration.knot import Endpoint, Zone, quiet_port, soa_ready, start_knot
 
 DATA = REPO / "tests" / "data" / "differential"
 ZONES = (
@@ -28,7 +28,7 @@ ZONES = (
 def start_dnslab(group: ProcessGroup, zones: Sequence[Zone], name: str = "dnslab") -> Endpoint:
     """Start ``dnslab authoritative`` on a free port and wait until every zone answers."""
     host = "127.0.0.1"
-    port = free_port(host)
+    port = quiet_port(host)
     argv = [DNSLAB, "authoritative", "--listen", f"{host}:{port}"]
     for zone in zones:
         argv += ["--zone", zone.flag()]
