@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
 
@@ -24,10 +23,7 @@ def test_group_stops_children_by_pid(tmp_path: object) -> None:
     with ProcessGroup() as group:
         child = group.start("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"])
         assert child.alive()
-    deadline = time.monotonic() + 5
-    while child.alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not child.alive()
+    wait_for(lambda: not child.alive(), 5, "sleeper stopped")
 
 
 def test_free_port_is_bindable() -> None:
