@@ -1,9 +1,10 @@
 """Acceptance, end to end: SIGKILL a region → the checker marks it down within
 fall·interval + timeout + 0.2 s → ``www.lab.example`` answers move within 50 ms of that decision.
 
-Real processes: 6 regions, one checker (interval 0.5 s, timeout 0.3 s, fall 3), the
+Real processes: 21 regions, one checker (interval 0.5 s, timeout 0.3 s, fall 3), the
 authoritative server following the checker's SSE feed (``[[checkers]]`` in lab.toml). The
-service fails over along r0 → r1 → ... → r5; killing r0..r4 in turn gives 5 trials. A DNS
+service fails over along r0 → r1 → ... → r20; killing r0..r19 in turn gives the issue's 20
+trials, each held to both bounds. A DNS
 client polls every few ms; propagation = first answer naming the next region minus the
 checker's decision time (``StateEvent.at``, wall clock).
 """
@@ -29,7 +30,7 @@ from tests.integration.geo_lab import start
 
 pytestmark = pytest.mark.integration
 
-N = 6
+N = 21  # 20 trials
 INTERVAL, TIMEOUT, FALL = 0.5, 0.3, 3
 DETECTION_BOUND = FALL * INTERVAL + TIMEOUT + 0.2
 PROPAGATION_BOUND = 0.050
@@ -111,7 +112,7 @@ def test_kill_region_answers_move_within_50ms_of_decision(
 
     async def go() -> None:
         async with running(feed):
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 30
             while not (len(feed.view) == N and all(s.state == "up" for s in feed.view.values())):
                 assert time.monotonic() < deadline, "regions never all up"
                 await asyncio.sleep(0.02)
