@@ -12,11 +12,13 @@ checker's decision time (``StateEvent.at``, wall clock).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dns.asyncquery
 import dns.message
@@ -144,6 +146,11 @@ def test_kill_region_answers_move_within_50ms_of_decision(
     assert all(p <= PROPAGATION_BOUND for _, p in results), summary
 
 
+def get_json(port: int, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+        return json.loads(r.read())
+
+
 def feed_up(admin_port: int) -> float | None:
     url = f"http://127.0.0.1:{admin_port}/metrics"
     with urllib.request.urlopen(url, timeout=2) as r:
@@ -197,5 +204,13 @@ def test_checker_death_is_visible_and_a_restart_resyncs_the_server(
             assert time.monotonic() - t0 < 5, "server never resynced after the checker restart"
             await asyncio.sleep(0.01)
         assert feed_up(admin_port) == 1.0
+        # after resync the server's view equals the checker's, region by region
+        checker_view = {r["region"]: r["state"] for r in get_json(hport, "/v1/status")["regions"]}
+        server = get_json(admin_port, "/v1/health")["regions"]
+        assert checker_view == {"r0": "down", "r1": "up"}
+        assert {r: h["votes"]["vp"]["up"] for r, h in server.items()} == {
+            r: state == "up" for r, state in checker_view.items()
+        }
+        assert {r: h["state"] for r, h in server.items()} == checker_view
 
     asyncio.run(go())
