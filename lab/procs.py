@@ -66,10 +66,18 @@ def http_ready(url: str) -> Callable[[], bool]:
     return check
 
 
-def udp_dns_ready(host: str, port: int) -> Callable[[], bool]:
-    """True once something answers a DNS query for ``./SOA`` on host:port (any rcode)."""
-    # header: id 0xabcd, no flags, QDCOUNT 1; question: root name, type SOA (6), class IN
-    query = bytes.fromhex("abcd 0000 0001 0000 0000 000000 0006 0001")
+def udp_dns_ready(host: str, port: int, zone: str | None = None) -> Callable[[], bool]:
+    """True once a DNS server answers on host:port.
+
+    Without ``zone``: any reply (QR set, any rcode) to ``./SOA``. With ``zone``: an
+    authoritative NOERROR for ``zone``/SOA, i.e. that zone is loaded. An echo of the query
+    from some other socket on the port never counts (QR is clear in it).
+    """
+    labels = [label.encode() for label in (zone or "").strip(".").split(".") if label]
+    qname = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
+    # header: id 0xabcd, no flags, QDCOUNT 1; question: qname, type SOA (6), class IN
+    query = bytes.fromhex("abcd 0000 0001 0000 0000 0000") + qname + bytes.fromhex("0006 0001")
+    want = 0x84 if zone is not None else 0x80  # QR (+ AA for a loaded zone)
 
     def check() -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -79,7 +87,9 @@ def udp_dns_ready(host: str, port: int) -> Callable[[], bool]:
                 data, _ = s.recvfrom(65535)
             except OSError:
                 return False
-            return data[:2] == query[:2]
+        if len(data) < 4 or data[:2] != query[:2] or data[2] & want != want:
+            return False
+        return zone is None or not data[3] & 0x0F
 
     return check
 

@@ -15,7 +15,7 @@ import pytest
 
 from lab.procs import ProcessGroup, udp_dns_ready
 from tests.conftest import DNSLAB, REPO, require_tool
-from tests.integration.knot import Endpoint, Zone, quiet_port, soa_ready, start_knot
+from tests.integration.knot import Endpoint, Zone, quiet_port, start_knot
 
 DATA = REPO / "tests" / "data" / "differential"
 ZONES = (
@@ -35,7 +35,7 @@ def start_dnslab(group: ProcessGroup, zones: Sequence[Zone], name: str = "dnslab
     child = group.start(name, argv)
     group.wait_ready(child, udp_dns_ready(host, port))
     for zone in zones:
-        group.wait_ready(child, soa_ready(host, port, zone.origin))
+        group.wait_ready(child, udp_dns_ready(host, port, zone.origin))
     return Endpoint(name, host, port, child)
 
 
