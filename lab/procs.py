@@ -7,6 +7,7 @@ reverse start order, on normal exit, exceptions and Ctrl-C alike.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -42,6 +43,17 @@ def wait_for(
         if time.monotonic() >= deadline:
             raise ProcessError(f"{what}: not ready after {timeout:.1f}s")
         time.sleep(interval)
+
+
+async def wait_for_async(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.01
+) -> None:
+    """``wait_for`` for code running on an event loop: polls without blocking the loop."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise ProcessError(f"{what}: not true after {timeout:.1f}s")
+        await asyncio.sleep(interval)
 
 
 def tcp_ready(host: str, port: int) -> Callable[[], bool]:

@@ -16,7 +16,7 @@ import pytest
 
 from healthcheck.events import StateEvent
 from healthcheck.feed import HealthFeed, running
-from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready
+from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
 from tests.conftest import DNSLAB
 
 pytestmark = pytest.mark.integration
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.integration
 TRIALS = 20
 INTERVAL, TIMEOUT, FALL = 0.5, 0.3, 3
 BOUND = FALL * INTERVAL + TIMEOUT + 0.2
-
-
-async def until(cond: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout}s")
-        await asyncio.sleep(0.01)
 
 
 def test_sigkill_detected_within_bound_20_trials(procs: ProcessGroup) -> None:
@@ -64,7 +56,7 @@ def test_sigkill_detected_within_bound_20_trials(procs: ProcessGroup) -> None:
 
     async def go() -> None:
         async with running(feed):
-            await until(
+            await wait_for_async(
                 lambda: (
                     len(feed.view) == TRIALS and all(s.state == "up" for s in feed.view.values())
                 ),
@@ -75,7 +67,7 @@ def test_sigkill_detected_within_bound_20_trials(procs: ProcessGroup) -> None:
                 kills[name] = time.time()
                 child.kill()
                 await asyncio.sleep(0.137)
-            await until(lambda: len(arrivals) == TRIALS, BOUND + 5, "all regions down")
+            await wait_for_async(lambda: len(arrivals) == TRIALS, BOUND + 5, "all regions down")
 
     asyncio.run(go())
     by_checker = {n: arrivals[n][1].at - kills[n] for n in regions}

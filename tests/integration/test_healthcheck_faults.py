@@ -17,7 +17,7 @@ import pytest
 
 from healthcheck.events import StateEvent
 from healthcheck.feed import HealthFeed, running
-from lab.procs import ProcessGroup, free_port, http_ready, tcp_ready
+from lab.procs import ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
 from tests.conftest import DNSLAB
 
 pytestmark = pytest.mark.integration
@@ -70,14 +70,6 @@ def start_checker(procs: ProcessGroup, targets: list[str], *extra: str) -> int:
     return port
 
 
-async def until(cond: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout}s")
-        await asyncio.sleep(0.02)
-
-
 def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
     names = ["hang", "errors", "healthz", "flap"]
     ports = start_regions(procs, names)
@@ -94,7 +86,7 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
 
     async def go() -> None:
         async with running(feed):
-            await until(lambda: all(state(n) == "up" for n in names), 10, "all up")
+            await wait_for_async(lambda: all(state(n) == "up" for n in names), 10, "all up")
             posted["hang"] = time.time()
             post(f"http://127.0.0.1:{ports['hang'][1]}/v1/faults", {"fault": "hang"})
             posted["errors"] = time.time()
@@ -104,11 +96,11 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
             )
             post(f"http://127.0.0.1:{ports['healthz'][1]}/v1/faults", {"fault": "healthz-only"})
             post(f"http://127.0.0.1:{ports['flap'][1]}/v1/faults", {"fault": "flap", "period": 1.0})
-            await until(
+            await wait_for_async(
                 lambda: all(state(n) == "down" for n in names[:3]), 5, "faulted regions down"
             )
             flap_t0 = time.monotonic()
-            await until(lambda: time.monotonic() - flap_t0 > 4.0, 5, "flap observed")
+            await wait_for_async(lambda: time.monotonic() - flap_t0 > 4.0, 5, "flap observed")
 
     asyncio.run(go())
     reasons = {e.status.region: e.status.reason for e in events if e.status.state == "down"}
@@ -157,7 +149,9 @@ def test_tcp_probe_body_match_and_slow_rtt(procs: ProcessGroup) -> None:
         return {r["region"]: r for r in get_json(f"http://127.0.0.1:{hport}/v1/status")["regions"]}
 
     async def go() -> None:
-        await until(lambda: all(r["state"] != "unknown" for r in regions().values()), 5, "verdicts")
+        await wait_for_async(
+            lambda: all(r["state"] != "unknown" for r in regions().values()), 5, "verdicts"
+        )
 
     asyncio.run(go())
     r = regions()

@@ -13,18 +13,10 @@ import pytest
 
 from healthcheck.events import RegionStatus, Snapshot, StateEvent
 from healthcheck.feed import HealthFeed, running
-from lab.procs import ProcessGroup, free_port, http_ready, tcp_ready
+from lab.procs import ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
 from tests.conftest import DNSLAB
 
 pytestmark = pytest.mark.integration
-
-
-async def until(cond: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout}s")
-        await asyncio.sleep(0.01)
 
 
 def status(region: str, state: str, seq: int) -> RegionStatus:
@@ -116,10 +108,12 @@ def test_resume_after_drops_loses_nothing_and_detects_silence() -> None:
             backoff_max=0.2,
         )
         async with srv, running(feed):
-            await until(lambda: len(got) == len(EVENTS), 10, "all events")
-            await until(lambda: server.last_ids[-1] == "t-10" and feed.up, 2, "silent stream")
+            await wait_for_async(lambda: len(got) == len(EVENTS), 10, "all events")
+            await wait_for_async(
+                lambda: server.last_ids[-1] == "t-10" and feed.up, 2, "silent stream"
+            )
             t0 = time.monotonic()
-            await until(lambda: not feed.up, 2, "silent feed marked down")  # stale_after
+            await wait_for_async(lambda: not feed.up, 2, "silent feed marked down")  # stale_after
             assert time.monotonic() - t0 >= 0.3
         for w in server.writers:
             w.close()
@@ -186,23 +180,27 @@ def test_checker_killed_and_restarted_feed_resyncs(procs: ProcessGroup) -> None:
         return {r: (s.state, s.since, s.reason) for r, s in feed.view.items()}
 
     async def converged(what: str) -> None:
-        await until(lambda: view() == checker_view(hport), 5, what)
+        await wait_for_async(lambda: view() == checker_view(hport), 5, what)
 
     async def go() -> None:
         nonlocal checker
         async with running(feed):
-            await until(lambda: {s for s, _, _ in view().values()} == {"up"}, 10, "both up")
+            await wait_for_async(
+                lambda: {s for s, _, _ in view().values()} == {"up"}, 10, "both up"
+            )
             post(f"http://127.0.0.1:{ports['b'][1]}/v1/faults", {"fault": "down"})
-            await until(lambda: view()["b"][0] == "down", 5, "b down")
+            await wait_for_async(lambda: view()["b"][0] == "down", 5, "b down")
             await converged("views equal before the kill")
             checker.kill()  # SIGKILL the checker mid-run
-            await until(lambda: not feed.up, 3, "feed down after checker death")
+            await wait_for_async(lambda: not feed.up, 3, "feed down after checker death")
             assert view()["b"][0] == "down"  # fail-static: last state kept
             post(f"http://127.0.0.1:{ports['b'][1]}/v1/faults", {"fault": "clear"})
             post(f"http://127.0.0.1:{ports['a'][1]}/v1/faults", {"fault": "hang"})
             checker = start_checker()
-            await until(lambda: feed.up, 5, "feed back up")
-            await until(lambda: view()["a"][0] == "down" and view()["b"][0] == "up", 5, "resynced")
+            await wait_for_async(lambda: feed.up, 5, "feed back up")
+            await wait_for_async(
+                lambda: view()["a"][0] == "down" and view()["b"][0] == "up", 5, "resynced"
+            )
             await converged("views equal after the restart")
 
     asyncio.run(go())

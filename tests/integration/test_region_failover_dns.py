@@ -16,7 +16,6 @@ import json
 import re
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import pytest
 
 from healthcheck.events import StateEvent
 from healthcheck.feed import HealthFeed, running
-from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready
+from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
 from tests.conftest import DNSLAB, REPO
 from tests.integration.geo_lab import start
 
@@ -178,16 +177,10 @@ def test_checker_death_is_visible_and_a_restart_resyncs_the_server(
     start(procs, config, dns_port)
 
     async def go() -> None:
-        async def until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-            deadline = time.monotonic() + timeout
-            while not cond():
-                assert time.monotonic() < deadline, what
-                await asyncio.sleep(0.02)
-
-        await until(lambda: feed_up(admin_port) == 1.0, 10, "server follows the checker")
+        await wait_for_async(lambda: feed_up(admin_port) == 1.0, 10, "server follows the checker")
         assert await answer(dns_port) == "10.0.0.1"
         checker.kill()  # the checker dies: the server must say so and keep its last state
-        await until(lambda: feed_up(admin_port) == 0.0, 5, "feed-up gauge drops to 0")
+        await wait_for_async(lambda: feed_up(admin_port) == 0.0, 5, "feed-up gauge drops to 0")
         regions[0].kill()  # nobody can tell the server now...
         await asyncio.sleep(1.0)
         assert await answer(dns_port) == "10.0.0.1"  # ...fail-static, and visible as feed_up 0

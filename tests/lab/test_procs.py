@@ -33,3 +33,25 @@ def test_free_port_is_bindable() -> None:
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
         with socket.socket(socket.AF_INET, kind) as s:
             s.bind(("127.0.0.1", port))
+
+
+def test_wait_for_async_polls_on_the_loop_and_times_out() -> None:
+    import asyncio
+
+    from lab.procs import wait_for_async
+
+    ticks: list[int] = []
+
+    async def go() -> None:
+        async def tick() -> None:
+            while len(ticks) < 3:
+                ticks.append(1)
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(tick())
+        await wait_for_async(lambda: len(ticks) >= 3, 5, "ticks")  # other tasks keep running
+        await task
+        with pytest.raises(ProcessError, match="never: not true after"):
+            await wait_for_async(lambda: False, 0.05, "never")
+
+    asyncio.run(go())
