@@ -29,15 +29,10 @@ def write_plots(
             continue
         ys = [(i + 1) / len(xs) for i in range(len(xs))]
         ax.step(xs, ys, where="post", label=f"TTL {rec.ttl} s (n={len(xs)})")
-    ax.set_xlabel("stale-routing window (s after the fault)")
-    ax.set_ylabel("share of affected clients")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title("Stale-routing window, CDF per TTL")
-    fig.tight_layout()
-    fig.savefig(out / "stale_window_cdf.png", dpi=110)
-    plt.close(fig)
+    _finish(
+        plt, fig, ax, out / "stale_window_cdf.png", "Stale-routing window, CDF per TTL",
+        "stale-routing window (s after the fault)", "share of affected clients",
+    )  # fmt: skip
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for run in runs:
@@ -46,13 +41,22 @@ def write_plots(
         if run["detection_s"] is not None:
             ax.axvline(run["detection_s"], linestyle=":", alpha=0.5)
     ax.axvline(0, color="red", linewidth=1, label="fault")
-    ax.set_xlabel("seconds since the fault (dotted: checker marks down)")
-    ax.set_ylabel("share of clients sent to the dead region")
+    _finish(
+        plt, fig, ax, out / "dead_share.png", "Clients on the dead region over time",
+        "seconds since the fault (dotted: checker marks down)",
+        "share of clients sent to the dead region",
+    )  # fmt: skip
+    return ["stale_window_cdf.png", "dead_share.png"]
+
+
+def _finish(plt: Any, fig: Any, ax: Any, path: Path, title: str, xlabel: str, ylabel: str) -> None:
+    """The shared look of both plots (shares on 0..1), saved to ``path`` and closed."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title("Clients on the dead region over time")
+    ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(out / "dead_share.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    return ["stale_window_cdf.png", "dead_share.png"]
