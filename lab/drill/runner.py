@@ -28,13 +28,13 @@ from lab.drill.record import RunRecord
 from lab.drill.scenario import CheckSpec, Scenario, load_scenario
 from lab.drill.sim import SimpleGeo, resolver_ttl
 from lab.errors import ConfigError, ProcessError
+from lab.pkgdata import default_lab_toml
 
 if TYPE_CHECKING:
     from lab.config import LabConfig
     from lab.drill.live import Targets
     from resolver.settings import ResolverSettings
 
-REPO = Path(__file__).resolve().parent.parent.parent
 ALL_UP_TIMEOUT_S = 20.0
 MAX_RATE = 1000  # requests/s the live population and three Python regions keep up with
 
@@ -63,8 +63,8 @@ def parse_ttls(text: str) -> list[int]:
 
 
 def config_path(given: Path | None) -> Path:
-    """--config, else ./lab.toml, else the repository's lab.toml."""
-    for p in (given, Path("lab.toml"), REPO / "lab.toml"):
+    """--config, else ./lab.toml, else the packaged default lab.toml (the repository's)."""
+    for p in (given, Path("lab.toml"), default_lab_toml()):
         if p is not None and (p.exists() or p is given):
             return p
     raise ConfigError("no lab.toml: pass --config FILE")

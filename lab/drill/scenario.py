@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lab.drill.profiles import parse_profile
 from lab.errors import ConfigError
+from lab.pkgdata import scenario_dir
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
+SCENARIO_DIR = scenario_dir()  # the repository's scenarios/, or the installed package's copy
 DEFAULT_SCENARIO = SCENARIO_DIR / "default.toml"
 BUSIEST = "busiest"
 

@@ -1,0 +1,24 @@
+"""Files shipped inside the package: the default ``lab.toml``, its zones and the scenarios.
+
+In the repository ``lab/data/`` holds links to ``lab.toml``, ``zones/`` and ``scenarios/``;
+a wheel (the container image) carries copies. ``importlib.resources`` finds them either way,
+so an installed ``dnslab`` runs a drill without a checkout.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    """The directory of the packaged data (a real directory: the package is never zipped)."""
+    return Path(str(resources.files("lab") / "data"))
+
+
+def default_lab_toml() -> Path:
+    return data_dir() / "lab.toml"
+
+
+def scenario_dir() -> Path:
+    return data_dir() / "scenarios"
