@@ -7,7 +7,8 @@
     ├── ZoneError            zone files: names the file and the line
     ├── ProtocolError        a DNS message we cannot parse (the shell answers FORMERR or drops it)
     ├── UnknownRegionError   a region name that is not in the config
-    └── ProcessError         a child process that failed to start or become ready
+    ├── ProcessError         a child process that failed to start or become ready
+    └── InjectionError       a drill's fault step that could not be carried out
 
 Shells (servers, CLI) catch ``LabError`` and print ``str(err)``; anything else that escapes a
 query handler is turned into SERVFAIL and counted, never allowed to kill the server.
@@ -38,3 +39,7 @@ class UnknownRegionError(ConfigError):
 
 class ProcessError(LabError):
     """A child process that failed to start or to become ready."""
+
+
+class InjectionError(LabError):
+    """A drill fault step (kill, POST /v1/faults, restart) that did not take effect."""

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
+from lab.errors import InjectionError
 from lab.up import READY_TIMEOUT_S, Lab
 
 
@@ -45,7 +46,9 @@ async def _post(region: str, base: str, body: dict[str, object]) -> str:
     what = body.get("fault")
     if status == 200:
         return f"fault {what} on {region} (POST http://{base}/v1/faults)"
-    return f"fault {what} on {region} FAILED: HTTP {status} {text[:200]}"
+    raise InjectionError(
+        f"fault {what} on {region}: POST http://{base}/v1/faults: HTTP {status} {text[:200]}"
+    )
 
 
 class LabInjector:
@@ -65,7 +68,7 @@ class LabInjector:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not await asyncio.to_thread(ready):
             if not child.alive() or time.monotonic() > deadline:
-                return f"restart {region} FAILED (pid {child.pid}): {child.log_tail(3)}"
+                raise InjectionError(f"restart {region} (pid {child.pid}): {child.log_tail(3)}")
             await asyncio.sleep(0.05)
         return f"restarted {region} (pid {child.pid})"
 
@@ -82,15 +85,15 @@ class AttachedInjector:
         doc = get_json(f"http://{self.listen_of[region]}/")
         pid = doc.get("pid") if doc else None
         if not isinstance(pid, int) or pid <= 1:
-            return f"SIGKILL {region} FAILED: its GET / did not give a pid"
+            raise InjectionError(f"SIGKILL {region}: its GET / did not give a pid")
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError as exc:
-            return f"SIGKILL {region} (pid {pid}) FAILED: {exc.strerror}"
+            raise InjectionError(f"SIGKILL {region} (pid {pid}): {exc.strerror}") from None
         return f"SIGKILL {region} (pid {pid})"
 
     async def restart(self, region: str) -> str:
-        return f"restart {region} not possible with --attach (restart dnslab up)"
+        raise InjectionError(f"restart {region} is not possible with --attach (restart dnslab up)")
 
     async def post_fault(self, region: str, body: dict[str, object]) -> str:
         return await _post(region, self.listen_of[region], body)

@@ -16,21 +16,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from lab.drill import events as ev
 from lab.drill import measure
 from lab.drill.measure import Observation
 from lab.drill.netclient import DnsAnswer, http_get, query
-from lab.drill.observe import AnswerProbe, CheckerWatch
+from lab.drill.observe import AnswerProbe, CheckerWatch, Transition
 from lab.drill.population import Client
 from lab.drill.profiles import Entry, Plan, plan, store
 from lab.drill.record import RunRecord
 from lab.drill.scenario import BUSIEST, FaultSpec
+from lab.errors import InjectionError
 
 DNS_TIMEOUT_S = 1.0
 HTTP_TIMEOUT_S = 1.0
 
 
 class Injector(Protocol):
-    """Carries out fault steps; each method returns a line for the timeline."""
+    """Carries out fault steps; each method returns a line for the timeline, or raises
+    ``InjectionError`` when the step did not take effect."""
 
     def kill(self, region: str) -> str: ...
     async def restart(self, region: str) -> str: ...
@@ -59,6 +62,8 @@ class LiveRun:
     targets: Targets
     injector: Injector
     progress: Progress | None = None
+    vantage: str = "checker"  # the checker whose event stream the drill follows
+    ttl_clock: str = ""  # the lab resolver's ttl-clock, for RunStarted
     t0: float = field(default_factory=time.monotonic)
     fault_wall: float | None = None
 
@@ -81,7 +86,7 @@ class LiveRun:
         t = self.now()
         ans = await query(server, client.addr, DNS_TIMEOUT_S)
         first = ans.addrs[0] if ans.addrs else ""
-        self.record.observations.append(
+        self.record.observe(
             Observation(
                 t,
                 client.id,
@@ -147,7 +152,7 @@ class LiveRun:
             return
         res = await http_get(addr, port, client.addr, HTTP_TIMEOUT_S)
         ok = res.status == 200
-        self.record.observations.append(
+        self.record.observe(
             Observation(
                 t,
                 client.id,
@@ -164,7 +169,7 @@ class LiveRun:
     def _request_failed(
         self, client: Client, t: float, why: str, addr: str = "", ttl: int | None = None
     ) -> None:
-        self.record.observations.append(
+        self.record.observe(
             Observation(
                 t, client.id, "request", addr, self.targets.region_of.get(addr, ""), ttl, False, why
             )
@@ -187,9 +192,15 @@ class LiveRun:
                     or ""
                 )
                 if not region:
-                    self.record.notes.append("no client reached any region before the fault")
+                    self.record.injection_failed(
+                        self.now(), BUSIEST, step.action, "no client reached any region before it"
+                    )
                     continue
-            line = await self._inject(step, region)
+            try:
+                line = await self._inject(step, region)
+            except InjectionError as exc:
+                self.record.injection_failed(self.now(), region, step.action, str(exc))
+                continue
             t, wall = self.now(), time.time()
             recovers = step.action in ("restart", "clear")
             if recovers and region == self.record.dead_region and self.record.recovered_at is None:
@@ -198,6 +209,10 @@ class LiveRun:
                 self.record.fault_at, self.fault_wall = t, wall
                 self.record.fault_action, self.record.dead_region = step.action, region
             self.record.note(t, line)
+            if recovers:
+                self.record.emit(ev.FaultCleared(t, region, step.action, line))
+            else:
+                self.record.emit(ev.FaultInjected(t, region, step.action, step.fault_name, line))
 
     async def _inject(self, step: FaultSpec, region: str) -> str:
         if step.action == "kill":
@@ -238,8 +253,13 @@ class LiveRun:
     async def run(self, clients: list[Client], end: float) -> RunRecord:
         await self.prime_resolver(clients)
         self.t0 = time.monotonic()
-        watch = CheckerWatch(self.targets.events_url)
-        probe = AnswerProbe(self.targets.authoritative, self.targets.probe_sources, self.now)
+        watch = CheckerWatch(self.targets.events_url, on_transition=self._decision)
+        probe = AnswerProbe(
+            self.targets.authoritative,
+            self.targets.probe_sources,
+            self.now,
+            on_change=self._answer_changed,
+        )
         background = [
             asyncio.create_task(watch.run()),
             asyncio.create_task(probe.run()),
@@ -248,6 +268,7 @@ class LiveRun:
         if self.progress is not None:
             background.append(asyncio.create_task(self._progress(end)))
         self.t0 = time.monotonic()
+        self.record.start(self.ttl_clock)
         try:
             await asyncio.gather(*(self.client_loop(c, end) for c in clients))
         finally:
@@ -257,7 +278,23 @@ class LiveRun:
         self.record.end = self.now()
         self._conclude(watch, probe)
         self.record.events.sort()
+        self.record.conclude()
         return self.record
+
+    def _decision(self, tr: Transition) -> None:
+        """A checker event as it arrives, timed at the checker's decision (wall → run time)."""
+        if tr.state not in ("up", "down"):
+            return
+        at = tr.received - self.t0 - max(0.0, time.time() - tr.wall)
+        self.record.emit(
+            ev.CheckerDecision(at, tr.region, tr.state == "up", self.vantage, tr.reason)
+        )
+
+    def _answer_changed(
+        self, t: float, location: str, new: tuple[str, ...], old: tuple[str, ...]
+    ) -> None:
+        regions = tuple(self.targets.region_of.get(a, "") for a in new)
+        self.record.emit(ev.AnswerChanged(t, location, new, regions, old))
 
     async def _progress(self, end: float) -> None:
         assert self.progress is not None
@@ -295,8 +332,13 @@ class LiveRun:
 
 
 def run_live(
-    record: RunRecord, targets: Targets, injector: Injector, progress: Progress | None = None
+    record: RunRecord,
+    targets: Targets,
+    injector: Injector,
+    progress: Progress | None = None,
+    vantage: str = "checker",
+    ttl_clock: str = "",
 ) -> RunRecord:
     """Run the population until ``record.end`` (seconds after it starts) and fill ``record``."""
-    live = LiveRun(record, targets, injector, progress)
+    live = LiveRun(record, targets, injector, progress, vantage, ttl_clock)
     return asyncio.run(live.run(record.clients, record.end))

@@ -45,23 +45,25 @@ class CheckerWatch:
     events_url: str
     transitions: list[Transition] = field(default_factory=list)
     connected: bool = False
+    on_transition: Callable[[Transition], None] | None = None
 
     async def run(self) -> None:
         from healthcheck.events import Snapshot, StateEvent
         from healthcheck.feed import HealthFeed
 
         def on_event(ev: StateEvent) -> None:
-            self.transitions.append(
-                Transition(
-                    ev.at,
-                    time.monotonic(),
-                    ev.status.region,
-                    str(ev.status.state),
-                    str(ev.previous),
-                    ev.status.reason,
-                    getattr(ev.status, "streak_since", None),
-                )
+            tr = Transition(
+                ev.at,
+                time.monotonic(),
+                ev.status.region,
+                str(ev.status.state),
+                str(ev.previous),
+                ev.status.reason,
+                getattr(ev.status, "streak_since", None),
             )
+            self.transitions.append(tr)
+            if self.on_transition is not None:
+                self.on_transition(tr)
 
         def on_snapshot(snap: Snapshot) -> None:
             self.connected = True
@@ -89,6 +91,8 @@ class AnswerProbe:
     period: float = 0.025
     timeout: float = 0.5
     answers: dict[str, list[tuple[float, tuple[str, ...]]]] = field(default_factory=dict)
+    # (t, location, new answer, previous answer) whenever a location's answer changes
+    on_change: Callable[[float, str, tuple[str, ...], tuple[str, ...]], None] | None = None
 
     async def run(self) -> None:
         await asyncio.gather(*(self._one(loc, src) for loc, src in self.sources.items()))
@@ -99,6 +103,8 @@ class AnswerProbe:
             t = self.now()
             ans = await query(self.server, source, self.timeout)
             if not ans.error:
+                if seen and seen[-1][1] != ans.addrs and self.on_change is not None:
+                    self.on_change(t, location, ans.addrs, seen[-1][1])
                 seen.append((t, ans.addrs))
             await asyncio.sleep(max(0.0, t + self.period - self.now()))
 

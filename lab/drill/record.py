@@ -1,11 +1,18 @@
-"""What one drill run (one TTL) recorded: the same shape for live runs and simulations."""
+"""What one drill run (one TTL) recorded: the same shape for live runs and simulations.
+
+Both drivers add to a record through ``observe`` (a client's resolution or request) and
+``emit`` (any other drill event); each call also publishes a typed event
+(``lab.drill.events``) to the record's ``bus``, so consumers see the same events from a live
+drill and a simulation. ``conclude`` publishes the measured windows and delays at the end.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lab.drill.measure import Observation
+from lab.drill import events as ev
+from lab.drill.measure import Observation, requests, stale_windows
 from lab.drill.model import ResolverTTL
 from lab.drill.population import Client
 from lab.drill.scenario import Scenario
@@ -33,6 +40,83 @@ class RunRecord:
     events: list[tuple[float, str]] = field(default_factory=list)  # human-readable timeline
     notes: list[str] = field(default_factory=list)  # anything the report should warn about
     resolver: ResolverTTL = field(default_factory=ResolverTTL)  # the lab resolver's TTL rules
+    failures: list[str] = field(default_factory=list)  # injections that did not happen
+    bus: ev.EventBus = field(default_factory=ev.EventBus)
 
     def note(self, t: float, text: str) -> None:
         self.events.append((t, text))
+
+    @property
+    def failed(self) -> bool:
+        """True when a fault step could not be carried out: the numbers describe no outage."""
+        return bool(self.failures)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def emit(self, event: ev.DrillEvent) -> None:
+        if self.bus.sinks:
+            self.bus.publish(event)
+
+    def observe(self, o: Observation) -> None:
+        """Keep one observation and publish it as ``ClientResolved`` / ``ClientRequest``."""
+        self.observations.append(o)
+        if not self.bus.sinks:
+            return
+        c = self.clients[o.client]
+        if o.kind == "resolve":
+            self.bus.publish(
+                ev.ClientResolved(
+                    o.t, o.client, c.profile.name, c.location, o.region, o.ttl, o.ok,
+                    c.profile.upstream,
+                )
+            )  # fmt: skip
+        else:
+            dead = (
+                self.fault_at is not None and o.t >= self.fault_at and o.region == self.dead_region
+            )
+            self.bus.publish(
+                ev.ClientRequest(
+                    o.t, o.client, c.profile.name, c.location, o.region, o.ok, dead, o.detail
+                )
+            )
+
+    def start(self, ttl_clock: str = "") -> None:
+        self.emit(
+            ev.RunStarted(
+                0.0, self.ttl, self.mode, self.scenario.name, len(self.clients), self.end, ttl_clock
+            )
+        )
+
+    def injection_failed(self, t: float, region: str, action: str, detail: str) -> None:
+        """A fault step did not happen: the run fails, the report says so."""
+        self.failures.append(f"at {t:.2f}s: {action} {region} failed: {detail}")
+        self.note(t, f"{action} {region} FAILED: {detail}")
+        self.emit(ev.InjectionFailed(t, region, action, detail))
+
+    def conclude(self) -> None:
+        """Publish the stale windows and delays this run measured, then ``RunFinished``."""
+        if not self.bus.sinks:
+            return
+        if self.fault_at is not None and self.dead_region is not None:
+            w = stale_windows(
+                requests(self.observations), self.dead_region, self.fault_at, self.recovered_at
+            )
+            for cid, window in sorted(w.affected.items()):
+                c = self.clients[cid]
+                self.bus.publish(
+                    ev.WindowClosed(
+                        cid, c.profile.name, c.location, self.ttl, window, cid in w.censored
+                    )
+                )
+            if self.detected_at is not None:
+                self.bus.publish(
+                    ev.DelayMeasured(
+                        "detection", self.detected_at - self.fault_at, self.dead_region, self.ttl
+                    )
+                )
+                if self.propagated_at is not None:
+                    prop = max(0.0, self.propagated_at - self.detected_at)
+                    self.bus.publish(
+                        ev.DelayMeasured("propagation", prop, self.dead_region, self.ttl)
+                    )
+        self.bus.publish(ev.RunFinished(self.end, self.ttl, self.mode, self.failed))

@@ -144,9 +144,20 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
     """report.md: the scenario, the tables, the timeline of each run and the plots."""
     sc = doc["scenario"]
     runs = doc["runs"]
+    failed = [r for r in runs if r.get("failed")]
     lines = [
         f"# Drill report: {sc['name']}",
         "",
+        *(
+            [
+                f"**DRILL FAILED: a fault step did not happen in the TTL "
+                f"{', '.join(str(r['ttl']) for r in failed)} run(s); see the notes. Their "
+                "numbers describe no real outage.**",
+                "",
+            ]
+            if failed
+            else []
+        ),
         *([sc["description"], ""] if sc.get("description") else []),
         f"- scenario file: `{doc['scenario_file']}`; started {doc['started_at']}",
         f"- clients: {sc['clients']}, one request every {sc['request_interval']} s each; "

@@ -135,7 +135,11 @@ def summarise(record: RunRecord) -> dict[str, Any]:
             )
         ],
         "events": [[_r(t, 3), text] for t, text in record.events],
-        "notes": list(record.notes),
+        "failed": record.failed,
+        "notes": [
+            *(f"INJECTION FAILED {f}: this run measured no real outage" for f in record.failures),
+            *record.notes,
+        ],
     }
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 from pydantic import ValidationError
 
 from lab.drill import model
+from lab.drill.events import EventSink
 from lab.drill.labgen import merge_knobs, patch_config, to_toml
 from lab.drill.population import build_population, probe_addr
 from lab.drill.profiles import Profile
@@ -48,6 +49,7 @@ class DrillOptions:
     config: Path | None = None
     attach: bool = False
     sim: bool = False
+    sinks: tuple[EventSink, ...] = ()  # subscribers to every run's typed drill events
 
 
 def parse_ttls(text: str) -> list[int]:
@@ -115,7 +117,9 @@ def _generate(sc: Scenario, ttl: int, cfg_file: Path, out: Path) -> LabConfig:
     return parse_config(gen.read_text(), source=str(gen), base_dir=str(out))
 
 
-def _record(sc: Scenario, ttl: int, cfg: LabConfig) -> tuple[RunRecord, Targets]:
+def _record(
+    sc: Scenario, ttl: int, cfg: LabConfig, sinks: tuple[EventSink, ...] = ()
+) -> tuple[RunRecord, Targets]:
     nets = networks(cfg)
     clients = build_population(
         sc.clients, sc.locations, sc.profiles, nets, sc.request_interval, sc.seed
@@ -123,11 +127,19 @@ def _record(sc: Scenario, ttl: int, cfg: LabConfig) -> tuple[RunRecord, Targets]
     res = resolver_ttl(cfg.resolver)
     end = run_duration(sc, ttl, list({c.profile for c in clients}), res)
     record = RunRecord(ttl=ttl, scenario=sc, clients=clients, mode="live", end=end, resolver=res)
+    for sink in sinks:
+        record.bus.subscribe(sink)
     return record, _targets(cfg, nets)
 
 
 def live_run(
-    sc: Scenario, ttl: int, cfg_file: Path, out: Path, attach: bool, err: TextIO
+    sc: Scenario,
+    ttl: int,
+    cfg_file: Path,
+    out: Path,
+    attach: bool,
+    err: TextIO,
+    sinks: tuple[EventSink, ...] = (),
 ) -> RunRecord:
     """One TTL against a lab this process starts (or the running one with ``attach``)."""
     from lab.config import load_config
@@ -140,17 +152,24 @@ def live_run(
     bar = ProgressBar(f"TTL {ttl:>3}s", stream=err)
     if attach:
         cfg = load_config(cfg_file)
-        record, targets = _record(sc, ttl, cfg)
+        record, targets = _record(sc, ttl, cfg, sinks)
         wait_all_up(
             f"http://{cfg.checkers[0].listen}/v1/status", list(cfg.regions), ALL_UP_TIMEOUT_S
         )
         listen = {n: r.listen for n, r in cfg.regions.items() if r.listen}
-        record = run_live(record, targets, AttachedInjector(listen), bar)
+        record = run_live(
+            record,
+            targets,
+            AttachedInjector(listen),
+            bar,
+            cfg.checkers[0].name,
+            cfg.resolver.ttl_clock,
+        )
         bar.done(record)
         return record
     for attempt in (1, 2):
         cfg = _generate(sc, ttl, cfg_file, out)
-        record, targets = _record(sc, ttl, cfg)
+        record, targets = _record(sc, ttl, cfg, sinks)
         comps = plan_lab(cfg, out / f"lab-ttl{ttl}.toml", control_port=free_port)
         t0 = time.monotonic()
         try:
@@ -162,7 +181,14 @@ def live_run(
                     f"TTL {ttl:>3}s: lab ready in {time.monotonic() - t0:.1f}s, "
                     f"running {record.end:.0f}s\n"
                 )
-                record = run_live(record, targets, LabInjector(lab), bar)
+                record = run_live(
+                    record,
+                    targets,
+                    LabInjector(lab),
+                    bar,
+                    cfg.checkers[0].name,
+                    cfg.resolver.ttl_clock,
+                )
         except ProcessError as exc:
             # a free port can be taken by another program between choosing it and binding it
             if attempt == 1 and "already in use" in str(exc):
@@ -303,9 +329,11 @@ def run_drill(opts: DrillOptions, out_stream: TextIO = sys.stdout, err: TextIO =
         for ttl in sc.ttls:
             if opts.sim:
                 geo, nets, res = sim_geo(cfg_file, sc.resolver)
-                records.append(simulate(sc, ttl, geo=geo, networks=nets, resolver=res))
+                records.append(
+                    simulate(sc, ttl, geo=geo, networks=nets, resolver=res, sinks=opts.sinks)
+                )
             else:
-                records.append(live_run(sc, ttl, cfg_file, out, opts.attach, err))
+                records.append(live_run(sc, ttl, cfg_file, out, opts.attach, err, opts.sinks))
     finally:
         if records:  # a failed or interrupted run still leaves the completed runs' results
             runs = [summarise(r) for r in records]
@@ -318,4 +346,11 @@ def run_drill(opts: DrillOptions, out_stream: TextIO = sys.stdout, err: TextIO =
     out_stream.write(render_summary(runs) + "\n")
     out_stream.write(f"\nresults: {out}/results.json, report: {out}/report.md\n")
     out_stream.flush()
+    failures = [f"TTL {r.ttl}: {f}" for r in records for f in r.failures]
+    if failures:
+        err.write(
+            "drill FAILED: a fault step did not happen, so the numbers above describe no real "
+            "outage:\n" + "".join(f"  {f}\n" for f in failures)
+        )
+        return 1
     return 0

@@ -51,6 +51,11 @@ class FaultSpec(BaseModel):
     fault: str = "down"
     params: dict[str, float | int | str] = Field(default_factory=dict)
 
+    @property
+    def fault_name(self) -> str:
+        """What the step does to the region: ``kill``, a fault's name, ``clear``, ``restart``."""
+        return self.fault if self.action == "fault" else self.action
+
 
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

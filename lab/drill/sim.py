@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import Protocol
 
 from lab.clock import VirtualClock
+from lab.drill import events as ev
 from lab.drill import model
 from lab.drill.measure import Observation, busiest_region, requests
 from lab.drill.population import Client, build_population
@@ -97,6 +98,7 @@ def simulate(
     propagation: float = model.PROPAGATION_GUESS_S,
     duration: float | None = None,
     resolver: ResolverSettings | None = None,
+    sinks: Sequence[ev.EventSink] = (),
 ) -> RunRecord:
     """Simulate one run; ``resolver`` gives the shared resolver's cache knobs and TTL clamps."""
     clients = build_population(
@@ -129,6 +131,9 @@ def simulate(
     if resolver is not None:
         world.resolver = Cache(cache_policy(resolver))
         record.resolver = resolver_ttl(resolver)
+    for sink in sinks:
+        record.bus.subscribe(sink)
+    record.start(resolver.ttl_clock if resolver is not None else "")
     clock = VirtualClock()
     caches: dict[int, Entry] = {}
     # events: (time, order, kind, payload); kinds: 0 fault, 1 probe, 2 decide, 3 request
@@ -166,11 +171,18 @@ def simulate(
                 if checker_down and record.detected_at is None:
                     record.detected_at = decided
                 record.note(decided, f"checker: {region} {'down' if checker_down else 'up'}")
+                record.emit(ev.CheckerDecision(decided, region, not checker_down, "sim"))
                 push(decided + propagation, 2, int(checker_down))
             push(t + check.interval, 1)
         elif kind == 2:
             assert record.dead_region is not None
+            before = {loc: world.geo.answer(loc, world.decided_down) for loc in networks}
             world.decided_down = frozenset({record.dead_region}) if payload else frozenset()
+            for loc, old in before.items():
+                new = world.geo.answer(loc, world.decided_down)
+                if new != old:
+                    regions = tuple(world.geo.region_of(a) for a in new)
+                    record.emit(ev.AnswerChanged(t, loc, new, regions, old))
             if payload and record.propagated_at is None:
                 record.propagated_at = t
             state = "out of" if payload else "back in"
@@ -179,6 +191,7 @@ def simulate(
             _request(record, world, clients[payload], caches, clock.now())
             push(t + scenario.request_interval, 3, payload)
     record.events.sort()
+    record.conclude()
     return record
 
 
@@ -192,10 +205,12 @@ def _fault_step(record: RunRecord, world: _World, step: FaultSpec, t: float) -> 
             world.dead = None
             if record.recovered_at is None:
                 record.recovered_at = t
+        record.emit(ev.FaultCleared(t, region, step.action))
     else:
         world.dead = region
         if record.fault_at is None:
             record.fault_at, record.fault_action, record.dead_region = t, step.action, region
+        record.emit(ev.FaultInjected(t, region, step.action, step.fault_name))
     record.note(t, f"{step.action} {region}")
 
 
@@ -251,7 +266,7 @@ def _request(
         first = entry is None
         age = client.age_fraction * client.profile.life(ttl) if first else 0.0
         caches[client.id] = store(client.profile, fresh, ttl, now, age=age)
-        record.observations.append(
+        record.observe(
             Observation(
                 now,
                 client.id,
@@ -269,7 +284,7 @@ def _request(
     addr = addrs[0]
     region = world.geo.region_of(addr)
     ok = region != world.dead
-    record.observations.append(
+    record.observe(
         Observation(
             now,
             client.id,
