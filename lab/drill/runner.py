@@ -26,7 +26,7 @@ from lab.drill.labgen import merge_knobs, patch_config, to_toml
 from lab.drill.population import build_population, probe_addr
 from lab.drill.profiles import Profile
 from lab.drill.record import RunRecord
-from lab.drill.scenario import CheckSpec, Scenario, load_scenario
+from lab.drill.scenario import DEFAULT_SCENARIO, CheckSpec, Scenario, load_scenario
 from lab.drill.sim import SimpleGeo, resolver_ttl
 from lab.errors import ConfigError, ProcessError
 from lab.pkgdata import default_lab_toml
@@ -310,6 +310,10 @@ def run_drill(opts: DrillOptions, out_stream: TextIO = sys.stdout, err: TextIO =
             f"above ~{MAX_RATE}/s a small machine runs late and stretches every timing\n"
         )
     cfg_file = config_path(opts.config)
+    from lab.config import load_config
+    from lab.drill.validate import check_scenario
+
+    check_scenario(sc, load_config(cfg_file), str(opts.scenario or DEFAULT_SCENARIO))
     if opts.attach:
         sc = _attach_checks(sc, cfg_file)
         ttl = _attach_ttl(cfg_file)
