@@ -285,7 +285,12 @@ def _attach_ttl(cfg_file: Path) -> int:
     return found[1].ttl
 
 
-def run_drill(opts: DrillOptions, out_stream: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_drill(
+    opts: DrillOptions, out_stream: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the drill; ``out_stream``/``err`` default to the streams current at the call."""
+    out_stream = out_stream or sys.stdout
+    err = err or sys.stderr
     from lab.drill.plots import write_plots
     from lab.drill.report import render_report, render_summary
     from lab.drill.results import document, summarise, write_json, write_observations
