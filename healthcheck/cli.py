@@ -105,12 +105,8 @@ def resolve(args: argparse.Namespace) -> tuple[str, str, Any, list[Any]]:
 
 
 def _load_config(path: str | None) -> Any:
-    try:
-        from lab.config import default_config_path, load_config
-    except ImportError:
-        if path:
-            raise ConfigError(f"--config {path}: lab.config is not available") from None
-        return None
+    from lab.config import default_config_path, load_config
+
     if path:
         return load_config(path)
     default = default_config_path()

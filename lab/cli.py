@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from lab.errors import LabError
 
-# (module, description) — the one visible list of subcommand providers.
+# The one visible list of subcommand providers; every one must import.
 PROVIDERS: tuple[str, ...] = (
     "authoritative.cli",  # authoritative, check-zone
     "lab.geo_cli",  # geo-test, explain
@@ -37,13 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in PROVIDERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # provider not written yet
-            raise
-        module.register(sub)
+        # A provider that fails to import is a broken install, not an absent feature: let the
+        # ImportError surface instead of silently dropping its subcommands.
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

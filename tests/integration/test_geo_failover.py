@@ -13,6 +13,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from lab.procs import ProcessGroup
 from tests.conftest import DNSLAB
@@ -100,10 +101,33 @@ def test_explain_cli_against_the_running_server(procs: ProcessGroup, tmp_path: P
     assert "answer     www.lab.example. 30 IN A 127.0.1.1" in out
     assert "forced down (admin override" in out
     metrics = admin(admin_port, "GET", "/metrics").text
-    assert (
-        "dnslab_authoritative_queries_total" in metrics or "dnslab_authoritative_queries" in metrics
-    )
-    assert 'dnslab_authoritative_region_up{region="eu-west"} 0.0' in metrics
+    assert _sample(metrics, "dnslab_authoritative_region_up", region="eu-west") == 0.0
+    assert _sample(metrics, "dnslab_authoritative_region_up", region="us-east") == 1.0
+
+
+def test_query_counter_counts_each_answered_query(procs: ProcessGroup, tmp_path: Path) -> None:
+    """Mutation: with the engine's `m.queries[...] += 1` turned into `+= 0` the old check (a
+    substring that the `# HELP` line alone satisfies) still passed; this one sees a delta of 0."""
+    _, port, admin_port = start_lab(procs, tmp_path)
+    labels = {"transport": "udp", "qtype": "TXT", "rcode": "NXDOMAIN"}
+    name = "dnslab_authoritative_queries_total"
+    before = _sample(admin(admin_port, "GET", "/metrics").text, name, **labels)
+    for i in range(3):
+        assert ask(port, name=f"nope{i}.lab.example.", qtype="TXT").rcode() == dns.rcode.NXDOMAIN
+    after = _sample(admin(admin_port, "GET", "/metrics").text, name, **labels)
+    assert after - before == 3
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The one sample of `name` whose labels include `labels` (0.0 when the series is absent)."""
+    found = [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and labels.items() <= s.labels.items()
+    ]
+    assert len(found) <= 1, (name, labels, found)
+    return float(found[0]) if found else 0.0
 
 
 def _raw_ecs(port: int, name: str, body: bytes) -> bytes:

@@ -4,13 +4,10 @@ import itertools
 import tomllib
 from pathlib import Path
 
-import pytest
-
+from lab import config
 from lab.drill.labgen import patch_config, service_key, to_toml
 from lab.drill.scenario import CheckSpec
 from tests.conftest import REPO
-
-config = pytest.importorskip("lab.config")
 
 
 def base() -> dict[str, object]:

@@ -6,13 +6,10 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
+from lab import config
+from lab.drill.status import scrape_counters
+from lab.up import plan_lab
 from tests.conftest import REPO
-
-config = pytest.importorskip("lab.config")
-from lab.drill.status import scrape_counters  # noqa: E402
-from lab.up import plan_lab  # noqa: E402
 
 
 def test_plan_runs_every_component_with_the_cli_contract() -> None:
