@@ -42,7 +42,11 @@ SOA = 6
 TCP_LIMIT = 65535
 SAMPLE = 8  # time one query in 8: two clock reads per query cost more than the cache hit
 CH = 3
-SERVED_CLASSES = (1, CH, 255)  # IN, CH, ANY; any other class is REFUSED first
+SERVED_CLASSES = (1, CH, 255)
+META_CLASSES = (
+    254,
+    255,
+)  # NONE, ANY (RFC 2136 §2.3 / dnspython's is_metaclass)  # IN, CH, ANY; any other class is REFUSED first
 
 
 class Engine:
@@ -136,8 +140,6 @@ class Engine:
         if state.dynamic_wire:
             provider = state.dynamic_wire.get(name_key)
             if provider is not None:
-                if ecs is not None and ecs.lax is not None:  # RFC 7871 §6, where ECS decides
-                    return error_reply(data, q.qend, FORMERR, q, False, self.nsid), FORMERR
                 dynamic = True
                 request = make_request(data, q, transport, client)
                 variant = provider.variant(request)
@@ -258,6 +260,8 @@ def error_reply(
 ) -> bytes:
     """Header + the query's question (if any) + our OPT when the query had one (with the NSID
     and ECS echo Knot puts there). Extended rcodes (BADVERS) go into the OPT."""
+    if qend > 12 and (data[2] >> 3) & 0xF == UPDATE and not update_zone_ok(data, qend):
+        qend = 12  # RFC 2136 §2.3: a zone section that is no zone is not echoed (see below)
     qd = 1 if qend > 12 else 0
     flags = 0x80 | (data[2] & 0x79)  # QR, the query's opcode and RD
     tail = b""
@@ -272,6 +276,17 @@ def error_reply(
         tail = opt_record(rcode >> 4, bool(q.opt[3] & 0x8000), options)
     header = bytes((data[0], data[1], flags, rcode & 0xF, 0, qd, 0, 0, 0, 0, 0, 1 if tail else 0))
     return header + data[12:qend] + tail
+
+
+def update_zone_ok(data: bytes, qend: int) -> bool:
+    """Whether an UPDATE's zone section (its question) names a zone: type SOA, a real class.
+
+    Knot echoes any question; a strict client (dnspython's UpdateMessage) rejects a reply whose
+    zone section has another type or class ANY/NONE, so those replies go without it.
+    """
+    qtype = data[qend - 4] << 8 | data[qend - 3]
+    qclass = data[qend - 2] << 8 | data[qend - 1]
+    return qtype == SOA and qclass not in META_CLASSES
 
 
 def insert_option(reply: bytes, option: bytes, rdlen_at: int, insert_at: int) -> bytes:

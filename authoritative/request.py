@@ -16,18 +16,14 @@ ECS_OPTION = 8  # EDNS Client Subnet (RFC 7871)
 class ClientSubnet:
     """A parsed, validated ECS option (RFC 7871 §6).
 
-    ``address`` is the ADDRESS as sent (Knot accepts more bytes than the prefix needs and
-    echoes them) with every bit beyond SOURCE PREFIX-LENGTH cleared.
+    ``address`` is the ADDRESS as sent: exactly the bytes SOURCE PREFIX-LENGTH needs, no
+    bit set beyond it (anything else is FORMERR, see ``wire.parse_ecs``).
     """
 
     family: int  # 1 = IPv4, 2 = IPv6
     source: int  # SOURCE PREFIX-LENGTH
     scope: int  # SCOPE PREFIX-LENGTH as sent (0 in well-formed queries)
     address: bytes
-    # What RFC 7871 §6 says SHOULD be FORMERR but Knot 3.2 accepts (extra ADDRESS bytes, bits
-    # set beyond the prefix). Static data answers like Knot; GeoDNS names, whose answer the
-    # option decides, refuse it with FORMERR.
-    lax: str | None = None
 
     @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

@@ -10,8 +10,10 @@ does with bad input:
 * QDCOUNT = 0: a ``Query`` with ``qend == 12`` if the rest parses (the engine answers FORMERR
   or NOTIMP by opcode), else ``Drop``.
 
-An invalid ECS option (RFC 7871 §6) is recorded in ``ecs_error``, not raised: only names that
-use ECS (GeoDNS names) answer it with FORMERR; static data ignores ECS, as Knot does.
+An invalid ECS option (RFC 7871 §6) is recorded in ``ecs_error``, not raised: the engine
+answers it FORMERR for every name, after the checks Knot makes first. That includes what Knot
+3.2 accepts and echoes (ADDRESS bytes beyond the source prefix, bits set beyond it): RFC 7871
+§6 asks for FORMERR and strict clients (dnspython) cannot parse the echo.
 """
 
 from __future__ import annotations
@@ -242,10 +244,9 @@ def _parse_options(data: bytes, pos: int, end: int, q: Query) -> tuple[tuple[int
 
 
 def parse_ecs(value: bytes, qend: int = HEADER) -> ClientSubnet:
-    """Validate an ECS option body per RFC 7871 §6 the way Knot 3.2 does: unknown family,
-    prefix lengths beyond the family, or an ADDRESS shorter than the prefix are FORMERR; extra
-    ADDRESS bytes and bits beyond the prefix are accepted and cleared, and noted in ``lax``
-    (the engine refuses those with FORMERR for GeoDNS names only)."""
+    """Validate an ECS option body per RFC 7871 §6: unknown family, prefix lengths beyond the
+    family, an ADDRESS shorter or longer than SOURCE PREFIX-LENGTH needs, or bits set beyond
+    the prefix are all FORMERR (Knot 3.2 accepts the last two and echoes them)."""
     if len(value) < 4:
         raise FormErr(qend, "ECS option shorter than 4 bytes")
     family = value[0] << 8 | value[1]
@@ -260,13 +261,10 @@ def parse_ecs(value: bytes, qend: int = HEADER) -> ClientSubnet:
     need = (source + 7) // 8
     if len(address) < need:
         raise FormErr(qend, "ECS ADDRESS is shorter than the source prefix")
-    masked = bytearray(len(address))
-    masked[:need] = address[:need]
-    if source % 8:
-        masked[need - 1] &= (0xFF << (8 - source % 8)) & 0xFF
-    lax = None
     if len(address) > need:
-        lax = f"ECS ADDRESS has {len(address)} bytes, a /{source} source prefix needs {need}"
-    elif bytes(masked) != address:
-        lax = f"ECS ADDRESS has bits set beyond its /{source} source prefix"
-    return ClientSubnet(family, source, scope, bytes(masked), lax)
+        raise FormErr(
+            qend, f"ECS ADDRESS has {len(address)} bytes, a /{source} source prefix needs {need}"
+        )
+    if source % 8 and address[need - 1] & (0xFF >> (source % 8)):
+        raise FormErr(qend, f"ECS ADDRESS has bits set beyond its /{source} source prefix")
+    return ClientSubnet(family, source, scope, bytes(address))

@@ -106,11 +106,26 @@ def test_invalid_ecs(body: bytes, problem: str) -> None:
     assert q.ecs_error is not None and problem in q.ecs_error
 
 
-def test_ecs_bits_beyond_the_prefix_are_cleared_and_length_kept() -> None:
-    subnet = parse_ecs(struct.pack("!HBB", 1, 20, 0) + bytes([192, 0, 255, 7]))
-    assert subnet.address == bytes([192, 0, 240, 0])
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (struct.pack("!HBB", 1, 20, 0) + bytes([192, 0, 255]), "bits set beyond its /20"),
+        (struct.pack("!HBB", 1, 24, 0) + bytes([192, 0, 2, 0]), "has 4 bytes, a /24"),
+        (struct.pack("!HBB", 2, 0, 0) + b"\x20", "has 1 bytes, a /0"),
+    ],
+)
+def test_lax_ecs_is_invalid_too(body: bytes, problem: str) -> None:
+    """RFC 7871 §6: extra ADDRESS octets or bits beyond the prefix are FORMERR (Knot echoes)."""
+    with pytest.raises(FormErr, match=problem):
+        parse_ecs(body)
+    q = parse(with_opt(struct.pack("!HH", 8, len(body)) + body))
+    assert q.ecs is None and q.ecs_error is not None and problem in q.ecs_error
+
+
+def test_ecs_exact_prefix_is_kept_and_echoed() -> None:
+    subnet = parse_ecs(struct.pack("!HBB", 1, 20, 0) + bytes([192, 0, 240]))
     assert str(subnet.network) == "192.0.240.0/20"
-    assert subnet.option_wire(20)[-4:] == bytes([192, 0, 240, 0])
+    assert subnet.option_wire(20)[-4:] == bytes([20, 192, 0, 240])
 
 
 def test_last_ecs_option_counts() -> None:
