@@ -16,33 +16,23 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from authoritative.geo import GeoMap, geomap_from_config
-from authoritative.health import HealthInputs, HealthRules, HealthView, Observation, compute_view
+from authoritative.geo_inputs import apply_statuses, observation, relevant, rules_of
+from authoritative.health import HealthInputs, HealthView, compute_view
 from authoritative.services import Services, build_state
 from authoritative.state import ServingState
 from healthcheck.events import RegionStatus, Snapshot, StateEvent
+from lab.clock import Clock
 from lab.config import LabConfig
+
+__all__ = ["GeoRuntime", "WallClock", "observation", "relevant", "rules_of"]
 
 
 class WallClock:
-    """Health times come from other processes as Unix seconds, so the geo shell uses wall time."""
+    """Health times come from other processes as Unix seconds, so the geo shell uses wall time
+    by default; any ``lab.clock.Clock`` can be injected instead (tests, virtual time)."""
 
     def now(self) -> float:
         return time.time()
-
-
-def rules_of(cfg: LabConfig) -> HealthRules:
-    c = cfg.checks
-    spacing = c.interval * (1 - c.jitter)
-    return HealthRules(spacing, c.fall, c.rise, cfg.authoritative.assume, cfg.authoritative.quorum)
-
-
-def observation(st: RegionStatus, at: float) -> Observation | None:
-    """A checker's wire status as an observation; None while it has no verdict ('unknown')."""
-    if st.state == "unknown":
-        return None
-    probe = st.last_probe_at if st.last_probe_at is not None else at
-    since = st.since if st.since is not None else probe
-    return Observation(st.state == "up", since, probe, 0, st.rtt_s, st.next_change_at)
 
 
 @dataclass
@@ -95,9 +85,9 @@ class GeoRuntime:
         base: ServingState,
         swap: Callable[[ServingState], None],
         registry: CollectorRegistry,
-        clock: WallClock | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        self.clock = clock or WallClock()
+        self.clock: Clock = clock or WallClock()
         self.swap_into = swap
         self.metrics = _Metrics.create(registry)
         self.epoch = base.epoch
@@ -143,36 +133,10 @@ class GeoRuntime:
 
     # --- health feed callbacks (one set per checker) ---
     def _apply(self, checker: str, statuses: list[RegionStatus], at: float, replace: bool) -> None:
-        inputs = self.inputs.forget(checker) if replace else self.inputs
-        changed = replace
-        for st in statuses:
-            if st.region not in inputs.regions or checker not in inputs.checkers:
-                continue
-            obs = self._relevant(observation(st, at))
-            key = (checker, st.region)
-            if obs is None:
-                if key in inputs.reports:
-                    inputs = inputs.forget(checker, st.region)
-                    changed = True
-            elif inputs.reports.get(key) != obs:
-                inputs = inputs.report(checker, st.region, obs)
-                changed = True
+        inputs, changed = apply_statuses(self.inputs, self.cfg, checker, statuses, at, replace)
         if changed:
             self.inputs = inputs
             self.publish()
-
-    def _relevant(self, obs: Observation | None) -> Observation | None:
-        """Drop what no answer reads, so a probe that changes nothing swaps nothing."""
-        if obs is None:
-            return None
-        services = self.cfg.services.values()
-        if not any(s.ttl_policy == "dynamic" for s in services):
-            obs = Observation(obs.up, obs.since, obs.since, 0, obs.rtt, None)
-        if not any(s.policy == "latency" for s in services):
-            obs = Observation(obs.up, obs.since, obs.at, 0, None, obs.next_change)
-        elif obs.rtt is not None:  # 1 ms steps: probe jitter alone should not swap states
-            obs = Observation(obs.up, obs.since, obs.at, 0, round(obs.rtt, 3), obs.next_change)
-        return obs
 
     def on_snapshot(self, checker: str, snap: Snapshot) -> None:
         self._apply(checker, list(snap.regions), snap.at, replace=True)

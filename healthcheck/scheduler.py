@@ -16,12 +16,9 @@ from collections.abc import Awaitable, Callable
 
 from healthcheck.checker import Checker
 from healthcheck.probe import Target, probe, tls_context
-from healthcheck.state import ProbeResult
+from healthcheck.state import ProbeResult, next_start
 
-
-def next_start(started: float, interval: float, jitter: float, u: float) -> float:
-    """When the next probe starts; ``u`` is uniform in [-1, 1]."""
-    return started + interval * (1 + jitter * u)
+__all__ = ["next_start", "probe_loop"]
 
 
 ProbeFn = Callable[[Target], Awaitable[ProbeResult]]

@@ -63,6 +63,12 @@ class RegionHealth:
     transitions: int = 0
 
 
+def next_start(started: float, interval: float, jitter: float, u: float) -> float:
+    """When the next probe starts after one that started at ``started``; ``u`` uniform in [-1, 1]
+    (the scheduler's rule: ``started + interval·(1 + jitter·u)``)."""
+    return started + interval * (1 + jitter * u)
+
+
 def initial(region: str, settings: CheckSettings, now: float) -> RegionHealth:
     reason = {
         "unknown": "no probe yet",

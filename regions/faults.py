@@ -204,6 +204,31 @@ def decide(state: FaultState, now: float, kind: RequestKind, roll: float) -> Dec
     return Decision(delay)
 
 
+@dataclass(frozen=True)
+class Effect:
+    """What one probe or client request sees of a region: ok or not, after how long, and why."""
+
+    ok: bool
+    latency: float  # seconds until the answer (or until the caller gave up)
+    detail: str  # "200", "connect refused", "timeout after 0.25s", "status 503"
+
+
+def effect(
+    state: FaultState, killed: bool, now: float, kind: RequestKind, timeout: float, roll: float
+) -> Effect:
+    """A request of ``kind`` at ``now`` with a client ``timeout``, against a region whose
+    process is ``killed`` (or not) with ``state``'s faults (the virtual-time twin of an HTTP
+    request: what the backend's ``decide`` does, as the caller experiences it)."""
+    if killed or not listening(state, now):
+        return Effect(False, 0.0, "connect refused")
+    d = decide(state, now, kind, roll)
+    if d.hang or d.delay >= timeout:
+        return Effect(False, timeout, f"timeout after {timeout:g}s")
+    if d.status is not None:
+        return Effect(False, d.delay, f"status {d.status}")
+    return Effect(True, d.delay, "200")
+
+
 def require_duration_or_control(spec: FaultSpec, has_control: bool) -> FaultError | None:
     """``down`` closes the only HTTP door: refuse it unless there is a way back."""
     if isinstance(spec, DownFault) and spec.duration is None and not has_control:

@@ -47,8 +47,13 @@ def patch_config(
     port_for: PortFor | None = None,
     service: str = SERVICE,
     resolver: Mapping[str, Any] | None = None,
+    ttl_policy: str = "fixed",
 ) -> dict[str, Any]:
-    """The drill's config dict. ``port_for`` given: every listener moves to a fresh port."""
+    """The drill's config dict. ``port_for`` given: every listener moves to a fresh port.
+
+    ``ttl`` with ``ttl_policy = "fixed"`` serves exactly that TTL; with ``"dynamic"`` it is the
+    ceiling (``ttl_max``) of the dynamic TTL and ``ttl_min`` stays the config's (at most ``ttl``).
+    """
     out: dict[str, Any] = copy.deepcopy(dict(data))
     auth = out.setdefault("authoritative", {})
     auth["zones"] = {
@@ -61,7 +66,7 @@ def patch_config(
         key = service_key(out, service)
         if key is not None:
             svc = out["services"][key]
-            svc.update(ttl=ttl, ttl_policy="fixed", ttl_max=ttl)
+            svc.update(ttl=ttl, ttl_policy=ttl_policy, ttl_max=ttl)
             svc["ttl_min"] = min(int(svc.get("ttl_min", 5)), ttl)
     if checks is not None:
         out["checks"] = {

@@ -115,16 +115,22 @@ class Plan(Enum):
     USE_AND_REFRESH = "use+refresh"  # use the cached answer, resolve in the background
 
 
+def due(profile: Profile, entry: Entry) -> float:
+    """The earliest time at which a client with ``entry`` no longer just uses it (``plan`` is
+    not ``USE`` from then on): the expiry, or the start of the prefetch window."""
+    if profile.kind == "prefetch":
+        return entry.expires_at - PREFETCH_FRACTION * entry.ttl
+    return entry.expires_at
+
+
 def plan(profile: Profile, entry: Entry | None, now: float) -> Plan:
     """What a client with ``profile`` and cache ``entry`` does for a request at ``now``."""
     if entry is None or not profile.caches:
         return Plan.RESOLVE
-    if now < entry.expires_at:
-        if profile.kind == "prefetch":
-            left = entry.expires_at - now
-            if left <= PREFETCH_FRACTION * entry.ttl:
-                return Plan.USE_AND_REFRESH
+    if now < due(profile, entry):
         return Plan.USE
+    if now < entry.expires_at:  # the prefetch window
+        return Plan.USE_AND_REFRESH
     if profile.kind == "serve-stale" and now < entry.expires_at + STALE_MAX_S:
         return Plan.USE_AND_REFRESH
     return Plan.RESOLVE

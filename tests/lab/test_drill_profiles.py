@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from lab.drill.profiles import Plan, parse_profile, plan, store
+from lab.drill.profiles import Plan, due, parse_profile, plan, store
 
 
 def test_parse_known_profiles() -> None:
@@ -82,3 +82,13 @@ def test_uncached_profiles_always_resolve() -> None:
         prof = parse_profile(name)
         entry = store(prof, ("a",), 30, now=0.0)
         assert plan(prof, entry, 0.1) is Plan.RESOLVE
+
+
+@pytest.mark.parametrize("name", ["honours-ttl", "prefetch", "serve-stale", "min-ttl:60", "pinned"])
+def test_due_is_the_first_moment_plan_is_not_use(name: str) -> None:
+    prof = parse_profile(name)
+    entry = store(prof, ("127.0.2.1",), 30, 100.0)
+    t = due(prof, entry)
+    assert plan(prof, entry, t - 1e-6) is Plan.USE or t == float("inf")
+    if t != float("inf"):
+        assert plan(prof, entry, t) is not Plan.USE

@@ -87,3 +87,27 @@ def test_clear_one_or_all_and_replace() -> None:
     assert sorted(st.active(0.0)) == ["slow"]
     st = F.apply(st, spec({"fault": "clear"}), 0.0)
     assert st.active(0.0) == {}
+
+
+def test_effect_of_each_fault_on_a_probe_and_a_request() -> None:
+    def with_(payload: dict[str, object]) -> F.FaultState:
+        spec = F.parse_fault(payload)
+        assert not isinstance(spec, F.FaultError)
+        return F.apply(F.FaultState(), spec, 0.0)
+
+    effect, Effect = F.effect, F.Effect
+    none = F.FaultState()
+    assert effect(none, False, 1.0, "health", 0.25, 0.5) == Effect(True, 0.0, "200")
+    assert effect(none, True, 1.0, "traffic", 0.25, 0.5).detail == "connect refused"
+    assert effect(with_({"fault": "down"}), False, 1.0, "health", 0.25, 0.5).ok is False
+    hang = effect(with_({"fault": "hang"}), False, 1.0, "health", 0.25, 0.5)
+    assert not hang.ok and hang.latency == 0.25
+    slow = with_({"fault": "slow", "ms": 100})
+    assert effect(slow, False, 1.0, "traffic", 0.25, 0.5) == Effect(True, 0.1, "200")
+    assert not effect(slow, False, 1.0, "traffic", 0.05, 0.5).ok  # slower than the timeout
+    hz = with_({"fault": "healthz-only"})
+    assert not effect(hz, False, 1.0, "health", 0.25, 0.5).ok
+    assert effect(hz, False, 1.0, "traffic", 0.25, 0.5).ok
+    er = with_({"fault": "error-rate", "rate": 0.3})
+    assert not effect(er, False, 1.0, "traffic", 0.25, 0.29).ok
+    assert effect(er, False, 1.0, "traffic", 0.25, 0.31).ok
