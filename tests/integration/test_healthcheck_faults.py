@@ -84,6 +84,13 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
         s = feed.view.get(n)
         return None if s is None else s.state
 
+    def flap_transitions() -> list[StateEvent]:
+        return [
+            e
+            for e in events
+            if e.status.region == "flap" and "flap" in posted and e.at >= posted["flap"]
+        ]
+
     async def go() -> None:
         async with running(feed):
             await wait_for_async(lambda: all(state(n) == "up" for n in names), 10, "all up")
@@ -95,12 +102,15 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
                 {"fault": "error-rate", "rate": 1.0},
             )
             post(f"http://127.0.0.1:{ports['healthz'][1]}/v1/faults", {"fault": "healthz-only"})
+            posted["flap"] = time.time()
             post(f"http://127.0.0.1:{ports['flap'][1]}/v1/faults", {"fault": "flap", "period": 1.0})
             await wait_for_async(
                 lambda: all(state(n) == "down" for n in names[:3]), 5, "faulted regions down"
             )
-            flap_t0 = time.monotonic()
-            await wait_for_async(lambda: time.monotonic() - flap_t0 > 4.0, 5, "flap observed")
+            # down, up, down: three transitions of a 1 s flap take about 3 s; wait for them, not
+            # for a fixed time (mutation: `return True` in regions/faults.flap_is_down, a flap
+            # that never comes back, times out here)
+            await wait_for_async(lambda: len(flap_transitions()) >= 3, 15, "three flap transitions")
 
     asyncio.run(go())
     reasons = {e.status.region: e.status.reason for e in events if e.status.state == "down"}
@@ -113,8 +123,9 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
     with urllib.request.urlopen(f"http://127.0.0.1:{ports['healthz'][0]}/", timeout=2) as r:
         assert r.status == 200  # traffic fine, health failing
     # flap: between two transitions there are at least fall (to down) / rise (to up) probes
-    flap = [e for e in events if e.status.region == "flap"]
+    flap = flap_transitions()
     assert len(flap) >= 3, flap
+    assert [e.status.state for e in flap[:3]] == ["down", "up", "down"]
     for prev, cur in itertools.pairwise(flap):
         need = FALL if cur.status.state == "down" else RISE
         assert cur.status.probes - prev.status.probes >= need
