@@ -167,6 +167,11 @@ def table(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
+def servers(args: argparse.Namespace) -> tuple[str, ...]:
+    """The servers this run benchmarks, in order: both, or the one ``--only`` names."""
+    return tuple(s for s in ("knot", "dnslab") if args.only in (None, s))
+
+
 def bench(args: argparse.Namespace) -> list[Result]:
     from lab.procs import ProcessGroup
     from tests.integration.knot import start_knot
@@ -178,14 +183,14 @@ def bench(args: argparse.Namespace) -> list[Result]:
         raise SystemExit("needs dnsperf and knotd (apt-get install dnsperf knot)")
     results = []
     with tempfile.TemporaryDirectory(prefix="dnslab-bench-") as tmp:
-        if args.only in (None, "knot"):
+        if "knot" in servers(args):
             with ProcessGroup(log_dir=Path(tmp) / "logs") as group:
                 knot = start_knot(group, knotd, Path(tmp) / "knot", ZONES, log_level="error")
                 for qps in phases(args):
                     results.append(
                         run_dnsperf(dnsperf, "knot", knot.port, knot.child.pid, args, qps)
                     )
-        if args.only in (None, "dnslab"):
+        if "dnslab" in servers(args):
             with ProcessGroup(log_dir=Path(tmp) / "logs") as group:
                 ours = start_dnslab(group, ZONES)
                 for qps in phases(args):

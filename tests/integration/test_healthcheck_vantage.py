@@ -41,8 +41,16 @@ def test_two_vantage_points_from_one_config(procs: ProcessGroup, tmp_path: Path)
         wait_for(lambda p=port: status(p)["regions"][0]["state"] == "up", 5, f"{name} sees up")  # type: ignore[index]
         body = status(port)
         assert body["checker"] == name and body["regions"][0]["checker"] == name  # type: ignore[index]
-        assert body["settings"]["interval"] == 0.3  # type: ignore[index]
         assert body["regions"][0]["reason"] == "first probe succeeded: status 200"  # type: ignore[index]
+        # The config's interval is used, not only reported (the old check read back
+        # settings.interval): 5 more probes take 1.5 s at 0.3 s; at the 2 s default 10 s.
+        # Mutation: `next_start(result.started, 2.0, ...)` in healthcheck/scheduler.py.
+        first = body["regions"][0]["probes"]  # type: ignore[index]
+        wait_for(
+            lambda p=port, f=first: status(p)["regions"][0]["probes"] >= f + 5,  # type: ignore[index]
+            5,
+            f"{name} probes every 0.3 s",
+        )
 
 
 def test_bad_input_exits_nonzero_with_message() -> None:

@@ -51,14 +51,20 @@ def test_busiest_region_is_killed_and_detected_in_model_bounds() -> None:
 
 @pytest.mark.parametrize("ttl", [2, 5, 30])
 def test_honours_ttl_matches_model(ttl: int) -> None:
-    """Averaged over seeds (each a new checker phase), the simulated mean and max agree."""
+    """Averaged over seeds (each a new checker phase), the simulated mean and max agree.
+
+    The propagation delay is this test's own (0.4 s), not the sim's default
+    PROPAGATION_GUESS_S that the model would share. Mutation: the sim pushing the answer change
+    at `decided + model.PROPAGATION_GUESS_S` instead of its `propagation` argument.
+    """
+    propagation = 0.4
     check = model.CheckParams(0.5, 3, 0.25)
-    pred = model.window(check, model.PROPAGATION_GUESS_S, ttl)
+    pred = model.window(check, propagation, ttl)  # a kill: no probe latency, so tau = propagation
     assert pred.mean_s is not None and pred.max_s is not None
     means = []
     for seed in range(6):
         sc = parse_scenario(HONOURS.format(clients=120, seed=seed, ttl=ttl, at=2))
-        rec = simulate(sc, ttl)
+        rec = simulate(sc, ttl, propagation=propagation)
         assert rec.fault_at is not None and rec.dead_region == "eu-west"
         w = stale_windows(requests(rec.observations), "eu-west", rec.fault_at)
         assert len(w.affected) == 120 and not w.censored

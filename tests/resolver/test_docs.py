@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
+import dns.name
 from prometheus_client import CollectorRegistry
 
+from resolver.ecs import ClientSubnet
 from resolver.metrics import ResolverMetrics
 from resolver.profiles import PROFILES
 from resolver.settings import ResolverSettings
@@ -25,9 +29,17 @@ def test_toml_examples_validate() -> None:
     assert s.serve_expired and s.serve_expired_client_timeout == 1800
 
 
-def test_python_example_runs() -> None:
+def test_python_example_runs_and_carries_the_ecs_it_says() -> None:
+    """The comment says step.request carries the ECS: the client's /24 (the default
+    max-client-subnet-ipv4). Mutation: `ecs=None` in the request the core builds still exec'd."""
     (example,) = blocks("python")
-    exec(compile(example, str(DOC), "exec"), {})
+    ns: dict[str, Any] = {}
+    exec(compile(example, str(DOC), "exec"), ns)
+    request = ns["step"].request
+    assert request.qname == dns.name.from_text("www.lab.example.") and request.qtype == 1
+    prefix = ResolverSettings().max_client_subnet_ipv4
+    assert request.ecs == ClientSubnet.from_text("127.2.0.7", prefix)
+    assert request.ecs.address == int(ipaddress.ip_address("127.2.0.0"))
 
 
 def test_every_option_and_profile_in_the_tables_exists() -> None:

@@ -11,19 +11,35 @@ import dns.flags
 import dns.message
 import pytest
 
+import resolver.upstream
 from resolver.core import UpstreamRequest
 from resolver.ecs import ClientSubnet
 from resolver.upstream import Upstream, UpstreamError
 from tests.resolver.messages import query, response
 
 
+class FakeClock:
+    """Stands in for the `time` module of resolver.upstream: only monotonic() is used."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 class Wire:
-    def __init__(self, udp: list[Any], tcp: list[Any] | None = None) -> None:
+    def __init__(
+        self, udp: list[Any], tcp: list[Any] | None = None, clock: FakeClock | None = None
+    ) -> None:
         self.udp, self.tcp = list(udp), list(tcp or [])
         self.calls: list[tuple[str, float, dns.message.Message]] = []
+        self.clock = clock
 
     async def fake_udp(self, q: dns.message.Message, where: str, timeout: float, **kw: Any) -> Any:
         self.calls.append(("udp", timeout, q))
+        if self.clock is not None:  # a timeout costs its timeout, an answer 50 ms
+            self.clock.now += timeout if isinstance(self.udp[0], dns.exception.Timeout) else 0.05
         return self._next(self.udp, q)
 
     async def fake_tcp(self, q: dns.message.Message, where: str, timeout: float, **kw: Any) -> Any:
@@ -56,11 +72,16 @@ def run(up: Upstream, wire: Wire, req: UpstreamRequest, monkeypatch: pytest.Monk
 def test_retries_after_timeouts_then_answers(
     monkeypatch: pytest.MonkeyPatch, request_: UpstreamRequest
 ) -> None:
-    wire = Wire([dns.exception.Timeout(), dns.exception.Timeout(), "ok"])
+    """`took` is the successful try alone, on a fake clock each try advances (the old
+    `took >= 0` held for any value; mutation: timing from before the first try gives 0.55)."""
+    clock = FakeClock()
+    monkeypatch.setattr(resolver.upstream, "time", clock)
+    wire = Wire([dns.exception.Timeout(), dns.exception.Timeout(), "ok"], clock=clock)
     _resp, took = run(
         Upstream("127.0.0.1", 53, timeout=0.25, retries=2), wire, request_, monkeypatch
     )
-    assert [c[:2] for c in wire.calls] == [("udp", 0.25)] * 3 and took >= 0
+    assert [c[:2] for c in wire.calls] == [("udp", 0.25)] * 3
+    assert took == pytest.approx(0.05)
 
 
 def test_gives_up_after_outbound_msg_retry(
