@@ -8,24 +8,37 @@ nothing half-loaded is ever returned.
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dns.exception
 import dns.name
+import dns.node
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.CNAME
+import dns.rdtypes.ANY.DNAME
+import dns.rdtypes.ANY.NS
+import dns.rdtypes.ANY.PTR
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
 import dns.rrset
 import dns.tokenizer
+import dns.ttl
 import dns.zonefile
 
 from authoritative.zone import Node, Zone
 from lab.errors import ZoneError
 
 CNAME = dns.rdatatype.CNAME
+SOA = dns.rdatatype.SOA
+NodeKind = dns.node.NodeKind
+NEUTRAL = NodeKind.NEUTRAL
 DNSSEC_TYPES = frozenset({dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3})
 
 
@@ -35,53 +48,240 @@ class LoadedZone:
     warnings: list[str] = field(default_factory=list)
 
 
-class _Manager(dns.zonefile.RRSetsReaderManager):
+class _Collector:
+    """What :class:`dns.zonefile.Reader` needs of a transaction, in linear time.
+
+    dnspython's own reading transaction finds a node (asked for by its CNAME-beside-other-data
+    check on every record) by scanning every stored record set, which made loading quadratic
+    in the zone's size (72 s at 10k records). This collector keeps one dict per owner name and
+    applies the same rules on each ``add``: dnspython's node kinds for the CNAME check
+    (``dns.node.NodeKind``), duplicates dropped, a singleton type (SOA, CNAME, ...) replaced
+    by its last record, an SOA only at the origin; and, as Knot does, the last TTL given to
+    an RRset wins.
+    """
+
     def __init__(self, origin: dns.name.Name | None) -> None:
-        super().__init__(origin, False, dns.rdataclass.IN)
-        self.lines: dict[tuple[dns.name.Name, int], str] = {}  # first "file:line" of each RRset
-        self.ttls: dict[tuple[dns.name.Name, int], int] = {}  # last TTL given to each RRset
+        self.origin = origin
         self.where = ""  # "file:line" where the record being read starts
         self.outside: list[tuple[str, dns.name.Name | None]] = []  # out-of-zone owners skipped
         self.failed_name: dns.name.Name | None = None
-
-    def writer(self, replacement: bool = False) -> _Txn:
-        return _Txn(self, True, False)  # type: ignore[no-untyped-call]
+        # owner -> (rdtype, covers) -> [TTL, first "file:line", first rdata, more, node kind];
+        # ``more`` (digestable wire -> rdata: duplicates, canonical order) once there are two
+        self.names: dict[dns.name.Name, dict[tuple[int, int], list[Any]]] = {}
+        self.manager = self  # the reader asks txn.manager.origin_information()
 
     def origin_information(self) -> tuple[dns.name.Name | None, bool, dns.name.Name | None]:
         return (self.origin, False, self.origin)
 
-
-class _Txn(dns.zonefile.RRsetsReaderTransaction):
-    manager: _Manager
-
-    def add(self, *args: Any) -> None:
-        if len(args) == 3 and isinstance(args[1], int):  # the reader's add(name, ttl, rdata)
-            name, ttl, rdata = args
-            self.manager.ttls[(name, int(rdata.rdtype))] = ttl  # Knot keeps the last TTL
-        super().add(*args)
-
-    def _put_rdataset(self, name: dns.name.Name, rdataset: Any) -> None:
-        self.manager.lines.setdefault((name, int(rdataset.rdtype)), self.manager.where)
-        super()._put_rdataset(name, rdataset)  # type: ignore[no-untyped-call]
+    def check_put_rdataset(self, check: Any) -> None:
+        """The reader installs dnspython's CNAME check; ``add`` applies the same rule."""
 
     def _set_origin(self, origin: dns.name.Name) -> None:
-        if self.manager.origin is None:
-            self.manager.origin = origin
+        if self.origin is None:
+            self.origin = origin
+
+    def add(self, name: dns.name.Name, ttl: int, rdata: dns.rdata.Rdata) -> None:
+        rdtype = int(rdata.rdtype)
+        covers = int(rdata.covers())
+        if rdtype == SOA and name != self.origin:
+            self.failed_name = name
+            raise _Refused(f"SOA record below the origin at {name}")  # type: ignore[no-untyped-call]
+        node = self.names.setdefault(name, {})  # hashing a Name is not cheap: once
+        entry = node.get((rdtype, covers))
+        if entry is None:
+            kind = NodeKind.classify(rdata.rdtype, rdata.covers())
+            if kind != NEUTRAL and any(e[4] not in (kind, NEUTRAL) for e in node.values()):
+                self.failed_name = name
+                raise dns.zonefile.CNAMEAndOtherData("not compatible")  # type: ignore[no-untyped-call]
+            node[(rdtype, covers)] = [ttl, self.where, rdata, None, kind]
+            return
+        entry[0] = ttl  # Knot keeps the last TTL given to an RRset
+        if dns.rdatatype.is_singleton(rdata.rdtype):
+            entry[2], entry[3] = rdata, None
+            return
+        more = entry[3]
+        if more is None:
+            first = entry[2]
+            more = entry[3] = {first.to_digestable(): first}
+        more.setdefault(rdata.to_digestable(), rdata)
+
+    def nodes(self) -> tuple[dict[dns.name.Name, dict[int, dns.rrset.RRset]], int]:
+        """Owner -> type -> RRset (in ascending type order, records in canonical order as
+        RFC 4034 §6.3 and Knot keep them) and the number of records."""
+        nodes: dict[dns.name.Name, dict[int, dns.rrset.RRset]] = {}
+        count = 0
+        IN = dns.rdataclass.IN
+        for name, sets in self.names.items():
+            node = nodes[name] = {}
+            for (rdtype, covers), (ttl, _, first, more, _) in sorted(sets.items()):
+                rrset = dns.rrset.RRset(
+                    name, IN, dns.rdatatype.RdataType(rdtype), dns.rdatatype.RdataType(covers)
+                )
+                rrset.ttl = ttl
+                if more is None:
+                    rrset.items = {first: None}
+                else:
+                    rrset.items = dict.fromkeys(more[k] for k in sorted(more))
+                count += len(rrset.items)
+                node[rdtype] = rrset
+        return nodes, count
+
+    def line_of(self, name: dns.name.Name, rdtype: int) -> str | None:
+        """The ``file:line`` of the first record of an RRset."""
+        for (t, _), entry in self.names.get(name, {}).items():
+            if t == rdtype:
+                return str(entry[1])
+        return None
+
+
+class _Refused(dns.exception.DNSException):
+    """A record the zone cannot hold, reported at its line."""
+
+
+_SIMPLE_LINE = re.compile(r'[^()\\;\r"]*(?:"[^"\\;\r]*"[^()\\;\r"]*)*\n?\Z')
+_OTHER_CLASSES = frozenset(
+    dns.rdataclass.to_text(c) for c in dns.rdataclass.RdataClass if c != dns.rdataclass.IN
+)
+
+
+_NAME_FIELD = frozenset({CNAME, dns.rdatatype.NS, dns.rdatatype.PTR, dns.rdatatype.DNAME})
+_ONE_FIELD: dict[int, Any] = {
+    dns.rdatatype.A: dns.rdtypes.IN.A.A,
+    dns.rdatatype.AAAA: dns.rdtypes.IN.AAAA.AAAA,
+    CNAME: dns.rdtypes.ANY.CNAME.CNAME,
+    dns.rdatatype.NS: dns.rdtypes.ANY.NS.NS,
+    dns.rdatatype.PTR: dns.rdtypes.ANY.PTR.PTR,
+    dns.rdatatype.DNAME: dns.rdtypes.ANY.DNAME.DNAME,
+}
 
 
 class _Reader(dns.zonefile.Reader):
     """dnspython's reader, noting where each record starts and which owners it skipped."""
 
-    manager: _Manager
+    manager: _Collector
+    _inside: dns.name.Name | None = None  # an origin known to be inside the zone
+    _checked: dns.name.Name | None = None  # the last owner known to be inside the zone
 
     def _rr_line(self) -> None:
         filename, line = self.tok.where()
         self.manager.where = f"{filename}:{line}"
         try:
-            super()._rr_line()
+            if not self._simple_rr_line():
+                super()._rr_line()
         except dns.exception.DNSException:
             self.manager.failed_name = self.last_name
             raise
+
+    def _simple_rr_line(self) -> bool:
+        """Read a one-line record without dnspython's character-at-a-time tokenizer.
+
+        Only a line with nothing unusual takes this path: no parentheses, escapes, comments
+        or CR, an owner inside the zone, ``[TTL] [IN] [TTL] TYPE RDATA``. The record data is
+        still parsed by ``dns.rdata.from_text`` and the TTL rules are the reader's own. On
+        anything else, or any error, the input is rewound and dnspython reads the line
+        itself, so edge cases and error messages are exactly dnspython's.
+        """
+        tok = self.tok
+        first = tok.ungotten_token
+        f = tok.file
+        if (
+            first is None
+            or tok.multiline
+            or tok.after_cr
+            or not isinstance(f, io.StringIO)
+            or self.force_name is not None
+            or self.force_ttl is not None
+            or self.force_rdclass is not None
+            or self.force_rdtype is not None
+            or self.current_origin is None
+        ):
+            return False
+        if not first.is_whitespace() and not (first.is_identifier() and not first.has_escape):
+            return False
+        pos = f.tell()
+        line = (tok.ungotten_char or "") + f.readline()
+        if not _SIMPLE_LINE.match(line):
+            f.seek(pos)
+            return False
+        try:
+            if first.is_whitespace():
+                name, relative = self.last_name, False
+            else:
+                name = tok.as_name(first, self.current_origin)
+                relative = not first.value.endswith(".")
+            record = self._simple_record(name, line, relative)
+        except Exception:  # dnspython reads it again and says what is wrong
+            record = None
+        if record is None:
+            f.seek(pos)
+            return False
+        name, ttl, rd, last_ttl = record
+        tok.ungotten_token = None
+        tok.ungotten_char = None
+        if line.endswith("\n"):
+            tok.line_number += 1
+        else:
+            tok.eof = True
+        if name is not self.last_name:
+            self.last_name = name
+        if last_ttl is not None:
+            self.last_ttl = last_ttl
+            self.last_ttl_known = True
+        if not self.default_ttl_known and rd.rdtype == dns.rdatatype.SOA:  # as the reader does
+            self.default_ttl = rd.minimum  # type: ignore[attr-defined]
+            self.default_ttl_known = True
+            self.default_ttl_from_soa = True
+            if ttl is None:
+                ttl = self._implicit_ttl()
+        if ttl is None:
+            raise dns.exception.SyntaxError("Missing default TTL value")  # type: ignore[no-untyped-call]
+        self.txn.add(name, ttl, rd)
+        return True
+
+    def _simple_record(
+        self, name: dns.name.Name | None, line: str, relative: bool
+    ) -> tuple[dns.name.Name, int | None, dns.rdata.Rdata, int | None] | None:
+        assert self.zone_origin is not None
+        if name is None:
+            return None
+        if name is not self._checked and not (relative and self._inside is self.current_origin):
+            if not name.is_subdomain(self.zone_origin):
+                return None
+            if relative:  # every relative owner below this origin is inside the zone too
+                self._inside = self.current_origin
+            self._checked = name
+        fields = line.split(None, 1)
+        if len(fields) < 2:
+            return None
+        ttl = last_ttl = None
+        word, rest = fields
+        if word[0].isdigit():
+            ttl = last_ttl = dns.ttl.from_text(word)
+            word, rest = rest.split(None, 1)
+        if word.upper() == "IN":
+            word, rest = rest.split(None, 1)
+        elif word.upper() in _OTHER_CLASSES or word.upper().startswith("CLASS"):
+            return None
+        if ttl is None:
+            if word[0].isdigit():
+                ttl = last_ttl = dns.ttl.from_text(word)
+                word, rest = rest.split(None, 1)
+            else:
+                ttl = self._implicit_ttl()
+        rdtype = dns.rdatatype.from_text(word)
+        value = rest.split()
+        cls = _ONE_FIELD.get(rdtype)
+        if cls is not None and len(value) == 1 and value[0][0] != '"':
+            # what the type's own from_text does with its one field, without a tokenizer
+            field: Any = value[0]
+            if rdtype in _NAME_FIELD:
+                field = dns.name.from_text(field, self.current_origin, self.tok.idna_codec)
+            rd = cls(dns.rdataclass.IN, rdtype, field)
+        else:
+            rd = dns.rdata.from_text(
+                dns.rdataclass.IN, rdtype, rest, self.current_origin, False, self.zone_origin
+            )
+        return name, ttl, rd, last_ttl
 
     def _eat_line(self) -> None:
         self.manager.outside.append((self.manager.where, self.last_name))
@@ -111,13 +311,12 @@ def load_zone_text(text: str, filename: str, origin: str | None = None) -> Loade
         origin_name = dns.name.from_text(origin) if origin else None
     except dns.exception.DNSException as exc:
         raise ZoneError(f"{filename}: bad origin {origin!r}: {exc}") from None
-    manager = _Manager(origin_name)
+    manager = _Collector(origin_name)
     try:
-        with manager.writer(True) as txn:
-            tok = dns.tokenizer.Tokenizer(text, filename)
-            reader = _Reader(tok, dns.rdataclass.IN, txn, allow_include=True)
-            reader.manager = manager
-            reader.read()
+        tok = dns.tokenizer.Tokenizer(text, filename)
+        reader = _Reader(tok, dns.rdataclass.IN, manager, allow_include=True)  # type: ignore[arg-type]
+        reader.manager = manager
+        reader.read()
     except dns.exception.DNSException as exc:
         raise ZoneError(_syntax_message(filename, manager, exc)) from None
     except OSError as exc:  # an $INCLUDE inside an included file that cannot be read
@@ -128,18 +327,8 @@ def load_zone_text(text: str, filename: str, origin: str | None = None) -> Loade
         f"{where}: {name} is outside the zone {manager.origin}; remove it or fix the owner name"
         for where, name in manager.outside
     ]
-    rrsets = [_last_ttl(rrset, manager.ttls) for rrset in manager.rrsets]
-    return build_zone(manager.origin, rrsets, manager.lines, filename, outside)
-
-
-def _last_ttl(
-    rrset: dns.rrset.RRset, ttls: dict[tuple[dns.name.Name, int], int]
-) -> dns.rrset.RRset:
-    """Records of one RRset with different TTLs: the whole RRset takes the last one (Knot)."""
-    ttl = ttls.get((rrset.name, int(rrset.rdtype)))
-    if ttl is not None:
-        rrset.ttl = ttl
-    return rrset
+    nodes, count = manager.nodes()
+    return build_zone(manager.origin, nodes, manager.line_of, filename, outside, count)
 
 
 INCLUDE = re.compile(r"^(\$INCLUDE[ \t]+)(\S+)", re.IGNORECASE | re.MULTILINE)
@@ -165,7 +354,7 @@ def resolve_includes(text: str, filename: str) -> str:
     return INCLUDE.sub(fix, text)
 
 
-def _syntax_message(filename: str, manager: _Manager, exc: Exception) -> str:
+def _syntax_message(filename: str, manager: _Collector, exc: Exception) -> str:
     """dnspython's message, with the line where the record starts (it counts the line after)."""
     msg = str(exc)
     if msg.startswith(f"{filename}:"):
@@ -182,32 +371,19 @@ def _syntax_message(filename: str, manager: _Manager, exc: Exception) -> str:
 
 def build_zone(
     origin: dns.name.Name,
-    rrsets: Iterable[dns.rrset.RRset],
-    lines: dict[tuple[dns.name.Name, int], str],
+    nodes: dict[dns.name.Name, dict[int, dns.rrset.RRset]],
+    lines: Callable[[dns.name.Name, int], str | None],
     filename: str,
     problems: Iterable[str] = (),
+    count: int = 0,
 ) -> LoadedZone:
+    """Check the records of a zone (every owner inside it, class IN) and freeze them."""
     errors: list[str] = list(problems)
     warnings: list[str] = []
-    nodes: dict[dns.name.Name, dict[int, dns.rrset.RRset]] = {}
-    count = 0
 
     def where(name: dns.name.Name, rdtype: int) -> str:
-        return lines.get((name, rdtype), filename)
+        return lines(name, rdtype) or filename
 
-    for rrset in rrsets:
-        rdtype = int(rrset.rdtype)
-        if not rrset.name.is_subdomain(origin):
-            errors.append(
-                f"{where(rrset.name, rdtype)}: {rrset.name} is outside the zone {origin}; "
-                "remove it or fix the owner name"
-            )
-            continue
-        if rrset.rdclass != dns.rdataclass.IN:
-            errors.append(f"{where(rrset.name, rdtype)}: only class IN is served")
-            continue
-        nodes.setdefault(rrset.name, {})[rdtype] = canonical_order(rrset)
-        count += len(rrset)
     errors += _check_semantics(origin, nodes, where)
     cuts = frozenset(n for n, node in nodes.items() if dns.rdatatype.NS in node and n != origin)
     warnings += _check_glue(origin, nodes, cuts, where)
@@ -215,16 +391,17 @@ def build_zone(
         raise ZoneError("\n".join(errors))
     soa = nodes[origin][dns.rdatatype.SOA]
     negative = dns.rrset.from_rdata_list(origin, min(soa.ttl, soa[0].minimum), list(soa))
-    names: set[dns.name.Name] = set()
+    names = set(nodes)  # every owner, then the empty non-terminals between them and the origin
+    names.add(origin)
+    depth = len(origin.labels)
     for name in nodes:
-        while name not in names and name.is_subdomain(origin):
-            names.add(name)
-            if name == origin:
+        labels = name.labels
+        for i in range(1, len(labels) - depth):
+            parent = dns.name.Name(labels[i:])
+            if parent in names:
                 break
-            name = name.parent()
-    frozen: dict[dns.name.Name, Node] = {
-        name: dict(sorted(node.items())) for name, node in nodes.items()
-    }
+            names.add(parent)
+    frozen: dict[dns.name.Name, Node] = nodes  # type: ignore[assignment]
     dnames = frozenset(n for n, node in nodes.items() if dns.rdatatype.DNAME in node)
     zone = Zone(origin, frozen, frozenset(names), cuts, dnames, soa, negative, filename, count)
     return LoadedZone(zone, warnings)
@@ -232,6 +409,8 @@ def build_zone(
 
 def canonical_order(rrset: dns.rrset.RRset) -> dns.rrset.RRset:
     """The RRset with its records in canonical (RFC 4034 §6.3) order, as Knot DNS keeps them."""
+    if len(rrset) <= 1:
+        return rrset
     ordered = dns.rrset.RRset(rrset.name, rrset.rdclass, rrset.rdtype, rrset.covers)
     ordered.update_ttl(rrset.ttl)
     for rdata in sorted(rrset, key=lambda rd: rd.to_digestable()):

@@ -108,3 +108,93 @@ def test_missing_include_names_the_line(tmp_path: Path) -> None:
 def test_ttl_mismatch_inside_an_rrset_takes_the_last_ttl() -> None:
     zone = load_zone_text(HEAD + "m 300 A 192.0.2.3\nm 600 A 192.0.2.4\n", "z.zone").zone
     assert zone.nodes[dns.name.from_text("m.z.example.")][1].ttl == 600
+
+
+def test_cname_beside_other_data_is_refused_in_either_order_and_any_case() -> None:
+    for extra in ("www CNAME ns\nwww A 192.0.2.2\n", "WWW A 192.0.2.2\nwww. CNAME ns\n"):
+        text = HEAD.replace("ns A", "ns A") + extra.replace("www.", "www.z.example.")
+        msg = problems(text)
+        assert "z.zone:7:" in msg and "CNAME beside other data" in msg, msg
+
+
+def test_cname_beside_dnssec_data_is_allowed() -> None:
+    text = HEAD + "www CNAME ns\nwww NSEC z.example. A\n"
+    zone = load_zone_text(text, "z.zone").zone
+    assert zone.records == 5
+
+
+def test_soa_below_the_origin_names_the_line() -> None:
+    msg = problems(HEAD + "www A 192.0.2.2\nsub SOA ns h 1 2 3 4 5\n")
+    assert msg.startswith("z.zone:7: SOA record below the origin at sub.z.example."), msg
+
+
+TRICKY = """\
+$ORIGIN t.example.
+@ 3600 IN SOA ns hostmaster ( 2024010101 ; serial
+        7200 900 1209600 300 )
+        IN NS ns
+ns      1h A 192.0.2.1
+        AAAA 2001:db8::1
+www     IN 60 A 192.0.2.2
+www     A 192.0.2.3 ; a comment
+WWW     A 192.0.2.2
+txt     TXT "two words" plain "semi;colon"
+txt     TXT "a\\"quote" "x" ""
+multi   TXT ( "line one"
+              "line two" )
+abs.t.example. 120 CNAME www
+$ORIGIN sub.t.example.
+deep    A 192.0.2.4
+        MX 10 mail
+\\@at   A 192.0.2.5
+$TTL 30
+x       PTR www.t.example.
+y       CNAME x
+d       DNAME elsewhere.example.
+num     TYPE65534 \\# 2 abcd
+@       A 192.0.2.7
+"""
+OUTSIDE = "out.other.example. A 192.0.2.6\n        A 192.0.2.8\n"
+
+
+def test_the_one_line_fast_path_reads_exactly_what_dnspython_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every zone in the repository and a file of unusual lines: the zone read with the fast
+    path equals the zone read by dnspython's reader alone (records, TTLs, order, lines)."""
+    import authoritative.zonefile as zonefile
+
+    texts = [(TRICKY, "tricky.zone", None), (TRICKY + OUTSIDE, "outside.zone", None)]
+    for path in sorted((REPO / "zones").glob("*.zone")) + sorted(
+        (REPO / "tests" / "data" / "differential").glob("*.zone")
+    ):
+        texts.append((path.read_text(), str(path), None))
+
+    def read(text: str, name: str, origin: str | None) -> object:
+        try:
+            zone = load_zone_text(text, name, origin).zone
+        except ZoneError as exc:
+            return str(exc)
+        return [
+            (str(owner), rdtype, rrset.ttl, [rd.to_text() for rd in rrset])
+            for owner, node in zone.nodes.items()
+            for rdtype, rrset in node.items()
+        ], sorted(map(str, zone.names))
+
+    fast_lines = 0
+    simple = zonefile._Reader._simple_rr_line
+
+    def counting(self: zonefile._Reader) -> bool:
+        nonlocal fast_lines
+        taken = simple(self)
+        fast_lines += taken
+        return taken
+
+    monkeypatch.setattr(zonefile._Reader, "_simple_rr_line", counting)
+    fast = [read(*t) for t in texts]
+    assert fast_lines > 100  # the fast path did read most lines
+    monkeypatch.setattr(zonefile._Reader, "_simple_rr_line", lambda self: False)
+    slow = [read(*t) for t in texts]
+    assert fast == slow
+    assert isinstance(fast[0], tuple) and len(fast[0][0]) == 16, fast[0]
+    assert "outside.zone:25: out.other.example. is outside the zone" in str(fast[1])
