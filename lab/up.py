@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from lab.config import LabConfig
 
 READY_TIMEOUT_S = 30.0
+# zone loading is linear (bench/zone_load.py: about 2.5 MB of zone text per CPU second);
+# readiness allows 4x that on a busy machine: 1 s per 600 kB of zone files, on top of the rest
+ZONE_BYTES_PER_S = 600_000
 PIDS_FILE = "pids.txt"  # every child this lab started, "NAME PID" per line (for audits/tests)  # python + uvicorn imports on a busy 2-core machine can take seconds
 
 
@@ -46,12 +49,23 @@ class Component:
     dns: str | None = None  # a DNS endpoint that answers once it is ready
     region: str | None = None
     control: str | None = None  # a region's never-faulted control address
+    load_allowance: float = 0.0  # extra readiness seconds: the authoritative's zone loading
 
 
 def dnslab_argv(python: str = sys.executable) -> tuple[str, ...]:
     """``python -m lab.cli``, wrapped so the child dies with this process even if this process
     is SIGKILLed (``lab.drill.pdeathsig``)."""
     return (python, "-m", "lab.drill.pdeathsig", str(os.getpid()), python, "-m", "lab.cli")
+
+
+def zone_load_allowance(cfg: LabConfig) -> float:
+    """Seconds the authoritative server may need to load its zone files (by their size); a
+    missing file counts 0 (the server then exits with the error, and that is reported)."""
+    size = 0
+    for path in cfg.authoritative.zones.values():
+        with contextlib.suppress(OSError):
+            size += cfg.path(path).stat().st_size
+    return size / ZONE_BYTES_PER_S
 
 
 def plan_lab(
@@ -114,6 +128,7 @@ def plan_lab(
             argv,
             f"{auth.listen} (admin {auth.admin_listen})",
             dns=auth.listen,
+            load_allowance=zone_load_allowance(cfg),
         )
     )
     res = cfg.resolver
@@ -186,7 +201,7 @@ class Lab:
         try:
             for comp in self.components:
                 self._spawn(comp)
-            deadline = t0 + timeout
+            deadline = t0 + timeout + sum(c.load_allowance for c in self.components)
             for comp in self.components:
                 child = self.children[comp.name]
                 left = max(0.1, deadline - time.monotonic())
@@ -228,7 +243,8 @@ class Lab:
 
     def restart(self, name: str, timeout: float = READY_TIMEOUT_S) -> Child:
         child, ready = self.respawn(name)
-        self.group.wait_ready(child, ready, timeout=timeout)
+        comp = next(c for c in self.components if c.name == name)
+        self.group.wait_ready(child, ready, timeout=timeout + comp.load_allowance)
         return child
 
     def pids(self) -> list[int]:
