@@ -45,7 +45,7 @@ class CachePolicy:
     serve_expired_ttl: int = 0  # seconds past expiry an entry stays servable; 0 = no limit
     prefetch_trigger: int | None = None  # None: Unbound's last 10%; N: BIND's "<= N s left"
     prefetch_eligibility: int = 0  # BIND: only entries whose TTL was at least this
-    ttl_clock: TtlClock = "exact"  # dnslab: "seconds" = Unbound's whole-second arithmetic
+    ttl_clock: TtlClock = "seconds"  # Unbound's whole-second arithmetic; "exact": the instant
 
     def wants_prefetch(self, entry: Entry[T], now: float) -> bool:
         if not self.prefetch or not entry.fresh(now) or entry.ttl < self.prefetch_eligibility:
@@ -53,6 +53,17 @@ class CachePolicy:
         if self.prefetch_trigger is None:
             return entry.age(now) >= entry.ttl - entry.ttl // 10
         return entry.remaining(now) <= self.prefetch_trigger
+
+    def prefetch_from(self, entry: Entry[T]) -> float | None:
+        """A time before which ``wants_prefetch(entry, now)`` is surely false (None: never), so
+        a fast path asks it only from then on."""
+        if not self.prefetch or entry.ttl < self.prefetch_eligibility:
+            return None
+        if self.prefetch_trigger is None:
+            threshold = entry.ttl - entry.ttl // 10
+        else:
+            threshold = entry.ttl - self.prefetch_trigger - 1
+        return math.floor(entry.stored_at) + threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +112,24 @@ class Cache(Generic[T]):
         # per question: how many entries each (family, prefix) has, so a lookup probes one key
         # per prefix length in use instead of scanning every scope (thousands for /24 answers)
         self._prefixes: dict[Hashable, dict[tuple[int, int], int]] = {}
+        # per question: a number that changes whenever any of its entries is stored or dropped
+        # (never reused), so a memo of an answer (resolver/wirememo.py) checks in O(1) that the
+        # cache would still pick the same entry
+        self._generation: dict[Hashable, int] = {}
+        self._next_generation = 0
         self.evictions = 0
 
     def __len__(self) -> int:
         return len(self._lru)
+
+    def generation(self, question: Hashable) -> int:
+        """Changes (to a value never seen before) whenever an entry of ``question`` comes or
+        goes; 0 when it has none."""
+        return self._generation.get(question, 0)
+
+    def _touch(self, question: Hashable) -> None:
+        self._next_generation += 1
+        self._generation[question] = self._next_generation
 
     def servable(self, entry: Entry[T], now: float) -> bool:
         if entry.fresh(now):
@@ -157,11 +182,18 @@ class Cache(Generic[T]):
         self._lru[key] = entry
         self._lru.move_to_end(key)
         self._scopes.setdefault(question, {})[scope] = entry
+        self._touch(question)
         while len(self._lru) > self.policy.max_entries:
             (old_q, old_scope), _ = self._lru.popitem(last=False)
             self._forget(old_q, old_scope)
             self.evictions += 1
         return entry
+
+    def touch(self, question: Hashable, scope: Scope) -> None:
+        """Mark an entry recently used (the LRU order), as a lookup that returned it would."""
+        key = (question, scope)
+        if key in self._lru:
+            self._lru.move_to_end(key)
 
     def peek(self, question: Hashable, scope: Scope) -> Entry[T] | None:
         """The entry stored under exactly this key, servable or not (no LRU touch)."""
@@ -182,6 +214,7 @@ class Cache(Generic[T]):
         scoped = self._scopes.get(question)
         if scoped is None or scoped.pop(scope, None) is None:
             return
+        self._touch(question)
         counts = self._prefixes[question]
         shape = (scope.family, scope.prefix)
         counts[shape] -= 1
@@ -190,6 +223,7 @@ class Cache(Generic[T]):
         if not scoped:
             del self._scopes[question]
             del self._prefixes[question]
+            del self._generation[question]
 
 
 def _candidates(prefixes: dict[tuple[int, int], int], subnet: ClientSubnet | None) -> list[Scope]:

@@ -19,6 +19,9 @@ table of lab.toml (Unbound's option names, e.g. `serve-expired = true`) and can 
 overridden with --option NAME=VALUE. See docs/resolver.md."""
 
 
+REPEATABLE = {"access-control"}  # options given once per rule; -o NAME=... again adds one
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "resolver",
@@ -30,6 +33,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--listen", metavar="HOST:PORT", help="UDP+TCP address (127.0.0.1:5301)")
     p.add_argument("--config", metavar="lab.toml", type=Path, help="read the [resolver] table")
     p.add_argument("--metrics", metavar="HOST:PORT", help="serve /metrics here (127.0.0.1:9301)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="N processes on the same address (SO_REUSEPORT), each its own cache "
+        "(option num-threads; default 1)",
+    )
     p.add_argument(
         "-o",
         "--option",
@@ -81,7 +91,13 @@ def load_settings(
         name, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--option {item!r}: write NAME=VALUE, e.g. -o prefetch=yes")
-        data[name.strip()] = _option_value(value.strip())
+        key = name.strip()
+        if key.replace("_", "-") in REPEATABLE:  # one rule per -o, as one per line in Unbound
+            rules = data.get(key)
+            data[key] = [*(rules if isinstance(rules, list) else [rules] if rules else [])]
+            data[key].append(value.strip())
+        else:
+            data[key] = _option_value(value.strip())
     if options:
         where += " and --option"
     data.update({k: v for k, v in overrides.items() if v is not None})
@@ -101,19 +117,24 @@ def _option_value(text: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
+    import uvloop
 
     from resolver.service import serve
 
     settings = load_settings(
         args.config,
-        {"upstream": args.upstream, "listen": args.listen, "metrics_listen": args.metrics},
+        {
+            "upstream": args.upstream,
+            "listen": args.listen,
+            "metrics_listen": args.metrics,
+            "num_threads": args.workers,
+        },
         args.option,
     )
     if args.print_settings:
         print(settings_toml(settings), end="")
         return 0
-    return asyncio.run(serve(settings))
+    return uvloop.run(serve(settings))  # the event loop the authoritative server runs on too
 
 
 def settings_toml(settings: ResolverSettings) -> str:

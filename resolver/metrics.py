@@ -2,31 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from resolver.core import Outcome, Reply
 from resolver.upstream import KINDS
 
+REJECT_REASONS = (
+    "response",  # QR=1: dropped
+    "short",  # shorter than a DNS header: dropped
+    "denied",  # access-control deny: dropped (TCP: closed)
+    "refused",  # access-control refuse: REFUSED header
+    "malformed",  # FORMERR
+    "opcode",  # not QUERY: NOTIMP, or REFUSED for NOTIFY
+    "badvers",  # EDNS version above 0
+    "transfer",  # AXFR/IXFR: REFUSED
+    "class",  # not IN (CHAOS other than version/identity): REFUSED
+    "rd0",  # RD=0 without allow_snoop: REFUSED
+    "tcp_limit",  # incoming-num-tcp reached: connection closed
+    "tcp_timeout",  # no whole query within the connection's deadline: closed
+    "send_buffer_full",  # UDP reply dropped: socket send buffer full
+)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class ResolverMetrics:
     def __init__(self, registry: CollectorRegistry, entries: Callable[[], int]) -> None:
         p = "dnslab_resolver_"
-        self.queries = Counter(
-            p + "queries_total",
-            "Client queries answered, by outcome",
-            ["outcome"],
-            registry=registry,
-        )
-        self.hits = Counter(p + "cache_hits_total", "Answers from fresh cache", registry=registry)
+        # answers by outcome: plain ints bumped per query (the fast path counts a hit with one
+        # addition), exported as counters when scraped
+        self.by_outcome: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+        registry.register(_OutcomeCounters(self.by_outcome))
         self.misses = Counter(
             p + "cache_misses_total", "Queries that had to ask upstream", registry=registry
-        )
-        self.stale = Counter(
-            p + "stale_answers_total", "Expired answers served (RFC 8767)", registry=registry
         )
         self.prefetches = Counter(
             p + "prefetches_total",
@@ -38,6 +49,9 @@ class ResolverMetrics:
         )
         self.entries = Gauge(p + "cache_entries", "Entries in the cache", registry=registry)
         self.entries.set_function(lambda: float(entries()))
+        self.tcp_connections = Gauge(
+            p + "tcp_connections", "Client TCP connections open", registry=registry
+        )
         self.latency = Histogram(
             p + "upstream_latency_seconds",
             "Time for one successful upstream query",
@@ -49,14 +63,44 @@ class ResolverMetrics:
         )
         for kind in KINDS:
             self.errors.labels(kind)
-        self._by_outcome = {o: self.queries.labels(o.value) for o in Outcome}
+        self.rejections = Counter(
+            p + "rejected_total",
+            "Client messages refused or dropped instead of resolved, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in REJECT_REASONS:
+            self.rejections.labels(reason)
+
+    def rejected(self, reason: str) -> None:
+        self.rejections.labels(reason).inc()
 
     def answered(self, reply: Reply) -> None:
-        self.count(reply.outcome)
+        self.by_outcome[reply.outcome] += 1
 
     def count(self, outcome: Outcome) -> None:
-        self._by_outcome[outcome].inc()
-        if outcome is Outcome.HIT:
-            self.hits.inc()
-        elif outcome is Outcome.STALE:
-            self.stale.inc()
+        self.by_outcome[outcome] += 1
+
+
+class _OutcomeCounters(Collector):
+    """queries_total{outcome}, cache_hits_total and stale_answers_total from plain ints."""
+
+    def __init__(self, counts: dict[Outcome, int]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        p = "dnslab_resolver_"
+        queries = CounterMetricFamily(
+            p + "queries", "Client queries answered, by outcome", labels=["outcome"]
+        )
+        for outcome, n in self.counts.items():
+            queries.add_metric([outcome.value], n)
+        yield queries
+        yield CounterMetricFamily(
+            p + "cache_hits", "Answers from fresh cache", value=self.counts[Outcome.HIT]
+        )
+        yield CounterMetricFamily(
+            p + "stale_answers",
+            "Expired answers served (RFC 8767)",
+            value=self.counts[Outcome.STALE],
+        )

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import struct
 import time
-from typing import cast
+from collections.abc import Callable
 
 import dns.edns
 import dns.exception
@@ -21,8 +22,13 @@ import dns.flags
 import dns.message
 import dns.opcode
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
 
 from lab.clock import Clock, SystemClock
+from resolver.access import AccessControl, Action
 from resolver.answers import Sections
 from resolver.core import (
     Outcome,
@@ -41,6 +47,25 @@ from resolver.wirememo import WireMemo
 log = logging.getLogger("dnslab.resolver")
 SERVFAIL = Sections(int(dns.rcode.SERVFAIL), (), (), ())
 PURGE_INTERVAL = 5.0  # seconds between sweeps of expired, unservable entries
+UDP_BATCH = 64  # datagrams read per wake-up of the UDP socket
+UDP_BUFFER = 4 * 1024 * 1024  # SO_RCVBUF/SO_SNDBUF asked for (the kernel caps it)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"dnslab {version('dnslab')}"
+    except PackageNotFoundError:
+        return "dnslab"
+
+
+CHAOS_TXT: dict[str, Callable[[], str]] = {  # Unbound's hide-version / hide-identity "no"
+    "version.bind.": _version,
+    "version.server.": _version,
+    "id.server.": socket.gethostname,
+    "hostname.bind.": socket.gethostname,
+}
 
 
 class WallPhaseClock:
@@ -71,10 +96,15 @@ class ResolverServer:
         self.metrics = metrics
         self.clock = clock or SystemClock()
         self.memo = WireMemo(core)
+        self.memo_tcp = True  # answer repeated TCP queries from the memo too
+        self.access = AccessControl(core.settings.access_control)
         self._inflight: dict[object, asyncio.Task[Reply]] = {}
         self._background: set[asyncio.Task[Reply]] = set()
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: socket.socket | None = None
+        self._udp_tasks: set[asyncio.Task[None]] = set()
         self._tcp: asyncio.Server | None = None
+        self._tcp_writers: set[asyncio.StreamWriter] = set()
+        metrics.tcp_connections.set_function(lambda: float(len(self._tcp_writers)))
         self._purger: asyncio.Task[None] | None = None
 
     # -- resolution ----------------------------------------------------------------------------
@@ -142,51 +172,184 @@ class ResolverServer:
 
     # -- wire ----------------------------------------------------------------------------------
     def fast(self, wire: bytes, client: str, max_size: int | None) -> bytes | None:
-        """The memoised reply to a repeated query that is still a fresh hit, else ``None``."""
-        found = self.memo.lookup(self.memo.key(wire, client, max_size), self.clock.now())
+        """The stored reply to a repeated query that is still a fresh hit, else ``None``.
+        The caller has checked the client's access-control action (any ``allow*``)."""
+        found = self.memo.answer(self.memo.key(wire, client, max_size), wire, self.clock.now())
         if found is None:
             return None
-        memo, hit = found
-        if hit.prefetch:
+        out, memo, prefetch = found
+        if prefetch:
             self._refresh(with_purpose(memo.request, Purpose.PREFETCH))
-        self.metrics.count(Outcome.HIT)
-        return wire[:2] + memo.body
+        self.metrics.by_outcome[Outcome.HIT] += 1
+        return out
 
-    async def handle(self, wire: bytes, client: str, max_size: int | None) -> bytes | None:
-        """One client message in, one reply out (``None``: drop). ``max_size`` None = UDP."""
-        fast = self.fast(wire, client, max_size)
-        if fast is not None:
-            return fast
+    async def handle(
+        self, wire: bytes, client: str, max_size: int | None, action: Action | None = None
+    ) -> bytes | None:
+        """One client message in, one reply out (``None``: drop). ``max_size`` None = UDP.
+
+        In order, as Unbound: access-control (deny: drop; refuse: a REFUSED header), messages
+        that are responses (QR=1) or shorter than a header dropped, undecodable ones FORMERR,
+        opcodes other than QUERY refused or NOTIMP, EDNS versions above 0 BADVERS, zone
+        transfers and classes other than IN REFUSED (CHAOS TXT version.bind, version.server,
+        id.server and hostname.bind answered locally), RD=0 REFUSED unless allow_snoop; the
+        rest is resolved, and a UDP reply larger than min(client's EDNS size or 512,
+        max-udp-size) goes out truncated (TC=1).
+        """
+        if action is None:
+            action = self.access.action(client)
+        if len(wire) < 12 or wire[2] & 0x80:
+            self.metrics.rejected("response" if len(wire) >= 12 else "short")
+            return None  # a response sent to us: never answer it (no loops, no reflection)
+        if action == "deny":
+            self.metrics.rejected("denied")
+            return None
+        if action == "refuse":
+            self.metrics.rejected("refused")
+            return _header_only(wire, dns.rcode.REFUSED)
+        if max_size is None or self.memo_tcp:
+            fast = self.fast(wire, client, max_size)
+            if fast is not None:
+                return fast
+        opcode = (wire[2] >> 3) & 0x0F
+        if opcode not in (dns.opcode.QUERY, dns.opcode.NOTIFY):
+            self.metrics.rejected("opcode")
+            return _header_only(wire, dns.rcode.NOTIMP)  # UPDATE too: parses as any client's
         try:
             msg = dns.message.from_wire(wire)
-        except Exception:  # any undecodable input: FORMERR if we can, else drop
+        except Exception:  # any undecodable input: FORMERR
+            self.metrics.rejected("malformed")
             return _formerr(wire)
-        if msg.flags & dns.flags.QR:
-            return None  # a response sent to us: never answer it (no loops, no reflection)
-        if msg.opcode() != dns.opcode.QUERY or len(msg.question) != 1:
-            return _error(msg, dns.rcode.NOTIMP if len(msg.question) == 1 else dns.rcode.FORMERR)
+        if len(msg.question) != 1:
+            self.metrics.rejected("malformed")
+            return _error(msg, dns.rcode.FORMERR)
+        if msg.edns > 0:
+            self.metrics.rejected("badvers")
+            return _error(msg, dns.rcode.BADVERS, recursion=True)
         q = msg.question[0]
+        if opcode == dns.opcode.NOTIFY:
+            self.metrics.rejected("opcode")
+            return _error(msg, dns.rcode.REFUSED, recursion=True)
+        if q.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
+            self.metrics.rejected("transfer")
+            return _error(msg, dns.rcode.REFUSED)
+        if q.rdclass == dns.rdataclass.CH:
+            return self._chaos(msg)
+        if q.rdclass not in (dns.rdataclass.IN, dns.rdataclass.ANY):
+            self.metrics.rejected("class")
+            return _error(msg, dns.rcode.REFUSED, recursion=True)
+        recursive = bool(msg.flags & dns.flags.RD)
+        if not recursive and action == "allow":
+            self.metrics.rejected("rd0")  # Unbound: non-recursive queries refused
+            return _error(msg, dns.rcode.REFUSED, recursion=True)
         query = Query(q.name, q.rdtype, q.rdclass, client, _client_ecs(msg))
         try:
-            reply = await self.answer(query)
+            if recursive or action == "allow_setrd":
+                reply = await self.answer(query)
+            else:  # allow_snoop, RD=0: the cache only
+                reply = self._from_cache(query)
         except Exception:
             log.exception("resolving %s failed", q.name)
             reply = Reply(SERVFAIL, Outcome.FAIL)
             self.metrics.answered(reply)
-        limit = max_size or (max(512, msg.payload) if msg.edns >= 0 else 512)
-        out = render(msg, reply, query.ecs, limit)
-        if reply.entry is not None and not out[2] & 0x02:  # never memoise a truncated reply
+        udp_limit = max(512, msg.payload) if msg.edns >= 0 else 512
+        limit = max_size or min(udp_limit, self.core.settings.max_udp_size)
+        out = render(msg, reply, query.ecs, limit, set_rd=action == "allow_setrd")
+        if reply.entry is not None and recursive:
             request = UpstreamRequest(q.name, q.rdtype, q.rdclass, self.core.upstream_subnet(query))
-            self.memo.store(self.memo.key(wire, client, max_size), request, reply, out)
+            key = self.memo.key(wire, client, max_size)
+            self.memo.store(key, request, reply, out, self.clock.now())
         return out
 
-    async def start(self, host: str, port: int) -> None:
+    def _from_cache(self, query: Query) -> Reply:
+        step = self.core.lookup(query, self.clock.now())
+        if isinstance(step, Reply) and step.outcome is Outcome.HIT:
+            reply = Reply(step.sections, Outcome.HIT, step.scope, entry=step.entry)
+        else:
+            reply = Reply(SERVFAIL, Outcome.FAIL)
+        self.metrics.answered(reply)
+        return reply
+
+    def _chaos(self, msg: dns.message.Message) -> bytes:
+        """CHAOS TXT version.bind/version.server and id.server/hostname.bind, as Unbound
+        answers them (TTL 0); any other CHAOS question is REFUSED."""
+        q = msg.question[0]
+        text = CHAOS_TXT.get(q.name.to_text().lower()) if q.rdtype == dns.rdatatype.TXT else None
+        if text is None:
+            self.metrics.rejected("class")
+            return _error(msg, dns.rcode.REFUSED, recursion=True)
+        response = dns.message.make_response(msg)
+        response.flags |= dns.flags.RA
+        txt = dns.rdata.from_text(dns.rdataclass.CH, dns.rdatatype.TXT, f'"{text()}"')
+        response.answer.append(dns.rrset.from_rdata(q.name, 0, txt))
+        if msg.edns >= 0:
+            response.use_edns(0, payload=1232)
+        return response.to_wire(max_size=65535)
+
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> tuple[str, int]:
+        """Listen on UDP and TCP; ``reuse_port`` (SO_REUSEPORT) lets --workers share the port.
+        Returns the address bound (port 0 picks one)."""
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _Udp(self), local_addr=(host, port)
-        )
-        self._tcp = await asyncio.start_server(self._tcp_client, host, port)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, option, UDP_BUFFER)
+            sock.bind((host, port))
+            sock.setblocking(False)
+            bound = sock.getsockname()
+            self._tcp = await asyncio.start_server(
+                self._tcp_client, host, bound[1], reuse_port=reuse_port
+            )
+        except BaseException:
+            sock.close()
+            raise
+        self._udp = sock
+        loop.add_reader(sock.fileno(), self._readable)
         self._purger = asyncio.create_task(self._purge_every(PURGE_INTERVAL))
+        return str(bound[0]), int(bound[1])
+
+    # -- UDP: read every datagram waiting per wake-up, answer hits without a task ----------------
+    def _readable(self) -> None:
+        sock = self._udp
+        if sock is None:
+            return
+        for _ in range(UDP_BATCH):
+            try:
+                data, addr = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue  # e.g. an ICMP error queued on the socket: nothing to answer
+            client = addr[0]
+            action = self.access.action(client)
+            if action.startswith("allow") and len(data) >= 12:
+                out = self.fast(data, client, None)
+                if out is not None:
+                    self._send(out, addr)
+                    continue
+            task = asyncio.create_task(self._udp_reply(data, addr, action))
+            self._udp_tasks.add(task)
+            task.add_done_callback(self._udp_tasks.discard)
+
+    async def _udp_reply(self, data: bytes, addr: tuple[str, int], action: Action) -> None:
+        out = await self.handle(data, addr[0], None, action)
+        if out is not None:
+            self._send(out, addr)
+
+    def _send(self, out: bytes, addr: tuple[str, int]) -> None:
+        sock = self._udp
+        if sock is None:
+            return
+        try:
+            sock.sendto(out, addr)
+        except (BlockingIOError, InterruptedError):
+            self.metrics.rejected("send_buffer_full")  # UDP: dropped, as the kernel would
+        except OSError:
+            pass
 
     async def _purge_every(self, seconds: float) -> None:
         """Drop entries that can no longer be served, so memory and the entries gauge follow."""
@@ -198,53 +361,62 @@ class ResolverServer:
         if self._purger is not None:
             self._purger.cancel()
         if self._udp is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._udp.fileno())
             self._udp.close()
+            self._udp = None
         if self._tcp is not None:
             self._tcp.close()
+            for writer in list(self._tcp_writers):
+                writer.close()
             await self._tcp.wait_closed()
-        for task in list(self._inflight.values()):
+        for task in [*self._inflight.values(), *self._udp_tasks]:
             task.cancel()
+
+    # -- TCP -----------------------------------------------------------------------------------
+    def tcp_timeout(self) -> float:
+        """Seconds a connection gets for its next whole query: tcp-idle-timeout, cut as the
+        slots fill up (Unbound: below 50 % free 1 %, below 35 % 0.2 %, below 20 % 0; at least
+        200 ms)."""
+        s = self.core.settings
+        limit = s.incoming_num_tcp
+        free = (limit - len(self._tcp_writers)) / limit if limit else 0.0
+        ms = float(s.tcp_idle_timeout)
+        if free < 0.2:
+            ms = 0.0
+        elif free < 0.35:
+            ms *= 0.002
+        elif free < 0.5:
+            ms *= 0.01
+        return max(ms, 200.0) / 1000
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        idle = self.core.settings.tcp_idle_timeout / 1000
+        client = str(peer[0])
+        action = self.access.action(client)
+        if action == "deny" or len(self._tcp_writers) >= self.core.settings.incoming_num_tcp:
+            self.metrics.rejected("denied" if action == "deny" else "tcp_limit")
+            writer.close()
+            return
+        self._tcp_writers.add(writer)
         try:
-            while True:  # one query after another; close when idle (no slowloris)
-                header = await asyncio.wait_for(reader.readexactly(2), idle)
-                (length,) = struct.unpack("!H", header)
-                body = await asyncio.wait_for(reader.readexactly(length), idle)
-                out = await self.handle(body, peer[0], 65535)
+            while True:  # one query after another, each whole within its deadline
+                async with asyncio.timeout(self.tcp_timeout()):
+                    header = await reader.readexactly(2)
+                    (length,) = struct.unpack("!H", header)
+                    body = await reader.readexactly(length)
+                out = await self.handle(body, client, 65535, action)
                 if out is not None:
                     writer.write(struct.pack("!H", len(out)) + out)
-                    await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+                    async with asyncio.timeout(self.tcp_timeout()):
+                        await writer.drain()
+        except TimeoutError:
+            self.metrics.rejected("tcp_timeout")
+        except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self._tcp_writers.discard(writer)
             writer.close()
-
-
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, server: ResolverServer) -> None:
-        self.server = server
-        self.transport: asyncio.DatagramTransport | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        fast = self.server.fast(data, str(addr[0]), None)
-        if fast is not None and self.transport is not None:
-            self.transport.sendto(fast, addr)
-            return
-        task = asyncio.create_task(self._reply(data, addr))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _reply(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        out = await self.server.handle(data, str(addr[0]), None)
-        if out is not None and self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(out, addr)
 
 
 def _client_ecs(msg: dns.message.Message) -> ClientSubnet | None:
@@ -256,10 +428,14 @@ def _client_ecs(msg: dns.message.Message) -> ClientSubnet | None:
 
 
 def render(
-    query: dns.message.Message, reply: Reply, client_ecs: ClientSubnet | None, limit: int
+    query: dns.message.Message,
+    reply: Reply,
+    client_ecs: ClientSubnet | None,
+    limit: int,
+    set_rd: bool = False,
 ) -> bytes:
     response = dns.message.make_response(query)
-    response.flags |= dns.flags.RA
+    response.flags |= dns.flags.RA | (dns.flags.RD if set_rd else 0)
     response.set_rcode(dns.rcode.Rcode(reply.rcode))
     response.answer = list(reply.sections.answer)
     response.authority = list(reply.sections.authority)
@@ -278,14 +454,25 @@ def render(
         return response.to_wire(max_size=limit)
 
 
-def _error(msg: dns.message.Message, rcode: int) -> bytes:
+def _error(msg: dns.message.Message, rcode: int, recursion: bool = False) -> bytes:
+    """``rcode`` with the question echoed (and OPT if the query had one); RA if ``recursion``."""
     response = dns.message.make_response(msg)
+    if recursion:
+        response.flags |= dns.flags.RA
+    if msg.edns >= 0:
+        response.use_edns(0, payload=1232)
     response.set_rcode(dns.rcode.Rcode(rcode))
-    return response.to_wire()
+    return response.to_wire(max_size=65535)
+
+
+def _header_only(wire: bytes, rcode: int) -> bytes:
+    """A 12-byte reply: the query's ID, opcode and RD, QR set, ``rcode``, no sections (what
+    Unbound sends for access-control refuse; any client parses it)."""
+    flags = (wire[2] & 0x79) << 8 | 0x8000 | rcode  # opcode and RD kept
+    return wire[:2] + struct.pack("!HHHHH", flags, 0, 0, 0, 0)
 
 
 def _formerr(wire: bytes) -> bytes | None:
     if len(wire) < 12:
         return None
-    flags = (wire[2] & 0x78) << 8 | 0x8000 | dns.rcode.FORMERR  # QR, same opcode
-    return wire[:2] + struct.pack("!HHHHH", flags, 0, 0, 0, 0)
+    return _header_only(wire, dns.rcode.FORMERR)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 
@@ -46,19 +47,27 @@ def summary(settings: ResolverSettings) -> str:
     return (
         f"resolver like={s.like} upstream={s.upstream} ttl=[{s.cache_min_ttl},{s.cache_max_ttl}] "
         f"neg<={s.cache_max_negative_ttl} prefetch={'on' if s.prefetch else 'off'} "
-        f"serve-expired={stale} ecs={ecs} entries<={s.msg_cache_size}"
+        f"serve-expired={stale} ecs={ecs} entries<={s.msg_cache_size} "
+        f"max-udp-size={s.max_udp_size} tcp<={s.incoming_num_tcp}"
+        + (f" workers={s.num_threads}" if s.num_threads > 1 else "")
         + (" original-ttl" if s.serve_original_ttl else "")
-        + (" ttl-clock=seconds" if s.ttl_clock == "seconds" else "")
+        + f" ttl-clock={s.ttl_clock}"
     )
 
 
-async def serve(settings: ResolverSettings) -> int:
+async def serve(settings: ResolverSettings, worker: int | None = None) -> int:
+    """Run until SIGTERM/SIGINT. With ``num-threads`` > 1 this process supervises that many
+    workers (resolver/workers.py); ``worker`` is set in each of them."""
+    if settings.num_threads > 1 and worker is None:
+        from resolver.workers import supervise
+
+        return await supervise(settings, summary(settings))
     registry = CollectorRegistry()
     server = build(settings, registry)
     host, port = split_host_port(settings.listen)
     m_host, m_port = split_host_port(settings.metrics_listen)
     try:
-        await server.start(host, port)
+        await server.start(host, port, reuse_port=worker is not None)
     except OSError as exc:
         raise ConfigError(
             f"listen {settings.listen}: {exc.strerror} (pick another --listen)"
@@ -74,13 +83,28 @@ async def serve(settings: ResolverSettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(summary(settings), file=sys.stderr, flush=True)
-    print(f"ready resolver {settings.listen} metrics {settings.metrics_listen}", flush=True)
+    watchdog = None
+    if worker is None:
+        print(summary(settings), file=sys.stderr, flush=True)
+        print(f"ready resolver {settings.listen} metrics {settings.metrics_listen}", flush=True)
+    else:
+        watchdog = asyncio.create_task(_exit_with_parent(stop))
+        print(f"ready worker {worker} metrics {m_host}:{http.server_port}", flush=True)
     try:
         await stop.wait()
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         await server.close()
         http.shutdown()
         http.server_close()
         thread.join(timeout=2)
     return 0
+
+
+async def _exit_with_parent(stop: asyncio.Event) -> None:
+    """A worker whose parent is gone (even SIGKILLed) stops, so none is left behind."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(1.0)
+    stop.set()

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from resolver.access import parse_rule
 from resolver.profiles import with_profile
 
 
@@ -37,6 +38,16 @@ class ResolverSettings(BaseModel):
     listen: str = "127.0.0.1:5301"
     upstream: str = "127.0.0.1:5300"
     metrics_listen: str = "127.0.0.1:9301"
+
+    num_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "worker processes sharing the listen address (SO_REUSEPORT), each with its own "
+            "cache (Unbound: threads over one cache); --workers N sets it"
+        ),
+    )
 
     # -- TTL clamps (Unbound) -----------------------------------------------------------------
     cache_min_ttl: int = Field(0, ge=0, description="raise every cached TTL to at least this")
@@ -66,10 +77,11 @@ class ResolverSettings(BaseModel):
         False, description="serve the TTL as received, not decremented (non-decrementing cache)"
     )
     ttl_clock: Literal["exact", "seconds"] = Field(
-        "exact",
+        "seconds",
         description=(
-            "dnslab: 'exact' expires entries at the exact instant; 'seconds' counts whole "
-            "seconds like Unbound (TTL 0 through the second an entry expires in)"
+            "dnslab: 'seconds' (default) counts whole seconds like Unbound: TTL 0 through the "
+            "second an entry expires in, refetched at the next; 'exact' expires entries at "
+            "the exact instant stored + TTL"
         ),
     )
 
@@ -86,9 +98,31 @@ class ResolverSettings(BaseModel):
     max_client_subnet_ipv4: int = Field(24, ge=0, le=32)
     max_client_subnet_ipv6: int = Field(56, ge=0, le=128)
 
+    # -- who may ask, and how much comes back (Unbound) ---------------------------------------
+    access_control: list[str] = Field(
+        default_factory=list,
+        description=(
+            "'NETBLOCK ACTION' rules (allow, allow_snoop, allow_setrd, refuse, deny); the most "
+            "specific wins; loopback is allowed unless a rule says otherwise; the rest refused"
+        ),
+    )
+    max_udp_size: int = Field(
+        4096, ge=512, le=65536, description="largest UDP reply; larger answers get TC=1"
+    )
+    incoming_num_tcp: int = Field(
+        10, ge=0, description="client TCP connections at once (per worker); 0 = no TCP"
+    )
+
     # -- upstream (Unbound names where they exist) --------------------------------------------
     tcp_upstream: bool = Field(False, description="query upstream over TCP only")
-    tcp_idle_timeout: int = Field(30000, gt=0, description="ms a client TCP connection may idle")
+    tcp_idle_timeout: int = Field(
+        30000,
+        gt=0,
+        description=(
+            "ms a client TCP connection gets for its next whole query (partial data does not "
+            "extend it); cut as TCP slots fill up, as in Unbound"
+        ),
+    )
     outbound_msg_retry: int = Field(2, ge=0, description="retries after the first try")
     upstream_timeout_ms: int = Field(1000, gt=0, description="dnslab: per-try upstream timeout")
 
@@ -102,6 +136,17 @@ class ResolverSettings(BaseModel):
     def _one_address(cls, value: Any) -> Any:
         if isinstance(value, str) and value.lower() not in ("yes", "no", "true", "false"):
             return [value]  # Unbound writes one address per line
+        return value
+
+    @field_validator("access_control", mode="before")
+    @classmethod
+    def _rules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]  # one rule per line in unbound.conf
+        if isinstance(value, list):
+            for rule in value:
+                if isinstance(rule, str):
+                    parse_rule(rule)  # ValueError names the rule and the problem
         return value
 
     @field_validator("msg_cache_size", mode="before")

@@ -2,9 +2,9 @@
 same Knot DNS, over a sequence that crosses TTL expiry while the zone changes under them.
 
 Unbound counts time in whole seconds (``time(0)``): an entry is served with TTL 0 through the
-second it expires in. Ours runs with ``ttl-clock = "seconds"`` (our knob for that arithmetic,
-on a clock whose seconds tick with the wall clock's), so the two agree at every poll: the same
-answers and TTLs within 1 s, before, across and after each expiry and refresh. A poll asks both
+second it expires in. So does ours by default (``ttl-clock = "seconds"``, on a clock whose
+seconds tick with the wall clock's; no option is set here), so the two agree at every poll: the
+same answers and TTLs, before, across and after each expiry and refresh. A poll asks both
 resolvers within one wall-clock second (polls start in its first 0.8 s); one that still
 straddles a second boundary is not compared (the two resolvers legitimately saw different
 seconds) and is counted, and the test fails if too many are lost that way.
@@ -53,8 +53,9 @@ class Pair:
 def start_pair(procs: ProcessGroup, tmp: Path, knot: Knot, options: dict[str, object]) -> Pair:
     unbound = start_unbound(procs, require_tool("unbound"), tmp, knot.addr, options)
     # Unbound here runs without its subnetcache module, so it sends no ECS: ours neither
-    # (our default is on, for the lab's GeoDNS; the ECS differential is the _ecs module)
-    ours = {"send-client-subnet": False, "ttl-clock": "seconds", **options}
+    # (our default is on, for the lab's GeoDNS; the ECS differential is the _ecs module).
+    # The TTL clock is our default (Unbound's whole seconds): not set here on purpose.
+    ours = {"send-client-subnet": False, **options}
     _, listen, _ = start_dnslab_resolver(procs, DNSLAB, knot.addr, ours)
     return Pair(listen, unbound.addr)
 
@@ -298,3 +299,52 @@ def test_serve_original_ttl_agrees_with_unbound(procs: ProcessGroup, tmp_path: P
     run_sequence(pair, knot, questions, zone_text(2, changed), 2, constant_ttls=True)
     ours, theirs = pair.both(("a.lab.example.", "A"))
     assert ours.ttls == theirs.ttls == (3,)
+
+
+T1 = "two 2 IN A 192.0.2.1\nthree 3 IN A 192.0.2.2\n"
+T2 = "two 2 IN A 192.0.2.11\nthree 3 IN A 192.0.2.12\ngone 2 IN A 192.0.2.13\n"
+
+
+def test_default_ttls_equal_unbounds_through_the_expiry_second(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    """Issue 12: with *default* settings, every poll asked within one wall-clock second gets the
+    same data and exactly the same TTLs from both — including the TTL-0 answers Unbound gives
+    during the second an entry expires in — and both refetch at the same poll. TTLs of 2 and
+    3 s and an NXDOMAIN (SOA MINIMUM 2), polled every 50 ms across their expiries (the zone
+    changes right after the fill, so a refetch shows as new data)."""
+    knot = lab_knot(procs, tmp_path, zone_text(1, T1, minimum=2))
+    pair = start_pair(procs, tmp_path / "unbound", knot, {})
+    questions = [("two.lab.example.", "A"), ("three.lab.example.", "A"), ("gone.lab.example.", "A")]
+    old, _ = fill(pair, {q: ttl for q, ttl in zip(questions, (2, 3, 2), strict=True)})
+    knot.load(zone_text(2, T2, minimum=2), 2)
+    zero_seconds: dict[Question, set[int]] = {q: set() for q in questions}  # old data, TTL 0
+    switched: dict[tuple[str, Question], int] = {}
+    counts = {"compared": 0, "straddled": 0}
+    polls = [0]
+
+    def poll() -> bool:
+        if time.time() % 1 >= GATE:
+            return False
+        polls[0] += 1
+        for q in questions:
+            second = int(time.time())
+            ours, theirs, _, one = in_one_second(pair, q)
+            if not one:
+                counts["straddled"] += 1
+                continue
+            counts["compared"] += 1
+            assert ours.same_data(theirs), f"{q}: ours {ours} vs unbound {theirs}"
+            assert ours.ttls == theirs.ttls, f"{q}: TTL ours {ours.ttls} vs unbound {theirs.ttls}"
+            if ours.same_data(old[q]) and ours.ttls and max(ours.ttls) == 0:
+                zero_seconds[q].add(second)
+            for side, seen in (("ours", ours), ("unbound", theirs)):
+                if not seen.same_data(old[q]):
+                    switched.setdefault((side, q), polls[0])
+        return len(switched) == 2 * len(questions)
+
+    wait_for(poll, 10, "both resolvers refetch every question", interval=0.05)
+    assert counts["straddled"] <= counts["compared"] // 10, counts
+    for q in questions:
+        assert switched[("ours", q)] == switched[("unbound", q)], f"{q}: {switched}"
+        assert len(zero_seconds[q]) == 1, f"{q}: old data with TTL 0 in seconds {zero_seconds[q]}"

@@ -7,7 +7,7 @@ started through a ``lab.procs.ProcessGroup`` (stopped by PID) on free loopback p
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,6 +169,7 @@ def start_dnslab_resolver(
     upstream: str,
     options: Mapping[str, object],
     name: str = "resolver",
+    extra: Sequence[str] = (),
 ) -> tuple[Child, str, str]:
     """``dnslab resolver`` with Unbound-spelled ``options``; returns (child, listen, metrics).
 
@@ -182,6 +183,7 @@ def start_dnslab_resolver(
         argv += ["--metrics", metrics]
         for k, v in options.items():
             argv += ["-o", f"{k}={_unbound_value(v)}"]
+        argv += extra
         child = group.start(f"{name}-{attempt}" if attempt else name, argv)
         ready = f"ready resolver {listen}"
         wait_for(lambda c=child, r=ready: not c.alive() or r in _log(c), 15, f"{name} ready")

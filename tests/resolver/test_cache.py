@@ -7,11 +7,12 @@ from resolver.cache import Cache, CachePolicy
 from resolver.ecs import GLOBAL
 
 Q = ("www.lab.example.", 1, 1)
+EXACT = CachePolicy(ttl_clock="exact")  # the exact clock here; the default: test_ttl_clock.py
 
 
 def test_remaining_counts_down_and_is_never_inflated() -> None:
     clock = VirtualClock(100.0)
-    cache: Cache[str] = Cache()
+    cache: Cache[str] = Cache(EXACT)
     cache.put(Q, GLOBAL, "a", 10, clock.now())
     seen = []
     for _ in range(10):
@@ -27,7 +28,7 @@ def test_remaining_counts_down_and_is_never_inflated() -> None:
 
 
 def test_rounds_down_within_a_second() -> None:
-    cache: Cache[str] = Cache()
+    cache: Cache[str] = Cache(EXACT)
     entry = cache.put(Q, GLOBAL, "a", 3, 0.0)
     assert entry is not None
     assert entry.remaining(0.0) == 3
@@ -37,7 +38,7 @@ def test_rounds_down_within_a_second() -> None:
 
 
 def test_ttl_zero_and_size_zero_store_nothing() -> None:
-    cache: Cache[str] = Cache()
+    cache: Cache[str] = Cache(EXACT)
     assert cache.put(Q, GLOBAL, "a", 0, 0.0) is None
     nocache: Cache[str] = Cache(CachePolicy(max_entries=0))
     assert nocache.put(Q, GLOBAL, "a", 30, 0.0) is None
@@ -57,7 +58,7 @@ def test_lru_evicts_least_recently_used() -> None:
 
 
 def test_replace_keeps_one_entry() -> None:
-    cache: Cache[str] = Cache()
+    cache: Cache[str] = Cache(EXACT)
     cache.put(Q, GLOBAL, "old", 60, 0.0)
     cache.put(Q, GLOBAL, "new", 60, 5.0)
     hit = cache.get(Q, None, 6.0)
@@ -85,12 +86,16 @@ def test_prefetch_off_never_asks() -> None:
 
 
 def test_serve_expired_unlimited_and_limited() -> None:
-    forever: Cache[str] = Cache(CachePolicy(serve_expired=True, serve_expired_ttl=0))
+    forever: Cache[str] = Cache(
+        CachePolicy(serve_expired=True, serve_expired_ttl=0, ttl_clock="exact")
+    )
     forever.put(Q, GLOBAL, "a", 5, 0.0)
     hit = forever.get(Q, None, 5000.0)
     assert hit is not None and hit.stale and not hit.prefetch
 
-    limited: Cache[str] = Cache(CachePolicy(serve_expired=True, serve_expired_ttl=10))
+    limited: Cache[str] = Cache(
+        CachePolicy(serve_expired=True, serve_expired_ttl=10, ttl_clock="exact")
+    )
     limited.put(Q, GLOBAL, "a", 5, 0.0)
     hit = limited.get(Q, None, 14.9)
     assert hit is not None and hit.stale
@@ -99,7 +104,7 @@ def test_serve_expired_unlimited_and_limited() -> None:
 
 
 def test_purge_drops_unservable_entries() -> None:
-    cache: Cache[str] = Cache()
+    cache: Cache[str] = Cache(EXACT)
     cache.put(("a.", 1, 1), GLOBAL, "a", 5, 0.0)
     cache.put(("b.", 1, 1), GLOBAL, "b", 50, 0.0)
     assert cache.purge(10.0) == 1
@@ -107,7 +112,9 @@ def test_purge_drops_unservable_entries() -> None:
 
 
 def test_bind_prefetch_trigger_and_eligibility() -> None:
-    policy = CachePolicy(prefetch=True, prefetch_trigger=2, prefetch_eligibility=9)
+    policy = CachePolicy(
+        prefetch=True, prefetch_trigger=2, prefetch_eligibility=9, ttl_clock="exact"
+    )
     cache: Cache[str] = Cache(policy)
     cache.put(Q, GLOBAL, "a", 30, 0.0)
     cache.put(("short.", 1, 1), GLOBAL, "s", 8, 0.0)

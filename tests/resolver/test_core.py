@@ -21,7 +21,7 @@ def fill(
 
 
 def test_miss_then_hit_with_decrementing_ttl() -> None:
-    clock, core = VirtualClock(), ResolverCore(ResolverSettings())
+    clock, core = VirtualClock(), ResolverCore(ResolverSettings(ttl_clock="exact"))
     first = fill(core, clock, "127.0.1.1", ttl=10)
     assert first.outcome is Outcome.MISS and ttls(first.sections) == [10]
     clock.advance(3.5)
@@ -33,7 +33,10 @@ def test_miss_then_hit_with_decrementing_ttl() -> None:
 
 
 def test_serve_original_ttl_does_not_decrement() -> None:
-    clock, core = VirtualClock(), ResolverCore(ResolverSettings(serve_original_ttl=True))
+    clock, core = (
+        VirtualClock(),
+        ResolverCore(ResolverSettings(serve_original_ttl=True, ttl_clock="exact")),
+    )
     fill(core, clock, "127.0.1.1", ttl=10)
     clock.advance(9)
     hit = core.lookup(query(), clock.now())
@@ -43,7 +46,7 @@ def test_serve_original_ttl_does_not_decrement() -> None:
 
 
 def test_negative_answer_cached_and_decremented() -> None:
-    clock, core = VirtualClock(), ResolverCore(ResolverSettings())
+    clock, core = VirtualClock(), ResolverCore(ResolverSettings(ttl_clock="exact"))
     step = core.lookup(query("nope.lab.example."), clock.now())
     assert isinstance(step, NeedUpstream)
     resp = response(step.request, rcode=dns.rcode.NXDOMAIN, soa=(3600, 5))
@@ -94,7 +97,7 @@ def test_serve_expired_at_once_with_reply_ttl_and_refresh() -> None:
 
 
 def test_serve_expired_ttl_limits_staleness() -> None:
-    s = ResolverSettings(serve_expired=True, serve_expired_ttl=20)
+    s = ResolverSettings(serve_expired=True, serve_expired_ttl=20, ttl_clock="exact")
     clock, core = VirtualClock(), ResolverCore(s)
     fill(core, clock, "127.0.1.1", ttl=5)
     clock.advance(24.9)

@@ -126,7 +126,9 @@ def test_wire_ecs_echo_formerr_and_truncation() -> None:
         small = await server.handle(plain.to_wire(), "127.9.0.1", None)
         assert small is not None and dns.message.from_wire(small).flags & dns.flags.TC
         assert await server.handle(b"\x12\x34", "127.0.0.1", None) is None
-        formerr = await server.handle(b"\x12\x34" + b"\x01\x00" + b"\x00\x01" * 4, "x", None)
+        formerr = await server.handle(
+            b"\x12\x34" + b"\x01\x00" + b"\x00\x01" * 4, "127.0.0.1", None
+        )
         assert formerr is not None and formerr[:2] == b"\x12\x34" and formerr[3] & 0xF == 1
 
     asyncio.run(go())

@@ -106,8 +106,9 @@ def test_core_serves_ttl_zero_through_the_expiry_second_then_asks_upstream() -> 
 
 
 def test_setting_spelling_default_and_bad_value() -> None:
-    assert ResolverSettings().ttl_clock == "exact"
-    assert ResolverSettings.model_validate({"ttl-clock": "seconds"}).ttl_clock == "seconds"
+    assert ResolverSettings().ttl_clock == "seconds"  # Unbound's, the default (issue 12)
+    assert CachePolicy().ttl_clock == "seconds"  # a Cache on its own (the drills) likewise
+    assert ResolverSettings.model_validate({"ttl-clock": "exact"}).ttl_clock == "exact"
     with pytest.raises(ValueError, match="ttl"):
         ResolverSettings.model_validate({"ttl-clock": "minutes"})
 
@@ -118,7 +119,9 @@ def test_seconds_runs_the_server_on_the_wall_clocks_seconds() -> None:
     assert isinstance(server.clock, WallPhaseClock)
     assert server.core.cache.policy.ttl_clock == "seconds"
     assert "ttl-clock=seconds" in summary(server.core.settings)
-    assert isinstance(build(ResolverSettings(), CollectorRegistry()).clock, SystemClock)
+    exact = build(ResolverSettings(ttl_clock="exact"), CollectorRegistry())
+    assert isinstance(exact.clock, SystemClock)
+    assert "ttl-clock=exact" in summary(exact.core.settings)
     clock = WallPhaseClock()
     before = time.time()
     now = clock.now()

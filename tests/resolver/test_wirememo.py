@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 import dns.message
+import pytest
 
 from resolver.core import Reply
 from resolver.settings import ResolverSettings
@@ -17,26 +19,36 @@ def ttl_of(out: bytes | None) -> int:
     return int(dns.message.from_wire(out).answer[0].ttl)
 
 
-def test_memo_ttls_match_the_slow_path_as_time_passes() -> None:
+@pytest.mark.parametrize(
+    ("clock_kind", "expected"),
+    [("exact", [10, 9, 9, 8, 8, 5, 0]), ("seconds", [10, 10, 10, 9, 8, 5, 1])],
+)
+def test_memo_ttls_match_the_slow_path_as_time_passes(
+    clock_kind: Literal["exact", "seconds"], expected: list[int]
+) -> None:
+    """Stored wire, TTLs patched in place: every hit shows what the slow path would render."""
+
     async def go() -> None:
-        server, clock, _ = make(ResolverSettings(), FakeUpstream("127.0.1.1", ttl=10))
+        settings = ResolverSettings(ttl_clock=clock_kind)
+        server, clock, _ = make(settings, FakeUpstream("127.0.1.1", ttl=10))
         wire = dns.message.make_query("www.lab.example.", "A").to_wire()
         assert ttl_of(await server.handle(wire, "127.2.0.1", None)) == 10
-        seen = []
+        seen, fast_hits = [], 0
         for step in (0.0, 0.3, 0.6, 0.2, 0.9, 3.0, 4.9):
             clock.advance(step)
             fast = server.fast(wire, "127.2.0.1", None)
             reply = server.core.lookup(query(client="127.2.0.1"), clock.now())  # slow path's view
             assert isinstance(reply, Reply)
-            expected = reply.sections.answer[0].ttl
-            got = (
-                ttl_of(fast)
-                if fast is not None
-                else ttl_of(await server.handle(wire, "127.2.0.1", None))
-            )
-            assert got == expected
+            expected_ttl = reply.sections.answer[0].ttl
+            if fast is not None:
+                fast_hits += 1
+                got = ttl_of(fast)
+            else:
+                got = ttl_of(await server.handle(wire, "127.2.0.1", None))
+            assert got == expected_ttl
             seen.append(got)
-        assert seen == [10, 9, 9, 8, 8, 5, 0]
+        assert seen == expected
+        assert fast_hits == len(seen)  # every one of them came from the stored wire
 
     asyncio.run(go())
 
@@ -59,7 +71,7 @@ def test_memo_dropped_when_entry_replaced_or_expired() -> None:
         server, clock, _ = make(ResolverSettings(), up)
         wire = dns.message.make_query("www.lab.example.", "A").to_wire()
         await server.handle(wire, "127.2.0.1", None)
-        clock.advance(5)
+        clock.advance(6)
         assert server.fast(wire, "127.2.0.1", None) is None  # expired: slow path
         up.answers = ("127.0.2.1",)
         out = await server.handle(wire, "127.2.0.1", None)
