@@ -103,7 +103,7 @@ def stop_workers(workers: list[Worker], grace: float = 3.0) -> None:
 
 
 class SummedMetrics(Collector):
-    """Every worker's /metrics, summed sample by sample (``*_created``: the earliest)."""
+    """Every worker's /metrics, summed sample by sample (``*_created`` left out)."""
 
     def __init__(self, workers: list[Worker]) -> None:
         self.workers = workers
@@ -118,13 +118,13 @@ class SummedMetrics(Collector):
             except OSError:
                 continue  # a worker that just died: the supervisor reports it
             for family in text_string_to_metric_families(text):
+                if family.name.endswith("_created"):
+                    continue  # per-process creation times: no meaning summed
                 families.setdefault(family.name, family)
                 summed = values.setdefault(family.name, {})
                 for sample in family.samples:
                     key = (sample.name, tuple(sorted(sample.labels.items())))
-                    if sample.name.endswith("_created"):
-                        summed[key] = min(summed.get(key, sample.value), sample.value)
-                    else:
+                    if not sample.name.endswith("_created"):
                         summed[key] = summed.get(key, 0.0) + sample.value
         for name, family in families.items():
             out = Metric(name, family.documentation, family.type)

@@ -3,6 +3,7 @@ timing, metrics, clean exit on SIGTERM, clear errors on bad configuration."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -100,3 +101,36 @@ def test_idle_tcp_connections_are_closed(procs: ProcessGroup, tmp_path: Path) ->
         assert conn.recv(1) == b""  # closed by the resolver, not by our 5 s timeout
         assert time.monotonic() - started < 3
     assert ask(listen, "a.lab.example.", tcp=True).data == ("192.0.2.1",)  # still serving
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie no longer runs
+
+
+def test_workers_share_the_port_sum_metrics_and_stop_together(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    """--workers 2: both processes answer on one address (each query from a fresh socket, so
+    the kernel spreads them), each fetches the name once (2 misses, summed /metrics); SIGKILL
+    of one worker stops the supervisor (exit 1) and the other worker."""
+    knot = lab(procs, tmp_path)
+    child, listen, metrics = start_dnslab_resolver(
+        procs, DNSLAB, knot.addr, {}, extra=["--workers", "2"]
+    )
+    line = next(x for x in child.log_tail().splitlines() if x.startswith("ready resolver"))
+    pids = [int(p) for p in line.split("(pids ")[1].rstrip(")").split()]
+    assert len(pids) == 2 and child.pid not in pids
+    for _ in range(40):
+        assert ask(listen, "a.lab.example.").rcode == "NOERROR"
+    with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=3) as resp:
+        text = resp.read().decode()
+    assert "dnslab_resolver_cache_misses_total 2.0" in text  # one per worker: both answered
+    assert 'dnslab_resolver_queries_total{outcome="hit"} 38.0' in text
+    os.kill(pids[0], signal.SIGKILL)
+    assert child.proc.wait(timeout=10) == 1
+    wait_for(lambda: all(_gone(p) for p in pids), 10, "both workers gone")
+    assert "worker 0" in child.log_tail() and "exited" in child.log_tail()
