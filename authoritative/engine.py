@@ -69,13 +69,27 @@ class Engine:
         # first level, for names that are not dynamic: the query bytes after the ID fully decide
         # the reply after the ID (case, flags, EDNS, ECS included) -> (reply[2:], metrics key)
         self.exact: dict[str, dict[bytes, tuple[bytes, tuple[str, int, int]]]] = {UDP: {}, TCP: {}}
+        # dynamic names: (query bytes after the ID, variant) -> (reply after the ID, rcode)
+        self.exact_dynamic: dict[str, dict[tuple[bytes, Hashable], tuple[bytes, int]]] = {
+            UDP: {},
+            TCP: {},
+        }
         self.sequence = 0  # queries seen; every SAMPLE-th is timed for the duration histogram
 
     def swap(self, state: ServingState) -> None:
-        """Serve ``state`` from the next query on; the wire caches start empty."""
+        """Serve ``state`` from the next query on; the wire caches start empty (the static
+        names' exact cache survives a change of the dynamic answers alone: same zones, same
+        dynamic names)."""
+        old = self.state
         self.state = state
         self.cache = {}
-        self.exact = {UDP: {}, TCP: {}}
+        self.exact_dynamic = {UDP: {}, TCP: {}}
+        if not (
+            state.zones is old.zones
+            and state.chaos is old.chaos
+            and state.dynamic_wire.keys() == old.dynamic_wire.keys()
+        ):
+            self.exact = {UDP: {}, TCP: {}}
 
     def handle(self, data: bytes, transport: str, client: tuple[str, int]) -> bytes | None:
         """The reply to one query (None: no reply). Every ``SAMPLE``-th query is timed."""
@@ -141,8 +155,15 @@ class Engine:
             provider = state.dynamic_wire.get(name_key)
             if provider is not None:
                 dynamic = True
-                request = make_request(data, q, transport, client)
-                variant = provider.variant(request)
+                fast = getattr(provider, "fast_variant", None)
+                variant = None if fast is None else fast(ecs, client)
+                if variant is None:
+                    request = make_request(data, q, transport, client)
+                    variant = provider.variant(request)
+                hit = self.exact_dynamic[transport].get((data[2:], variant))
+                if hit is not None:  # the same query bytes and the same answer: no patching
+                    self.metrics.cache_hits += 1
+                    return data[:2] + hit[0], hit[1]
         if opt is None:
             limit = TCP_LIMIT if transport == TCP else 512
             shape = (limit, 0, 0)
@@ -196,6 +217,11 @@ class Engine:
             if len(exact) >= self.cache_size:
                 exact = self.exact[transport] = {}
             exact[data[2:]] = (reply[2:], (transport, q.qtype, entry[1]))
+        else:  # the same query bytes with the same variant: the same reply after the ID
+            dyn = self.exact_dynamic[transport]
+            if len(dyn) >= self.cache_size:
+                dyn = self.exact_dynamic[transport] = {}
+            dyn[(data[2:], variant)] = (reply[2:], entry[1])
         return reply, entry[1]
 
     def _signed(self, data: bytes, q: Query, transport: str) -> bytes | None:

@@ -1,7 +1,8 @@
 """Client location: which configured location a client address (or ECS subnet) is in.
 
-Pure and immutable. ``GeoMap.locate(client)`` walks a binary trie of the configured networks
-(longest prefix wins) and, in the same walk, finds the ECS scope: the shortest prefix of the
+Pure and immutable. ``GeoMap.locate(client)`` finds the client's longest matching configured
+network in a table of address blocks precomputed from a binary trie (one binary search per
+query; ``GeoMap.block`` is that search for the server's fast path), together with the ECS scope: the shortest prefix of the
 client address whose whole block maps to the same location — usually the matched CIDR's own
 prefix length (RFC 7871 §7.2.1), longer when a more specific network of another location sits
 inside it, shorter when neighbouring networks agree. An optional MaxMind database
@@ -10,6 +11,7 @@ inside it, shorter when neighbouring networks agree. An optional MaxMind databas
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import socket
 from collections.abc import Callable, Mapping
@@ -104,6 +106,39 @@ def _finish(node: _Node) -> frozenset[str]:
     return node.below | ({node.location} if node.location is not None else set())
 
 
+def _flatten(
+    node: _Node,
+    width: int,
+    depth: int,
+    prefix: int,
+    location: str | None,
+    net: str | None,
+    scope: int | None,
+    out: list[tuple[int, tuple[str | None, str | None, int]]],
+) -> None:
+    """The trie as disjoint address blocks in order, each with the result of the longest-
+    prefix walk for every address in it: (location, net, ECS scope). The walk: a network on
+    the way is the match so far; the scope is the first depth whose whole block maps to the
+    match; it stops where nothing more specific lies below (or the trie ends)."""
+    if node.location is not None:
+        location, net = node.location, node.net
+    below = node.below
+    if scope is None and (
+        node.covered is not None or not below or (location is not None and node.only == location)
+    ):
+        scope = depth  # the whole block below maps to `location`
+    if not below or depth == width:
+        out.append((prefix, (location, net, depth if scope is None else scope)))
+        return
+    for bit in (0, 1):
+        start = prefix | (bit << (width - 1 - depth))
+        child = node.children[bit]
+        if child is None:  # the walk leaves the trie here: nothing more specific below
+            out.append((start, (location, net, depth + 1 if scope is None else scope)))
+        else:
+            _flatten(child, width, depth + 1, start, location, net, scope, out)
+
+
 class GeoMap:
     """Networks → locations, for both address families."""
 
@@ -117,8 +152,14 @@ class GeoMap:
         for location, cidrs in nets.items():
             for cidr in cidrs:
                 self._insert(ipaddress.ip_network(cidr), location)
-        for root in self._roots.values():
+        self._starts: dict[int, list[int]] = {}
+        self._results: dict[int, list[tuple[str | None, str | None, int]]] = {}
+        for width, root in self._roots.items():
             _finish(root)
+            blocks: list[tuple[int, tuple[str | None, str | None, int]]] = []
+            _flatten(root, width, 0, 0, None, None, None, blocks)
+            self._starts[width] = [start for start, _ in blocks]
+            self._results[width] = [result for _, result in blocks]
         self._codes: dict[str, str] = {}
         for location, codes in (geoip or {}).items():
             for code in codes:
@@ -136,34 +177,24 @@ class GeoMap:
             node = nxt
         node.location, node.net = location, str(net)
 
+    def block(self, width: int, value: int) -> int:
+        """The index of the block of the map holding address ``value`` (an int of ``width``
+        bits): one binary search in the precomputed table (``locate`` reads the same)."""
+        return bisect.bisect_right(self._starts[width], value) - 1
+
+    def block_result(self, width: int, index: int) -> tuple[str | None, str | None, int]:
+        """(location, matched network, ECS scope) of a block; location None: no network."""
+        return self._results[width][index]
+
+    @property
+    def uses_geoip(self) -> bool:
+        """A GeoIP database is asked for addresses no network matches (not in the table)."""
+        return self._geoip_lookup is not None
+
     def locate(self, client: Client) -> Located:
         addr = client.address
         width = addr.max_prefixlen
-        value = int(addr)
-        node = self._roots[width]
-        location: str | None = None
-        net: str | None = None
-        scope: int | None = None
-        depth = 0
-        while True:
-            if node.location is not None:
-                location, net = node.location, node.net
-            below = node.below
-            if scope is None and (
-                node.covered is not None
-                or not below
-                or (location is not None and node.only == location)
-            ):
-                scope = depth  # the whole block below maps to `location`
-            if not below or depth == width:
-                break  # nothing more specific below: the match is final
-            child = node.children[(value >> (width - 1 - depth)) & 1]
-            depth += 1
-            if child is None:
-                break  # the walk left the trie: nothing more specific below
-            node = child
-        if scope is None:
-            scope = depth
+        location, net, scope = self._results[width][self.block(width, int(addr))]
         if location is None and self._geoip_lookup is not None:
             found = self._geoip(addr)
             if found is not None:

@@ -18,7 +18,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from authoritative.geo import GeoMap, geomap_from_config
 from authoritative.geo_inputs import apply_statuses, observation, relevant, rules_of
 from authoritative.health import HealthInputs, HealthView, compute_view
-from authoritative.services import Services, build_state
+from authoritative.metrics import Tally
+from authoritative.services import ServiceProvider, Services, build_state
 from authoritative.state import ServingState
 from healthcheck.events import RegionStatus, Snapshot, StateEvent
 from lab.clock import Clock
@@ -41,7 +42,7 @@ class _Metrics:
     region_up: Gauge
     feed_up: Gauge
     forced: Gauge
-    answers: Counter
+    answers: Tally
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> _Metrics:
@@ -69,13 +70,22 @@ class _Metrics:
                 ["region"],
                 registry=registry,
             ),
-            Counter(
+            Tally(  # counted on the query path: plain integers, read at scrape time
                 "dnslab_authoritative_geo_answers",
                 "GeoDNS answers by service, chosen region (or servfail/nodata) and client location.",
                 ["service", "region", "location"],
-                registry=registry,
+                registry,
             ),
         )
+
+
+def decision_signature(view: HealthView) -> tuple[object, ...]:
+    """Everything of a health view that answers are chosen by (policies read up/down and the
+    probe RTTs); two views with the same signature differ only in when states could change,
+    which only dynamic TTLs read."""
+    return tuple(
+        (name, h.up, h.forced, tuple(sorted(h.rtts.items()))) for name, h in view.regions.items()
+    )
 
 
 class GeoRuntime:
@@ -94,6 +104,8 @@ class GeoRuntime:
         self.started = self.clock.now()
         self.feeds_seen: dict[str, bool] = {}
         self.on_force: Callable[[dict[str, bool]], None] = lambda forced: None
+        self.live: list[ServiceProvider] = []  # the providers of the state now serving
+        self.signature: tuple[object, ...] = ()  # what their answers were decided on
         self.load(cfg, base)
 
     def load(self, cfg: LabConfig, base: ServingState, geomap: GeoMap | None = None) -> None:
@@ -111,7 +123,7 @@ class GeoRuntime:
         self.cfg, self.base, self.inputs = cfg, base, inputs
         self.geomap = geomap if geomap is not None else geomap_from_config(cfg)
         self.rules = rules_of(cfg)
-        self.publish()
+        self.publish(rebuild=True)
 
     def view(self) -> HealthView:
         return compute_view(self.inputs, self.rules, self.clock.now())
@@ -119,12 +131,21 @@ class GeoRuntime:
     def services(self) -> Services:
         return Services(self.cfg, self.geomap, self.view())
 
-    def publish(self) -> None:
+    def publish(self, rebuild: bool = False) -> None:
+        """Swap in a serving state for the current inputs. When only the times of possible
+        changes moved (a probe that confirmed every state, with dynamic TTLs), the answers
+        stay and the live providers just read the new times: no swap, no cache flushed."""
         services = self.services()
+        signature = decision_signature(services.view)
+        if not rebuild and self.live and signature == self.signature:
+            for provider in self.live:
+                provider.retime(services)
+            return
         self.epoch += 1
-        self.swap_into(
-            build_state(self.base, services, self.clock, self.epoch, self.metrics.answers)
-        )
+        state = build_state(self.base, services, self.clock, self.epoch, self.metrics.answers)
+        self.live = [p for p in state.dynamic.values() if isinstance(p, ServiceProvider)]
+        self.signature = signature
+        self.swap_into(state)
         self.metrics.swaps.inc()
         for name, h in services.view.regions.items():
             self.metrics.region_up.labels(name).set(1 if h.up else 0)

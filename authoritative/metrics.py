@@ -96,3 +96,40 @@ class _Collector(Collector):
             buckets=buckets,
             sum_value=m.duration_sum,
         )
+
+
+class Tally:
+    """A labelled counter kept as plain integers (``labels(...).inc()`` is a dict increment),
+    exported at scrape time as ``NAME_total``: for counts taken on the query path."""
+
+    def __init__(
+        self, name: str, documentation: str, labels: list[str], registry: CollectorRegistry
+    ) -> None:
+        self.name, self.documentation, self.label_names = name, documentation, labels
+        self.counts: defaultdict[tuple[str, ...], int] = defaultdict(int)
+        registry.register(_TallyCollector(self))
+
+    def labels(self, *values: str) -> TallyChild:
+        return TallyChild(self.counts, tuple(values))
+
+
+class TallyChild:
+    __slots__ = ("counts", "key")
+
+    def __init__(self, counts: defaultdict[tuple[str, ...], int], key: tuple[str, ...]) -> None:
+        self.counts, self.key = counts, key
+
+    def inc(self) -> None:
+        self.counts[self.key] += 1
+
+
+class _TallyCollector(Collector):
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+
+    def collect(self) -> Iterator[Metric]:
+        t = self.tally
+        family = CounterMetricFamily(t.name, t.documentation, labels=t.label_names)
+        for labels, n in sorted(list(t.counts.items())):
+            family.add_metric(list(labels), n)
+        yield family

@@ -258,3 +258,50 @@ def test_ipv6_ecs_locations_and_scope() -> None:
     # widest block around the client without eu's network in it
     m = h.ask("127.0.0.1", ecs="2001:db8:9::/56")
     assert addrs(m) == ["127.0.1.1"] and ecs_scope(m) == 45
+
+
+def test_a_probe_that_changes_nothing_keeps_the_caches_and_moves_the_dynamic_ttl() -> None:
+    """Dynamic TTLs: a probe confirming every state moves only the time the state could next
+    change. No new serving state, no cache flushed; the next answer's TTL follows the new
+    time. A real change (eu-west down) still swaps."""
+    cfg = lab(**{'ttl_policy = "fixed"': 'ttl_policy = "dynamic"', "ttl_max = 30": "ttl_max = 300"})
+    h = Harness(cfg)
+    h.runtime.on_update("local", status("eu-west", "up"))  # could change at 1100
+    assert h.ask("127.2.0.9").answer[0].ttl == 100
+    swaps = h.registry.get_sample_value("dnslab_authoritative_geo_swaps_total")
+    state, cache, static = h.engine.state, h.engine.cache, h.engine.exact
+    later = status("eu-west", "up").model_copy(
+        update={"last_probe_at": 1001.0, "next_change_at": 1150.0}
+    )
+    h.runtime.on_update("local", later)
+    assert h.engine.state is state and h.engine.cache is cache and h.engine.exact is static
+    assert h.registry.get_sample_value("dnslab_authoritative_geo_swaps_total") == swaps
+    m = h.ask("127.2.0.9")
+    assert addrs(m) == ["127.0.2.1"] and m.answer[0].ttl == 150
+    h.runtime.on_update("local", later.model_copy(update={"state": "down"}))
+    assert h.engine.state is not state
+    assert h.registry.get_sample_value("dnslab_authoritative_geo_swaps_total") == swaps + 1
+    assert addrs(h.ask("127.2.0.9")) == ["127.0.1.1"]
+
+
+def test_the_fast_path_answers_as_the_request_path() -> None:
+    """Every (source or ECS client, transport-independent) answer through the per-block fast
+    path equals the answer planned from a full Request, for IPv4 and IPv6, ECS /0 included."""
+    from authoritative.request import ClientSubnet, Request
+
+    h = Harness(lab(**{'eu = ["127.2.0.0/16"]': 'eu = ["127.2.0.0/16", "2001:db8:2::/48"]'}))
+    provider = next(iter(h.engine.state.dynamic.values()))
+    cases = [
+        (None, ("127.2.0.9", 1)),
+        (None, ("127.0.0.1", 1)),
+        (None, ("::1", 1)),
+        (ClientSubnet(1, 24, 0, bytes([127, 3, 4])), ("127.0.0.1", 1)),
+        (ClientSubnet(1, 0, 0, b""), ("127.1.0.1", 1)),
+        (ClientSubnet(2, 56, 0, bytes.fromhex("20010db80002aa")), ("127.0.0.1", 1)),
+        (ClientSubnet(2, 56, 0, bytes.fromhex("20010db80009aa")), ("127.0.0.1", 1)),
+    ]
+    for ecs, client in cases:
+        fast = provider.fast_variant(ecs, client)  # type: ignore[attr-defined]
+        slow = provider.variant(Request(None, 1, 1, "udp", client, None, ecs))
+        assert fast == slow, (ecs, client)
+    assert provider.fast_variant(None, ("not-an-address", 1)) is None  # type: ignore[attr-defined]
