@@ -40,6 +40,7 @@ class RunRecord:
     events: list[tuple[float, str]] = field(default_factory=list)  # human-readable timeline
     notes: list[str] = field(default_factory=list)  # anything the report should warn about
     resolver: ResolverTTL = field(default_factory=ResolverTTL)  # the lab resolver's TTL rules
+    ttl_clock: str = ""  # the lab resolver's TTL arithmetic (ttl-clock), set by start()
     failures: list[str] = field(default_factory=list)  # injections that did not happen
     bus: ev.EventBus = field(default_factory=ev.EventBus)
 
@@ -81,6 +82,7 @@ class RunRecord:
             )
 
     def start(self, ttl_clock: str = "") -> None:
+        self.ttl_clock = ttl_clock
         self.emit(
             ev.RunStarted(
                 0.0, self.ttl, self.mode, self.scenario.name, len(self.clients), self.end, ttl_clock

@@ -120,12 +120,21 @@ def why_section(run: dict[str, Any], top: int = 8) -> list[str]:
     return [*lines, ""]
 
 
+def ttl_clock_line(runs: Sequence[dict[str, Any]]) -> str:
+    """Which TTL arithmetic the lab resolver used (docs/resolver.md, ttl-clock)."""
+    clocks = sorted({str(r.get("ttl_clock")) for r in runs if r.get("ttl_clock")})
+    meaning = {"seconds": "Unbound's whole seconds", "exact": "the exact instant"}
+    said = ", ".join(f"{c} ({meaning.get(c, c)})" for c in clocks) or "not recorded"
+    return f"lab resolver TTL clock: ttl-clock = {said}"
+
+
 def render_summary(runs: Sequence[dict[str, Any]]) -> str:
     dead = ", ".join(sorted({str(r["dead_region"]) for r in runs}))
     sim = " — SIMULATED on a virtual clock" if any(r["mode"] == "sim" for r in runs) else ""
     return "\n".join(
         [
             f"stale-routing window after the fault (dead region: {dead}){sim}",
+            ttl_clock_line(runs),
             summary_table(runs),
             "",
             "by client profile (affected clients):",
@@ -164,6 +173,7 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
         f"checks: interval {sc['checks']['interval']} s, fall {sc['checks']['fall']}, "
         f"rise {sc['checks']['rise']}, timeout {sc['checks']['timeout']} s",
         "- model: max ≈ F·I + τ + TTL_eff, mean ≈ (F - ½)·I + τ + TTL_eff/2 (docs/drills.md)",
+        f"- {ttl_clock_line(runs)}",
         "",
         "## Summary",
         "",
