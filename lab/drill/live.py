@@ -10,7 +10,6 @@ are seconds since the population started (``time.monotonic`` based).
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,14 +20,11 @@ from lab.drill import measure
 from lab.drill.measure import Observation
 from lab.drill.netclient import DnsAnswer, http_get, query
 from lab.drill.observe import AnswerProbe, CheckerWatch, Transition
-from lab.drill.population import Client
-from lab.drill.profiles import Entry, Plan, plan, store
+from lab.drill.population import Client, priming_ages
+from lab.drill.profiles import DNS_TIMEOUT_S, HTTP_TIMEOUT_S, Entry, Plan, plan, store
 from lab.drill.record import RunRecord
 from lab.drill.scenario import BUSIEST, FaultSpec
 from lab.errors import InjectionError
-
-DNS_TIMEOUT_S = 1.0
-HTTP_TIMEOUT_S = 1.0
 
 
 class Injector(Protocol):
@@ -235,9 +231,7 @@ class LiveRun:
                 firsts.setdefault(c.location, c)
         if not firsts:
             return
-        sc = self.record.scenario
-        rng = random.Random(sc.seed * 31 + self.record.ttl)
-        ages = {loc: rng.uniform(0.0, float(self.record.ttl)) for loc in firsts}
+        ages = priming_ages(list(firsts), self.record.ttl, self.record.scenario.seed)
         lead = max(ages.values())
         start = time.monotonic()
 

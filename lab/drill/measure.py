@@ -90,8 +90,13 @@ def region_before(reqs: Sequence[Observation], at: float) -> dict[int, str]:
 
 def busiest_region(reqs: Sequence[Observation], at: float) -> str | None:
     """The region most clients were last sent to before ``at`` (ties: alphabetical)."""
+    return busiest(region_before(reqs, at).values())
+
+
+def busiest(regions: Iterable[str]) -> str | None:
+    """The most frequent non-empty region name (ties: alphabetical); None when there is none."""
     counts: dict[str, int] = {}
-    for region in region_before(reqs, at).values():
+    for region in regions:
         if region:
             counts[region] = counts.get(region, 0) + 1
     if not counts:

@@ -52,6 +52,14 @@ def stratified(n: int, rng: random.Random) -> list[float]:
     return values
 
 
+def priming_ages(locations: list[str], ttl: int, seed: int) -> dict[str, float]:
+    """How long before the population starts the lab resolver is primed for each location
+    (uniform in [0, TTL], one draw per location and run), so its expiry phase is random as in
+    a busy resolver. The live drill and the simulation both prime by this rule."""
+    rng = random.Random(seed * 31 + ttl)
+    return {loc: rng.uniform(0.0, float(ttl)) for loc in locations}
+
+
 def probe_addr(network: ipaddress.IPv4Network) -> str:
     """The source address the drill's own propagation probe uses for a location."""
     return str(network[-2])

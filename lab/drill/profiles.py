@@ -43,6 +43,8 @@ KINDS = (
 _PARAMETRISED = ("min-ttl", "fixed")
 PREFETCH_FRACTION = 0.1  # Unbound: prefetch when less than 10% of the original TTL is left
 STALE_MAX_S = 30.0  # RFC 8767 §5: stale answers are served with TTL 30 s
+DNS_TIMEOUT_S = 1.0  # a client gives up on a DNS query after this long
+HTTP_TIMEOUT_S = 1.0  # ... and on a request to a region
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lab.drill import events as ev
-from lab.drill.measure import Observation, requests, stale_windows
+from lab.drill.measure import Observation, Windows, requests, stale_windows
 from lab.drill.model import ResolverTTL
 from lab.drill.population import Client
 from lab.drill.scenario import Scenario
@@ -95,12 +95,13 @@ class RunRecord:
         self.note(t, f"{action} {region} FAILED: {detail}")
         self.emit(ev.InjectionFailed(t, region, action, detail))
 
-    def conclude(self) -> None:
-        """Publish the stale windows and delays this run measured, then ``RunFinished``."""
+    def conclude(self, windows: Windows | None = None) -> None:
+        """Publish the stale windows (measured from the observations unless given) and the
+        delays of this run, then ``RunFinished``."""
         if not self.bus.sinks:
             return
         if self.fault_at is not None and self.dead_region is not None:
-            w = stale_windows(
+            w = windows or stale_windows(
                 requests(self.observations), self.dead_region, self.fault_at, self.recovered_at
             )
             for cid, window in sorted(w.affected.items()):

@@ -13,28 +13,31 @@ import ipaddress
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from pydantic import ValidationError
 
-from lab.drill import model
 from lab.drill.events import EventSink
-from lab.drill.labgen import merge_knobs, patch_config, to_toml
+from lab.drill.labgen import patch_config, to_toml
 from lab.drill.population import build_population, probe_addr
-from lab.drill.profiles import Profile
 from lab.drill.record import RunRecord
-from lab.drill.scenario import DEFAULT_SCENARIO, CheckSpec, Scenario, load_scenario
-from lab.drill.sim import SimpleGeo, resolver_ttl
+from lab.drill.scenario import (
+    DEFAULT_SCENARIO,
+    CheckSpec,
+    Scenario,
+    load_scenario,
+    run_duration,
+)
 from lab.errors import ConfigError, ProcessError
 from lab.pkgdata import default_lab_toml
+from lab.sim.run import networks, resolver_rules
 
 if TYPE_CHECKING:
     from lab.config import LabConfig
     from lab.drill.live import Targets
-    from resolver.settings import ResolverSettings
 
 ALL_UP_TIMEOUT_S = 20.0
 MAX_RATE = 1000  # requests/s the live population and three Python regions keep up with
@@ -72,36 +75,9 @@ def config_path(given: Path | None) -> Path:
     raise ConfigError("no lab.toml: pass --config FILE")
 
 
-def networks(cfg: LabConfig) -> dict[str, ipaddress.IPv4Network]:
-    out: dict[str, ipaddress.IPv4Network] = {}
-    for name, loc in cfg.locations.items():
-        v4 = [ipaddress.IPv4Network(n) for n in loc.nets if ":" not in n]
-        if v4:
-            out[name] = v4[0]
-    return out
-
-
 def default_out() -> Path:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return Path("runs") / stamp
-
-
-def run_duration(
-    sc: Scenario, ttl: int, profiles: list[Profile], resolver: model.ResolverTTL | None = None
-) -> float:
-    if sc.duration is not None:
-        return sc.duration
-    check = model.CheckParams(sc.checks.interval, sc.checks.fall, sc.checks.timeout)
-    return model.run_duration(
-        sc.first_fault_at,
-        profiles,
-        ttl,
-        check,
-        sc.request_interval,
-        sc.tail,
-        sc.max_duration,
-        resolver,
-    )
 
 
 def _generate(sc: Scenario, ttl: int, cfg_file: Path, out: Path) -> LabConfig:
@@ -124,7 +100,7 @@ def _record(
     clients = build_population(
         sc.clients, sc.locations, sc.profiles, nets, sc.request_interval, sc.seed
     )
-    res = resolver_ttl(cfg.resolver)
+    res = resolver_rules(cfg.resolver)
     end = run_duration(sc, ttl, list({c.profile for c in clients}), res)
     record = RunRecord(ttl=ttl, scenario=sc, clients=clients, mode="live", end=end, resolver=res)
     for sink in sinks:
@@ -227,29 +203,6 @@ def _targets(cfg: LabConfig, nets: dict[str, ipaddress.IPv4Network]) -> Targets:
     )
 
 
-def sim_geo(
-    cfg_file: Path, resolver: Mapping[str, object] | None = None
-) -> tuple[SimpleGeo, dict[str, ipaddress.IPv4Network], ResolverSettings]:
-    """The simulation's geography from lab.toml: the service's per-location order, the
-    regions' first IPv4 address, the locations' first IPv4 network."""
-    from lab.config import load_config
-    from lab.drill.labgen import SERVICE
-
-    cfg = load_config(cfg_file)
-    found = cfg.service_by_name(SERVICE)
-    if found is None or found[1].policy != "geo-failover" or not found[1].order:
-        raise ConfigError(
-            f"{cfg_file}: --sim needs {SERVICE} with policy geo-failover and an order"
-        )
-    addrs = {name: r.v4[0] for name, r in cfg.regions.items() if r.v4}
-    res = cfg.resolver
-    if resolver:
-        from resolver.settings import ResolverSettings
-
-        res = ResolverSettings.model_validate(merge_knobs(res.model_dump(), resolver))
-    return SimpleGeo(preference=found[1].order, addrs=addrs), networks(cfg), res
-
-
 def _port_for(cfg_file: Path) -> Callable[[str], int]:
     from lab.procs import free_port
 
@@ -337,10 +290,7 @@ def run_drill(
     try:
         for ttl in sc.ttls:
             if opts.sim:
-                geo, nets, res = sim_geo(cfg_file, sc.resolver)
-                records.append(
-                    simulate(sc, ttl, geo=geo, networks=nets, resolver=res, sinks=opts.sinks)
-                )
+                records.append(simulate(sc, ttl, config=cfg_file, sinks=opts.sinks))
             else:
                 records.append(live_run(sc, ttl, cfg_file, out, opts.attach, err, opts.sinks))
     finally:

@@ -13,7 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lab.drill.profiles import parse_profile
+from lab.drill.model import CheckParams, ResolverTTL
+from lab.drill.model import run_duration as model_run_duration
+from lab.drill.profiles import Profile, parse_profile
 from lab.errors import ConfigError
 from lab.pkgdata import scenario_dir
 
@@ -143,3 +145,24 @@ def load_scenario(path: Path | None) -> Scenario:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read scenario: {exc.strerror}") from None
     return parse_scenario(text, str(path))
+
+
+def run_duration(
+    sc: Scenario, ttl: int, profiles: list[Profile], resolver: ResolverTTL | None = None
+) -> float:
+    """How long one run lasts (live and simulated alike): the scenario's ``duration``, else
+    first fault + the largest bounded model maximum of ``profiles`` + ``tail``, capped at
+    ``max_duration``."""
+    if sc.duration is not None:
+        return sc.duration
+    check = CheckParams(sc.checks.interval, sc.checks.fall, sc.checks.timeout)
+    return model_run_duration(
+        sc.first_fault_at,
+        profiles,
+        ttl,
+        check,
+        sc.request_interval,
+        sc.tail,
+        sc.max_duration,
+        resolver,
+    )

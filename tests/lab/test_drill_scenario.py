@@ -66,13 +66,16 @@ def test_bad_resolver_knob_is_named() -> None:
 
 def test_default_drill_is_planned_well_under_three_minutes() -> None:
     """README command #1 must print its table within 3 minutes, lab start-ups included."""
+    from lab.config import load_config
     from lab.drill.population import build_population
     from lab.drill.runner import run_duration
-    from lab.drill.sim import DEFAULT_NETWORKS
+    from lab.pkgdata import default_lab_toml
+    from lab.sim.run import networks
 
     sc = load_scenario(None)
+    nets = networks(load_config(default_lab_toml()))
     clients = build_population(
-        sc.clients, sc.locations, sc.profiles, DEFAULT_NETWORKS, sc.request_interval, sc.seed
+        sc.clients, sc.locations, sc.profiles, nets, sc.request_interval, sc.seed
     )
     profiles = list({c.profile for c in clients})
     planned = sum(run_duration(sc, ttl, profiles) for ttl in sc.ttls)

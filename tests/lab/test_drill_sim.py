@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from lab.drill.plots import write_plots
 from lab.drill.report import render_report, render_summary
 from lab.drill.results import document, summarise, write_json, write_observations
 from lab.drill.scenario import SCENARIO_DIR, load_scenario, parse_scenario
-from lab.drill.sim import SimpleGeo, simulate
+from lab.drill.sim import simulate
+from tests.conftest import REPO
 
 HONOURS = """
 clients = {clients}
@@ -74,11 +76,39 @@ def test_honours_ttl_matches_model(ttl: int) -> None:
     assert sum(means) / len(means) == pytest.approx(pred.mean_s - 0.05, rel=0.05)
 
 
-def test_geo_failover_order() -> None:
-    geo = SimpleGeo()
-    assert geo.answer("eu", frozenset()) == ("127.0.2.1",)
-    assert geo.answer("eu", frozenset({"eu-west"})) == ("127.0.1.1",)
-    assert geo.region_of("127.0.3.1") == "ap-south" and geo.region_of("10.0.0.1") == ""
+def _lab_toml(tmp_path: Path, edit: Callable[[str], str]) -> Path:
+    text = (REPO / "lab.toml").read_text()
+    out = tmp_path / "lab.toml"
+    out.write_text(edit(text).replace('"zones/', f'"{REPO}/zones/'))
+    return out
+
+
+def test_the_geography_is_lab_toml_decided_by_the_server_code(tmp_path: Path) -> None:
+    """Reorder eu in lab.toml: the sim's eu clients follow it (no geography of its own)."""
+    cfg = _lab_toml(
+        tmp_path,
+        lambda t: t.replace(
+            'eu = ["eu-west", "us-east", "ap-south"]', 'eu = ["ap-south", "us-east", "eu-west"]'
+        ),
+    )
+    sc = parse_scenario(HONOURS.format(clients=20, seed=1, ttl=5, at=2))
+    rec = simulate(sc, 5, config=cfg)
+    assert rec.dead_region == "ap-south"  # busiest: every eu client is sent there now
+    after = [o for o in requests(rec.observations) if o.t > rec.end - 1.0]
+    assert after and {o.region for o in after} == {"us-east"}  # the next in eu's order
+
+
+def test_all_down_servfail_reaches_the_clients(tmp_path: Path) -> None:
+    """all_down = "servfail" and every region killed: clients get DNS failures, not answers."""
+    cfg = _lab_toml(
+        tmp_path, lambda t: t.replace('all_down = "fail-open"', 'all_down = "servfail"')
+    )
+    text = HONOURS.format(clients=10, seed=1, ttl=2, at=2) + "".join(
+        f'[[faults]]\nat = 2.0\naction = "kill"\nregion = "{r}"\n' for r in ("us-east", "ap-south")
+    )
+    rec = simulate(parse_scenario(text), 2, config=cfg)
+    late = [o for o in rec.observations if o.kind == "resolve" and o.t > rec.end - 1.0]
+    assert late and all(not o.ok and o.detail == "rcode 2" for o in late)
 
 
 def test_outputs_from_a_simulated_drill(tmp_path: Path) -> None:

@@ -1,0 +1,306 @@
+"""Drill clients on a virtual clock: the client profiles' own rules, requests in bulk.
+
+A client makes a request every ``request_interval`` from its start offset (request ``n`` at
+``s + n·r``). Between two resolutions every request goes to the same address, so requests are
+accounted as index ranges, never one by one (unless ``observations`` are wanted): a
+resolution happens at the first request at or after ``profiles.due`` of the cached entry, and
+``profiles.plan`` says whether that request waits for the new answer (``RESOLVE``) or still
+uses the old one (``USE_AND_REFRESH``). While the authoritative answer cannot change (between
+two ``WorldTimeline.boundaries``) a fixed-TTL client's resolutions repeat with one period and
+are skipped over arithmetically. What a request to a region experiences comes from
+``regions.faults.effect`` (a killed region refuses, a hanging one times out, ...).
+
+Clients without a cache of their own (``direct``, ``shared-resolver``) resolve on every
+request; their answer only changes at the boundaries of their source (the authoritative
+timeline, or the resolver's served answers), so they too are accounted per range.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from authoritative.geo import Client as GeoClient
+from lab.drill.measure import Observation
+from lab.drill.population import Client
+from lab.drill.profiles import HTTP_TIMEOUT_S, Plan, due, plan, store
+from lab.sim.world import Answer, WorldTimeline
+
+EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the drill measures for one run (the faulted region and when)."""
+
+    dead: str | None
+    fault_at: float | None
+    until: float | None  # the dead region recovered (requests after it are not stale)
+    end: float  # requests at t < end
+
+
+@dataclass
+class ClientResult:
+    client: int
+    requests: int = 0
+    resolutions: int = 0  # DNS queries the client sent (authoritative or resolver)
+    failed: int = 0  # failed requests at or after the fault
+    window: float | None = None  # None: not affected
+    censored: bool = False
+    last_before: str = ""  # region of its last request before the fault
+    last_region: str = ""  # region of its last request (before recovery)
+
+
+Source = Callable[[float], Answer]
+
+
+@dataclass
+class _Acc:
+    """Accounts requests ``[a, b)`` of one client to one answer."""
+
+    c: Client
+    r: float
+    timeline: WorldTimeline
+    m: Measured
+    rng: random.Random
+    observations: list[Observation] | None
+    res: ClientResult
+    n: int = 0
+    i_fault: int = 0
+    i_last: int = -1
+    bounds: list[float] = field(default_factory=list)
+
+    def t(self, i: int) -> float:
+        return self.c.start_offset + i * self.r
+
+    def idx(self, t: float) -> int:
+        """The first request index at or after ``t``."""
+        if t == math.inf:
+            return self.n
+        if t == -math.inf:
+            return 0
+        return max(0, math.ceil((t - self.c.start_offset) / self.r - EPS))
+
+    def use(self, ans: Answer, a: int, b: int, how: str, ttl: int | None = None) -> None:
+        b = min(b, self.n)
+        if a >= b:
+            return
+        res, m, region = self.res, self.m, ans.region
+        res.requests += b - a
+        if a <= self.i_fault - 1 < b:
+            res.last_before = region
+        if a <= self.i_last < b:
+            res.last_region = region
+        if region and region == m.dead and m.fault_at is not None:
+            hi = min(b, self.i_last + 1)
+            lo = max(a, self.i_fault)
+            if lo < hi:
+                w = self.t(hi - 1) - m.fault_at
+                res.window = w if res.window is None else max(res.window, w)
+        self._effects(ans, a, b, how, ttl)
+
+    def _effects(self, ans: Answer, a: int, b: int, how: str, ttl: int | None) -> None:
+        """Failed requests (and observations) of ``[a, b)`` from the region's fault history."""
+        hist = self.timeline.region_history(ans.region) if ans.region else []
+        obs = self.observations
+        for k, (since, st) in enumerate(hist):
+            nxt = hist[k + 1][0] if k + 1 < len(hist) else math.inf
+            lo, hi = max(a, self.idx(since)), min(b, self.idx(nxt))
+            if lo >= hi:
+                continue
+            if obs is None and st.constant:
+                eff = st.effect(self.t(lo), "traffic", HTTP_TIMEOUT_S, 0.0)
+                if not eff.ok:
+                    self.res.failed += max(0, hi - max(lo, self.i_fault))
+                continue
+            for i in range(lo, hi):
+                t = self.t(i)
+                eff = st.effect(t, "traffic", HTTP_TIMEOUT_S, self.rng.random())
+                if not eff.ok and i >= self.i_fault:
+                    self.res.failed += 1
+                if obs is not None:
+                    what = how if i == a else "cache"
+                    detail = what if eff.ok else f"{what}: {eff.detail}"
+                    addr = ans.addrs[0]
+                    obs.append(
+                        Observation(t, self.c.id, "request", addr, ans.region, ttl, eff.ok, detail)
+                    )
+        if not hist and obs is not None:  # an answer that names no lab region
+            for i in range(a, b):
+                addr = ans.addrs[0] if ans.addrs else ""
+                obs.append(Observation(self.t(i), self.c.id, "request", addr, "", ttl, False, how))
+
+    def failed_dns(self, i: int, why: str) -> None:
+        if i >= self.n:
+            return
+        self.res.requests += 1
+        if i >= self.i_fault:
+            self.res.failed += 1
+        if self.i_last == i:
+            self.res.last_region = ""
+        if self.observations is not None:
+            self.observations.append(
+                Observation(self.t(i), self.c.id, "request", "", "", None, False, f"dns: {why}")
+            )
+
+    def resolved(self, i: int, ans: Answer, upstream: str) -> None:
+        self.res.resolutions += 1
+        if self.observations is not None:
+            first = ans.addrs[0] if ans.addrs else ""
+            self.observations.append(
+                Observation(
+                    self.t(i),
+                    self.c.id,
+                    "resolve",
+                    first,
+                    ans.region,
+                    ans.ttl if ans.ok else None,
+                    ans.ok,
+                    upstream if ans.ok else f"rcode {ans.rcode}",
+                )
+            )
+
+    def next_bound(self, t: float) -> float:
+        k = bisect.bisect_right(self.bounds, t)
+        return self.bounds[k] if k < len(self.bounds) else math.inf
+
+
+def _acc(
+    c: Client,
+    r: float,
+    timeline: WorldTimeline,
+    m: Measured,
+    rng: random.Random,
+    observations: list[Observation] | None,
+    bounds: list[float],
+) -> _Acc:
+    acc = _Acc(c, r, timeline, m, rng, observations, ClientResult(c.id), bounds=bounds)
+    acc.n = acc.idx(m.end)
+    acc.i_fault = acc.idx(m.fault_at) if m.fault_at is not None else acc.n
+    acc.i_last = min(acc.n, acc.idx(m.until) if m.until is not None else acc.n) - 1
+    return acc
+
+
+def _finish(acc: _Acc) -> ClientResult:
+    res, m = acc.res, acc.m
+    if m.dead is not None and res.last_before == m.dead and res.window is None:
+        res.window = 0.0
+    res.censored = res.window is not None and res.last_region == m.dead
+    return res
+
+
+def geo_client(c: Client) -> tuple[GeoClient, tuple[str, int | None]]:
+    """How the authoritative server sees a client asking it directly: its source address."""
+    return GeoClient.from_source(c.addr), (c.addr.rpartition(".")[0], None)
+
+
+def run_cached(
+    c: Client,
+    r: float,
+    timeline: WorldTimeline,
+    m: Measured,
+    rng: random.Random,
+    observations: list[Observation] | None = None,
+    bounds: Sequence[float] = (),
+) -> ClientResult:
+    """A client with a cache of its own (every profile but ``direct``/``shared-resolver``)."""
+    acc = _acc(c, r, timeline, m, rng, observations, list(bounds))
+    prof, n = c.profile, acc.n
+    client, key = geo_client(c)
+
+    def answer(i: int) -> Answer:
+        ans = timeline.answer(client, key, acc.t(i))
+        acc.resolved(i, ans, prof.upstream)
+        return ans
+
+    i = 0
+    while i < n:  # the first resolution (pre-aged when it succeeds)
+        cur = answer(i)
+        if cur.ok:
+            break
+        acc.failed_dns(i, f"rcode {cur.rcode}")
+        i += 1
+    else:
+        return _finish(acc)
+    entry = store(prof, cur.addrs, cur.ttl, acc.t(i), c.age_fraction * prof.life(cur.ttl))
+    start, fetched, how, on_grid = i, i, "resolve", False
+    jump = observations is None and not timeline.dynamic
+    while True:
+        d = due(prof, entry)
+        j = n if d == math.inf else max(fetched + 1, acc.idx(d))
+        if j >= n:
+            acc.use(cur, start, n, how, entry.ttl)
+            break
+        if jump and on_grid:
+            k = j - fetched
+            limit = min(acc.idx(acc.next_bound(acc.t(fetched))), n)
+            q = (limit - 1 - fetched) // k
+            if q >= 1:
+                acc.use(cur, start, start + q * k, how, entry.ttl)
+                acc.res.resolutions += q
+                start, fetched = start + q * k, fetched + q * k
+                entry = store(prof, cur.addrs, cur.ttl, acc.t(fetched))
+                continue
+        act = plan(prof, entry, acc.t(j))
+        if act is Plan.USE_AND_REFRESH:
+            acc.use(cur, start, j, how, entry.ttl)
+            late = "stale" if acc.t(j) >= entry.expires_at else "prefetch"
+            acc.use(cur, j, j + 1, late, entry.ttl)
+            new = answer(j)
+            if new.ok:
+                entry, cur = store(prof, new.addrs, new.ttl, acc.t(j)), new
+            start, fetched, how = j + 1, j, "cache"
+        else:
+            acc.use(cur, start, j, how, entry.ttl)
+            new = answer(j)
+            while not new.ok:
+                acc.failed_dns(j, f"rcode {new.rcode}")
+                j += 1
+                if j >= n:
+                    return _finish(acc)
+                new = answer(j)
+            entry, cur = store(prof, new.addrs, new.ttl, acc.t(j)), new
+            start, fetched, how = j, j, "resolve"
+        on_grid = True
+    return _finish(acc)
+
+
+def run_uncached(
+    c: Client,
+    r: float,
+    timeline: WorldTimeline,
+    m: Measured,
+    rng: random.Random,
+    source: Source,
+    source_bounds: Sequence[float],
+    upstream: str,
+    observations: list[Observation] | None = None,
+) -> ClientResult:
+    """A client that resolves on every request: ``source(t)`` is the answer it gets at ``t``
+    (constant between ``source_bounds``)."""
+    acc = _acc(c, r, timeline, m, rng, observations, [])
+    cuts = sorted({0, acc.n, *(acc.idx(b) for b in source_bounds if b < m.end)})
+    for lo, hi in itertools.pairwise(cuts):
+        if lo >= hi:
+            continue
+        if observations is not None:
+            for i in range(lo, hi):
+                ans = source(acc.t(i))
+                acc.resolved(i, ans, upstream)
+                if ans.ok:
+                    acc.use(ans, i, i + 1, "resolve", ans.ttl)
+                else:
+                    acc.failed_dns(i, f"rcode {ans.rcode}")
+            continue
+        ans = source(acc.t(lo))
+        acc.res.resolutions += hi - lo
+        if ans.ok:
+            acc.use(ans, lo, hi, "resolve", ans.ttl)
+        else:
+            for i in range(lo, hi):
+                acc.failed_dns(i, f"rcode {ans.rcode}")
+    return _finish(acc)
