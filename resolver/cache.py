@@ -115,7 +115,7 @@ class Cache(Generic[T]):
         # per question: a number that changes whenever any of its entries is stored or dropped
         # (never reused), so a memo of an answer (resolver/wirememo.py) checks in O(1) that the
         # cache would still pick the same entry
-        self._generation: dict[Hashable, int] = {}
+        self.generations: dict[Hashable, int] = {}  # read-only outside; see generation()
         self._next_generation = 0
         self.evictions = 0
 
@@ -125,11 +125,11 @@ class Cache(Generic[T]):
     def generation(self, question: Hashable) -> int:
         """Changes (to a value never seen before) whenever an entry of ``question`` comes or
         goes; 0 when it has none."""
-        return self._generation.get(question, 0)
+        return self.generations.get(question, 0)
 
     def _touch(self, question: Hashable) -> None:
         self._next_generation += 1
-        self._generation[question] = self._next_generation
+        self.generations[question] = self._next_generation
 
     def servable(self, entry: Entry[T], now: float) -> bool:
         if entry.fresh(now):
@@ -223,7 +223,7 @@ class Cache(Generic[T]):
         if not scoped:
             del self._scopes[question]
             del self._prefixes[question]
-            del self._generation[question]
+            del self.generations[question]
 
 
 def _candidates(prefixes: dict[tuple[int, int], int], subnet: ClientSubnet | None) -> list[Scope]:

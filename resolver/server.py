@@ -47,6 +47,7 @@ from resolver.wirememo import WireMemo
 log = logging.getLogger("dnslab.resolver")
 SERVFAIL = Sections(int(dns.rcode.SERVFAIL), (), (), ())
 PURGE_INTERVAL = 5.0  # seconds between sweeps of expired, unservable entries
+ALLOWED = frozenset(("allow", "allow_snoop", "allow_setrd"))  # may be answered from cache
 UDP_BATCH = 64  # datagrams read per wake-up of the UDP socket
 UDP_BUFFER = 4 * 1024 * 1024  # SO_RCVBUF/SO_SNDBUF asked for (the kernel caps it)
 
@@ -180,7 +181,7 @@ class ResolverServer:
         out, memo, prefetch = found
         if prefetch:
             self._refresh(with_purpose(memo.request, Purpose.PREFETCH))
-        self.metrics.by_outcome[Outcome.HIT] += 1
+        self.metrics.fast_hits += 1
         return out
 
     async def handle(
@@ -314,26 +315,42 @@ class ResolverServer:
 
     # -- UDP: read every datagram waiting per wake-up, answer hits without a task ----------------
     def _readable(self) -> None:
+        """Every datagram waiting (up to UDP_BATCH); hits answered here, the rest in tasks.
+        One clock reading per wake-up, as Unbound reads its time once per event."""
         sock = self._udp
         if sock is None:
             return
-        for _ in range(UDP_BATCH):
-            try:
-                data, addr = sock.recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                continue  # e.g. an ICMP error queued on the socket: nothing to answer
-            client = addr[0]
-            action = self.access.action(client)
-            if action.startswith("allow") and len(data) >= 12:
-                out = self.fast(data, client, None)
-                if out is not None:
-                    self._send(out, addr)
-                    continue
-            task = asyncio.create_task(self._udp_reply(data, addr, action))
-            self._udp_tasks.add(task)
-            task.add_done_callback(self._udp_tasks.discard)
+        recvfrom, sendto = sock.recvfrom, sock.sendto
+        action_of, memo = self.access.action, self.memo
+        now = self.clock.now()
+        hits = 0
+        try:
+            for _ in range(UDP_BATCH):
+                try:
+                    data, addr = recvfrom(65535)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    continue  # e.g. an ICMP error queued on the socket: nothing to answer
+                client = addr[0]
+                action = action_of(client)
+                if action in ALLOWED and len(data) >= 12:
+                    found = memo.answer(memo.key(data, client, None), data, now)
+                    if found is not None:
+                        out, hit, prefetch = found
+                        if prefetch:
+                            self._refresh(with_purpose(hit.request, Purpose.PREFETCH))
+                        hits += 1
+                        try:
+                            sendto(out, addr)
+                        except OSError:
+                            self.metrics.rejected("send_buffer_full")
+                        continue
+                task = asyncio.create_task(self._udp_reply(data, addr, action))
+                self._udp_tasks.add(task)
+                task.add_done_callback(self._udp_tasks.discard)
+        finally:
+            self.metrics.fast_hits += hits
 
     async def _udp_reply(self, data: bytes, addr: tuple[str, int], action: Action) -> None:
         out = await self.handle(data, addr[0], None, action)

@@ -60,6 +60,7 @@ class WireMemo:
         self._ecs = ecs_enabled(s)
         self._whole = s.ttl_clock == "seconds"
         self._original = s.serve_original_ttl
+        self._generations = core.cache.generations
 
     def __len__(self) -> int:
         return len(self._memos)
@@ -74,20 +75,24 @@ class WireMemo:
         memo = self._memos.get(key)
         if memo is None:
             return None
-        cache = self.core.cache
-        if now >= memo.expires_at or cache.generation(memo.question) != memo.generation:
+        if now >= memo.expires_at or self._generations.get(memo.question, 0) != memo.generation:
             del self._memos[key]
             return None
-        shift = self._shift(memo.base, now)
+        if self._original:
+            shift = 0
+        elif self._whole:
+            shift = int(now) - int(memo.base)  # now > 0: int() is floor()
+        else:
+            shift = max(0, math.ceil(now - memo.base))
         if shift != memo.shift:
             body = memo.body
             for offset, ttl in memo.ttls:
                 struct.pack_into("!I", body, offset, ttl - shift if ttl > shift else 0)
             memo.shift = shift
-            cache.touch(memo.question, memo.entry.scope)  # LRU order, once a second at most
+            self.core.cache.touch(memo.question, memo.entry.scope)  # LRU order, once a second
         prefetch = False
         if memo.prefetch_from is not None and now >= memo.prefetch_from:
-            prefetch = cache.policy.wants_prefetch(memo.entry, now)
+            prefetch = self.core.cache.policy.wants_prefetch(memo.entry, now)
         return wire[:2] + memo.body, memo, prefetch
 
     def store(
