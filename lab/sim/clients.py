@@ -107,6 +107,8 @@ class _Acc:
         """Failed requests (and observations) of ``[a, b)`` from the region's fault history."""
         hist = self.timeline.region_history(ans.region) if ans.region else []
         obs = self.observations
+        if obs is None and len(hist) == 1 and hist[0][1].healthy:
+            return  # a region that never had a fault: every request succeeds
         for k, (since, st) in enumerate(hist):
             nxt = hist[k + 1][0] if k + 1 < len(hist) else math.inf
             lo, hi = max(a, self.idx(since)), min(b, self.idx(nxt))

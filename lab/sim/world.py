@@ -58,9 +58,17 @@ class RegionState:
     faults: rf.FaultState = field(default_factory=rf.FaultState)
 
     @property
+    def healthy(self) -> bool:
+        return not self.killed and not self.faults.faults
+
+    @property
     def constant(self) -> bool:
-        """Whether a request's effect is the same at every moment and for every roll."""
-        return not any(n in ("flap", "error-rate") for n in self.faults.faults)
+        """Whether a request's effect is the same at every moment and for every roll (no
+        time- or chance-dependent fault, no fault that expires by itself)."""
+        return not any(
+            n in ("flap", "error-rate") or f.expires is not None
+            for n, f in self.faults.faults.items()
+        )
 
     def effect(self, now: float, kind: rf.RequestKind, timeout: float, roll: float) -> rf.Effect:
         return rf.effect(self.faults, self.killed, now, kind, timeout, roll)
