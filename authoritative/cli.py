@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from authoritative.settings import ServerSettings
 
 DEFAULT_LISTEN = "127.0.0.1:5300"
 
@@ -56,19 +59,49 @@ def register(subparsers: Any) -> None:
         default=None,
         help="CH TXT version.bind answer (default: dnslab VERSION)",
     )
-    serve.add_argument(
+    limits = serve.add_argument_group(
+        "limits",
+        "Each also reads from [authoritative] in --config (the flag wins); defaults follow "
+        "Knot DNS 3.2 where it has the same knob (docs/authoritative.md).",
+    )
+    limits.add_argument(
         "--tcp-idle-timeout",
         type=float,
-        default=10.0,
         metavar="SECONDS",
-        help="close a TCP connection idle this long (default 10)",
+        help="close a TCP connection with no whole message for this long (default 10)",
     )
-    serve.add_argument(
+    limits.add_argument(
+        "--tcp-io-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=(
+            "time to receive one whole message once its first byte arrived; partial data "
+            "never extends it (default 0.5, Knot's tcp-io-timeout)"
+        ),
+    )
+    limits.add_argument(
         "--tcp-max-connections",
         type=int,
-        default=256,
         metavar="N",
         help="concurrent TCP connections; further ones are closed at once (default 256)",
+    )
+    limits.add_argument(
+        "--tcp-max-per-source",
+        type=int,
+        metavar="N",
+        help="concurrent TCP connections from one address (default 16)",
+    )
+    limits.add_argument(
+        "--cache-entries",
+        type=int,
+        metavar="N",
+        help="entries per wire cache, least recently used evicted first (default 200000)",
+    )
+    limits.add_argument(
+        "--cache-bytes",
+        type=int,
+        metavar="BYTES",
+        help="estimated bytes of all wire caches together (default 67108864 = 64 MiB)",
     )
     serve.set_defaults(handler=run_server)
 
@@ -90,6 +123,37 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+FLAG_SETTINGS = (
+    "tcp_idle_timeout",
+    "tcp_io_timeout",
+    "tcp_max_connections",
+    "tcp_max_per_source",
+    "cache_entries",
+    "cache_bytes",
+)
+
+
+def server_settings(args: argparse.Namespace) -> ServerSettings:
+    """[authoritative] of --config (or the defaults) with the flags given on top."""
+    from pydantic import ValidationError
+
+    from authoritative.settings import ServerSettings
+
+    base = ServerSettings()
+    if args.config:
+        from lab.config import load_config
+
+        base = load_config(args.config).authoritative
+    given = {k: getattr(args, k) for k in FLAG_SETTINGS if getattr(args, k, None) is not None}
+    values = {k: getattr(base, k) for k in ServerSettings.model_fields} | given
+    try:
+        return ServerSettings.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = "--" + str(err["loc"][0]).replace("_", "-")
+        raise ConfigError(f"{flag}: {err['msg']} (got {err.get('input')!r})") from None
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -117,6 +181,7 @@ def run_server(args: argparse.Namespace) -> int:
     from authoritative.state import ServingState, chaos_names
     from authoritative.zonefile import load_zones
 
+    settings = server_settings(args)
     if args.listen is None:
         args.listen = DEFAULT_LISTEN
         if args.config:
@@ -135,9 +200,14 @@ def run_server(args: argparse.Namespace) -> int:
         server_version = f"dnslab {version('dnslab')}"
     state = ServingState(zones, chaos=chaos_names(identity, server_version))
     registry = CollectorRegistry()
-    engine = Engine(state, Metrics(registry), nsid=identity.encode()[:255])
-    limits = ServerLimits(args.tcp_idle_timeout, args.tcp_max_connections)
-    server = AuthoritativeServer(engine, limits)
+    engine = Engine(
+        state,
+        Metrics(registry),
+        cache_size=settings.cache_entries,
+        nsid=identity.encode()[:255],
+        cache_bytes=settings.cache_bytes,
+    )
+    server = AuthoritativeServer(engine, ServerLimits.from_settings(settings))
     try:
         if args.config or args.admin:  # GeoDNS services and the admin API (engineer geo)
             from authoritative.admin import serve_geo

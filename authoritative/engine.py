@@ -33,6 +33,11 @@ from authoritative.request import TCP, UDP, Request
 from authoritative.state import ServingState
 from authoritative.tsig import append_record, badkey_record
 from authoritative.wire import Drop, FormErr, Query, parse
+from authoritative.wirecache import DEFAULT_BYTES, DEFAULT_ENTRIES, Budget, LruCache
+
+AnswerKey = tuple[bytes, int, int, tuple[int, int, int], Hashable]
+AnswerEntry = tuple[bytes, int, int, int, int]  # wire, rcode, ECS scope, OPT RDLENGTH at, ECS at
+ExactEntry = tuple[bytes, tuple[str, int, int]]  # reply after the ID, metrics key
 
 AXFR = 252
 IXFR = 251
@@ -55,24 +60,35 @@ class Engine:
         state: ServingState,
         metrics: Metrics | None = None,
         pipeline: tuple[Handler, ...] = PIPELINE,
-        cache_size: int = 200_000,
+        cache_size: int = DEFAULT_ENTRIES,
         nsid: bytes = b"",
+        cache_bytes: int = DEFAULT_BYTES,
     ) -> None:
         self.nsid = nsid  # our NSID (RFC 5001), sent when a query asks for it
         self.state = state
         self.metrics = metrics or Metrics()
         self.pipeline = pipeline
         self.cache_size = cache_size
-        self.cache: dict[
-            tuple[bytes, int, int, tuple[int, int, int], Hashable], tuple[bytes, int, int, int, int]
-        ] = {}
+        # all three wire caches are LRU, bounded by entries each and by one byte budget
+        self.budget = Budget(cache_bytes)
+        self.cache: LruCache[AnswerKey, AnswerEntry] = LruCache(cache_size, self.budget)
         # first level, for names that are not dynamic: the query bytes after the ID fully decide
         # the reply after the ID (case, flags, EDNS, ECS included) -> (reply[2:], metrics key)
-        self.exact: dict[str, dict[bytes, tuple[bytes, tuple[str, int, int]]]] = {UDP: {}, TCP: {}}
+        self.exact: dict[str, LruCache[bytes, ExactEntry]] = {
+            UDP: LruCache(cache_size, self.budget),
+            TCP: LruCache(cache_size, self.budget),
+        }
         # dynamic names: (query bytes after the ID, variant) -> (reply after the ID, rcode)
-        self.exact_dynamic: dict[str, dict[tuple[bytes, Hashable], tuple[bytes, int]]] = {
-            UDP: {},
-            TCP: {},
+        self.exact_dynamic: dict[str, LruCache[tuple[bytes, Hashable], tuple[bytes, int]]] = {
+            UDP: LruCache(cache_size, self.budget),
+            TCP: LruCache(cache_size, self.budget),
+        }
+        self.metrics.caches = {
+            "answer": self.cache,
+            "exact_udp": self.exact[UDP],
+            "exact_tcp": self.exact[TCP],
+            "dynamic_udp": self.exact_dynamic[UDP],
+            "dynamic_tcp": self.exact_dynamic[TCP],
         }
         self.sequence = 0  # queries seen; every SAMPLE-th is timed for the duration histogram
 
@@ -82,14 +98,16 @@ class Engine:
         dynamic names)."""
         old = self.state
         self.state = state
-        self.cache = {}
-        self.exact_dynamic = {UDP: {}, TCP: {}}
+        self.cache.clear()
+        for dyn in self.exact_dynamic.values():
+            dyn.clear()
         if not (
             state.zones is old.zones
             and state.chaos is old.chaos
             and state.dynamic_wire.keys() == old.dynamic_wire.keys()
         ):
-            self.exact = {UDP: {}, TCP: {}}
+            for exact in self.exact.values():
+                exact.clear()
 
     def handle(self, data: bytes, transport: str, client: tuple[str, int]) -> bytes | None:
         """The reply to one query (None: no reply). Every ``SAMPLE``-th query is timed."""
@@ -196,9 +214,7 @@ class Engine:
             )
             rcode = wire[3] & 0xF  # SERVFAIL when it did not fit over TCP
             entry = (wire, rcode if rcode else answer.rcode, answer.ecs_scope, rdlen_at, ecs_at)
-            if len(self.cache) >= self.cache_size:
-                self.cache = {}
-            self.cache[key] = entry
+            self.cache.put(key, entry, len(wire) + len(name_key))
         else:
             self.metrics.cache_hits += 1
         wire = entry[0]
@@ -213,15 +229,13 @@ class Engine:
         if ecs is not None:
             reply = insert_option(reply, ecs.option_wire(entry[2]), entry[3], entry[4])
         if not dynamic:  # remember the exact bytes: next time no parse at all
-            exact = self.exact[transport]
-            if len(exact) >= self.cache_size:
-                exact = self.exact[transport] = {}
-            exact[data[2:]] = (reply[2:], (transport, q.qtype, entry[1]))
+            self.exact[transport].put(
+                data[2:], (reply[2:], (transport, q.qtype, entry[1])), len(data) + len(reply)
+            )
         else:  # the same query bytes with the same variant: the same reply after the ID
-            dyn = self.exact_dynamic[transport]
-            if len(dyn) >= self.cache_size:
-                dyn = self.exact_dynamic[transport] = {}
-            dyn[(data[2:], variant)] = (reply[2:], entry[1])
+            self.exact_dynamic[transport].put(
+                (data[2:], variant), (reply[2:], entry[1]), len(data) + len(reply)
+            )
         return reply, entry[1]
 
     def _signed(self, data: bytes, q: Query, transport: str) -> bytes | None:

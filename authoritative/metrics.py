@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import dns.rcode
 import dns.rdatatype
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector, CollectorRegistry
 
 # qtype buckets: bounded label cardinality; every other type is "other"
@@ -37,6 +43,13 @@ QTYPE_BUCKETS: dict[int, str] = {
 DURATION_BUCKETS = (0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01)
 
 
+class Sized(Protocol):
+    used: int
+    evictions: int
+
+    def __len__(self) -> int: ...
+
+
 def rcode_name(rcode: int) -> str:
     try:
         return dns.rcode.to_text(dns.rcode.Rcode(rcode))
@@ -51,6 +64,9 @@ class Metrics:
         self.cache_misses = 0
         self.handler_errors = 0
         self.dropped = 0
+        self.tcp_closed: defaultdict[str, int] = defaultdict(int)  # reason -> connections
+        self.tcp_open: Callable[[], int] = lambda: 0
+        self.caches: dict[str, Sized] = {}  # name -> a wire cache (entries, used bytes, evictions)
         self.durations = [0] * (len(DURATION_BUCKETS) + 1)
         self.duration_sum = 0.0
         if registry is not None:
@@ -85,6 +101,42 @@ class _Collector(Collector):
             ("dropped", "Packets dropped without a reply (malformed or not a query).", m.dropped),
         ):
             yield CounterMetricFamily(f"dnslab_authoritative_{name}", doc, value=value)
+        entries = GaugeMetricFamily(
+            "dnslab_authoritative_cache_entries",
+            "Entries in each wire cache (LRU, bounded by entries and a shared byte budget).",
+            labels=["cache"],
+        )
+        size = GaugeMetricFamily(
+            "dnslab_authoritative_cache_bytes",
+            "Estimated bytes held by each wire cache (key, value and per-entry overhead).",
+            labels=["cache"],
+        )
+        evictions = CounterMetricFamily(
+            "dnslab_authoritative_cache_evictions",
+            "Least recently used entries evicted to stay within the cache bounds.",
+            labels=["cache"],
+        )
+        for cache_name, cache in sorted(m.caches.items()):
+            entries.add_metric([cache_name], len(cache))
+            size.add_metric([cache_name], cache.used)
+            evictions.add_metric([cache_name], cache.evictions)
+        yield entries
+        yield size
+        yield evictions
+        yield GaugeMetricFamily(
+            "dnslab_authoritative_tcp_connections",
+            "TCP connections open now.",
+            value=m.tcp_open(),
+        )
+        closed = CounterMetricFamily(
+            "dnslab_authoritative_tcp_closed",
+            "TCP connections closed or refused by the server, by reason (idle, io_timeout, "
+            "connection_limit, per_source_limit, evicted_idle).",
+            labels=["reason"],
+        )
+        for reason, n in sorted(m.tcp_closed.items()):
+            closed.add_metric([reason], n)
+        yield closed
         cumulative = 0
         buckets = []
         for bound, count in zip((*DURATION_BUCKETS, float("inf")), m.durations, strict=True):

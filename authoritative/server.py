@@ -1,7 +1,9 @@
 """The network shell: UDP and TCP on the same port under uvloop, feeding :class:`Engine`.
 
-TCP: 2-byte length framing, several (pipelined) queries per connection answered in order,
-an idle timeout, and a bound on concurrent connections (new ones are closed beyond it).
+TCP: 2-byte length framing, several (pipelined) queries per connection answered in order;
+an idle timeout between messages and a per-message deadline that trickled bytes cannot extend
+(Knot's tcp-idle-timeout / tcp-io-timeout), a bound on concurrent connections (at the bound
+the oldest idle one is closed for the newcomer) and on connections per source address.
 """
 
 from __future__ import annotations
@@ -15,15 +17,27 @@ from typing import cast
 
 from authoritative.engine import Engine
 from authoritative.request import TCP, UDP
+from authoritative.settings import ServerSettings
 from authoritative.state import ServingState
 
 
 @dataclass(frozen=True)
 class ServerLimits:
-    tcp_idle_timeout: float = 10.0
+    tcp_idle_timeout: float = 10.0  # no whole message for this long: closed
+    tcp_io_timeout: float = 0.5  # one message, from its first byte to its last: never extended
     tcp_max_connections: int = 256
+    tcp_max_per_source: int = 16
     tcp_max_message: int = 65535
     udp_buffer: int = 4 * 1024 * 1024  # SO_RCVBUF/SO_SNDBUF asked for (the kernel caps it)
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings) -> ServerLimits:
+        return cls(
+            tcp_idle_timeout=settings.tcp_idle_timeout,
+            tcp_io_timeout=settings.tcp_io_timeout,
+            tcp_max_connections=settings.tcp_max_connections,
+            tcp_max_per_source=settings.tcp_max_per_source,
+        )
 
 
 class UdpProtocol(asyncio.DatagramProtocol):
@@ -46,28 +60,59 @@ class UdpProtocol(asyncio.DatagramProtocol):
 
 
 class TcpProtocol(asyncio.Protocol):
+    """One client connection. Two timers, as Knot's ``tcp-idle-timeout`` / ``tcp-io-timeout``:
+
+    * idle: armed at connect and after each whole message; partial data does not re-arm it;
+    * io: armed when the first byte of a message arrives (or a reply cannot be written) and
+      cancelled only when that message is complete: trickling bytes cannot extend it.
+    """
+
     def __init__(self, server: AuthoritativeServer) -> None:
         self.server = server
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
         self.idle: asyncio.TimerHandle | None = None
+        self.io: asyncio.TimerHandle | None = None
+        self.writing_paused = False
+        self.counted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1])) if peer else ("", 0)
-        if len(self.server.connections) >= self.server.limits.tcp_max_connections:
+        reason = self.server.admit(self)
+        if reason is not None:
+            self.server.engine.metrics.tcp_closed[reason] += 1
             transport.close()
             return
-        self.server.connections.add(self)
-        self._arm()
+        self.counted = True
+        self._arm_idle()
 
-    def _arm(self) -> None:
+    def _arm_idle(self) -> None:
         if self.idle is not None:
             self.idle.cancel()
         loop = asyncio.get_running_loop()
-        self.idle = loop.call_later(self.server.limits.tcp_idle_timeout, self.close)
+        self.idle = loop.call_later(self.server.limits.tcp_idle_timeout, self.expire, "idle")
+
+    def _arm_io(self) -> None:
+        if self.io is None:
+            loop = asyncio.get_running_loop()
+            self.io = loop.call_later(self.server.limits.tcp_io_timeout, self.expire, "io_timeout")
+
+    def _cancel_io(self) -> None:
+        if self.io is not None:
+            self.io.cancel()
+            self.io = None
+
+    @property
+    def busy(self) -> bool:
+        """Mid-message or with a reply stuck: not a candidate for eviction."""
+        return bool(self.buffer) or self.writing_paused
+
+    def expire(self, reason: str) -> None:
+        self.server.engine.metrics.tcp_closed[reason] += 1
+        self.close()
 
     def close(self) -> None:
         if self.transport is not None:
@@ -78,32 +123,85 @@ class TcpProtocol(asyncio.Protocol):
         engine = self.server.engine
         out = []
         buf = self.buffer
+        done = 0
         while len(buf) >= 2:
             size = buf[0] << 8 | buf[1]
             if len(buf) < 2 + size:
                 break
             message = bytes(buf[2 : 2 + size])
             del buf[: 2 + size]
+            done += 1
             reply = engine.handle(message, TCP, self.peer)
             if reply is not None:
                 out.append(len(reply).to_bytes(2, "big") + reply)
         if out and self.transport is not None:
             self.transport.write(b"".join(out))
-        self._arm()
+        if done:  # a whole message: the idle period starts again, the next message's io too
+            self._cancel_io()
+            self._arm_idle()
+        if buf:
+            self._arm_io()
+
+    def pause_writing(self) -> None:  # the client does not read its replies
+        self.writing_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+        self._arm_io()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+        if not self.buffer:
+            self._cancel_io()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.idle is not None:
             self.idle.cancel()
-        self.server.connections.discard(self)
+        self._cancel_io()
+        if self.counted:
+            self.counted = False
+            self.server.release(self)
 
 
 class AuthoritativeServer:
     def __init__(self, engine: Engine, limits: ServerLimits | None = None) -> None:
         self.engine = engine
         self.limits = limits or ServerLimits()
-        self.connections: set[TcpProtocol] = set()
+        self.connections: dict[TcpProtocol, None] = {}  # in the order they were accepted
+        self.per_source: dict[str, int] = {}
+        engine.metrics.tcp_open = lambda: len(self.connections)
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.Server | None = None
+
+    def admit(self, conn: TcpProtocol) -> str | None:
+        """Take ``conn`` in, or say why not. At the global limit the oldest idle connection
+        makes room (an idle slot is worth less than a new client); a source at its own limit
+        is refused."""
+        limits = self.limits
+        source = conn.peer[0]
+        if self.per_source.get(source, 0) >= limits.tcp_max_per_source:
+            return "per_source_limit"
+        if len(self.connections) >= limits.tcp_max_connections:
+            victim = next((c for c in self.connections if not c.busy), None)
+            if victim is None:
+                return "connection_limit"
+            self.engine.metrics.tcp_closed["evicted_idle"] += 1
+            self.release(victim)
+            victim.close()
+        self.connections[conn] = None
+        self.per_source[source] = self.per_source.get(source, 0) + 1
+        return None
+
+    def release(self, conn: TcpProtocol) -> None:
+        if self.connections.pop(conn, False) is None:
+            conn.counted = False
+            source = conn.peer[0]
+            left = self.per_source.get(source, 1) - 1
+            if left > 0:
+                self.per_source[source] = left
+            else:
+                self.per_source.pop(source, None)
 
     def swap(self, state: ServingState) -> None:
         """Serve ``state`` from the very next query on (one assignment; the cache is dropped)."""

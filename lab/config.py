@@ -4,6 +4,7 @@
 
     LabConfig
     ├── authoritative   AuthoritativeSettings  listen, admin, zones, token, assume, quorum, admin_state
+    │                                          + cache, TCP, transfer ACL, RRL (authoritative/settings.py)
     ├── checkers        [CheckerSettings]      vantage points: name, listen, location
     ├── checks          CheckSettings          (healthcheck/settings.py)
     ├── resolver        ResolverSettings       (resolver/settings.py)
@@ -35,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from authoritative.settings import ServerSettings
 from healthcheck.settings import CheckSettings
 from lab.config_refs import check_references
 from lab.config_report import format_validation_error
@@ -93,7 +95,9 @@ def normalize_name(name: str) -> str:
     return name if name.endswith(".") else name + "."
 
 
-class AuthoritativeSettings(_Model):
+class AuthoritativeSettings(ServerSettings):
+    """``[authoritative]``; the cache, TCP, transfer and RRL keys come from ServerSettings."""
+
     listen: str = "127.0.0.1:5300"
     admin_listen: str = "127.0.0.1:8053"
     zones: dict[str, str] = Field(default_factory=dict)  # origin -> zone file

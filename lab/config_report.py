@@ -32,6 +32,15 @@ def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[int, Any]
     ann: Any = model
     used = 0
     for part in loc:
+        while typing.get_origin(ann) in (typing.Union, types.UnionType):  # narrow, same part
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if len(args) == 1:
+                ann = args[0]
+            elif models and isinstance(part, str) and part in models[0].model_fields:
+                ann = models[0]
+            else:
+                return used, ann  # a union tag such as 'int' or "literal['majority', ...]"
         origin = typing.get_origin(ann)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             field = ann.model_fields.get(str(part)) or next(
@@ -46,16 +55,6 @@ def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[int, Any]
             if not isinstance(part, int):
                 return used, ann
             ann = typing.get_args(ann)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(ann) if a is not type(None)]
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            if len(args) == 1:
-                ann = args[0]
-                continue
-            if models and isinstance(part, str) and part in models[0].model_fields:
-                ann = models[0]
-                continue
-            return used, ann  # a union tag such as 'int' or "literal['majority', ...]"
         else:
             return used, ann
         used += 1

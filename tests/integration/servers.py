@@ -23,11 +23,14 @@ ZONES = (
 )
 
 
-def start_dnslab(group: ProcessGroup, zones: Sequence[Zone], name: str = "dnslab") -> Endpoint:
-    """Start ``dnslab authoritative`` on a free port and wait until every zone answers."""
+def start_dnslab(
+    group: ProcessGroup, zones: Sequence[Zone], name: str = "dnslab", extra: Sequence[str] = ()
+) -> Endpoint:
+    """Start ``dnslab authoritative`` (with ``extra`` flags) on a free port and wait until
+    every zone answers."""
     host = "127.0.0.1"
     port = quiet_port(host)
-    argv = [DNSLAB, "authoritative", "--listen", f"{host}:{port}"]
+    argv = [DNSLAB, "authoritative", "--listen", f"{host}:{port}", *extra]
     for zone in zones:
         argv += ["--zone", zone.flag()]
     child = group.start(name, argv)

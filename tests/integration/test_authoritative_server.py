@@ -129,16 +129,23 @@ def test_server_refuses_to_start_on_a_broken_zone(tmp_path: Path) -> None:
 
 
 def test_tcp_idle_timeout_and_connection_bound(procs: ProcessGroup) -> None:
-    limits = ("--tcp-idle-timeout", "0.5", "--tcp-max-connections", "2")
+    """At the bound the oldest idle connection makes room; a busy one is never evicted, so a
+    newcomer is refused when every slot is mid-message; idle connections close after 0.5 s."""
+    limits = ("--tcp-idle-timeout", "0.5", "--tcp-io-timeout", "3", "--tcp-max-connections", "2")
     _, port = start(procs, str(EXAMPLE), extra=limits)
+    wire = dns.message.make_query("www.example.com", "A").to_wire()
+    framed = struct.pack("!H", len(wire)) + wire
     first = socket.create_connection(("127.0.0.1", port), timeout=5)
     second = socket.create_connection(("127.0.0.1", port), timeout=5)
+    first.sendall(framed[:3])  # mid-message: busy, not evictable
     with first, second, socket.create_connection(("127.0.0.1", port), timeout=5) as third:
-        assert third.recv(10) == b""  # over the bound: closed at once
-        wire = dns.message.make_query("www.example.com", "A").to_wire()
-        second.sendall(struct.pack("!H", len(wire)) + wire)
-        assert dns.message.from_wire(read_framed(second)).answer  # within the bound: served
-        assert first.recv(10) == b""  # idle for 0.5 s: closed by the server
+        assert second.recv(10) == b""  # idle: closed for the newcomer
+        third.sendall(framed[:3])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as fourth:
+            assert fourth.recv(10) == b""  # both slots mid-message: refused at once
+        third.sendall(framed[3:])
+        assert dns.message.from_wire(read_framed(third)).answer  # within the bound: served
+        assert third.recv(10) == b""  # then idle for 0.5 s: closed by the server
 
 
 def test_a_burst_of_udp_queries_is_answered_in_full(procs: ProcessGroup) -> None:

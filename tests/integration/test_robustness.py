@@ -258,8 +258,8 @@ def test_compression_loops_and_forward_pointers(server: Endpoint) -> None:
     assert_healthy(server)
 
 
-def tcp_connect(server: Endpoint) -> socket.socket:
-    return socket.create_connection(server.addr, timeout=2.0)
+def tcp_connect(server: Endpoint, source: str = "127.0.0.1") -> socket.socket:
+    return socket.create_connection(server.addr, timeout=2.0, source_address=(source, 0))
 
 
 def test_tcp_bogus_lengths(server: Endpoint) -> None:
@@ -322,8 +322,8 @@ def test_tcp_pipelined_and_byte_by_byte(server: Endpoint) -> None:
 def test_slowloris_connections_do_not_block_service(server: Endpoint) -> None:
     idle = []
     try:
-        for i in range(40):
-            s = tcp_connect(server)
+        for i in range(40):  # from 4 other addresses (dnslab limits connections per source)
+            s = tcp_connect(server, f"127.0.8.{i % 4 + 1}")
             if i % 2:
                 s.sendall(b"\x00\x30" + NORMAL[:5])  # a partial frame, never finished
             idle.append(s)
