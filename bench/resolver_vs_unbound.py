@@ -119,7 +119,7 @@ def dnsperf_run(
     ]
     argv += ["-c", str(args.clients), "-q", str(args.outstanding), "-T", "1"]
     if args.ecs:
-        argv += ["-E", "8:00010018c0a80100"]  # ECS option (code 8): 192.168.1.0/24
+        argv += ["-E", "8:00011800c0a801"]  # ECS (option 8): family 1, /24, scope 0, 192.168.1
     print(f"# {server} x{workers}: {' '.join(argv)}", file=sys.stderr, flush=True)
     before = tree_cpu_seconds(helpers, pid)
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
