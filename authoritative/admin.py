@@ -9,7 +9,10 @@
 
 Writes (PUT, POST) need ``Authorization: Bearer TOKEN`` (``authoritative.token`` or env
 ``DNSLAB_ADMIN_TOKEN``); with no token configured every write is refused (401).
-``serve_geo`` runs the DNS server, this API and the checker feeds on one event loop.
+``serve_geo`` runs the DNS server, this API and the checker feeds on one event loop; with a
+lab secret the feeds accept only streams signed by their checker, and with
+``authoritative.health_state`` (or ``--health-state``) the health view is saved on every change
+and restored before the first query (docs/security.md).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Generator
+from pathlib import Path
 from typing import Any, Literal
 
 import dns.rdatatype
@@ -96,12 +100,25 @@ def health_json(runtime: GeoRuntime) -> dict[str, Any]:
             "rtt_s": dict(h.rtts),
         }
     feeds = {c: runtime.feed_state(c) for c in runtime.inputs.checkers}
-    return {"epoch": runtime.epoch, "regions": regions, "feeds": feeds}
+    kept = {
+        c: {"age_s": None if (a := runtime.age(c)) is None else round(a, 3),
+            "expired": runtime.is_expired(c)}
+        for c in runtime.inputs.checkers
+    }  # fmt: skip
+    return {
+        "epoch": runtime.epoch,
+        "regions": regions,
+        "feeds": feeds,
+        "kept_state": kept,
+        "max_stale_s": runtime.rules.max_stale,
+        "on_expired": runtime.rules.on_expired,
+        "restored_from": runtime.restored,
+    }
 
 
 def live_health(runtime: GeoRuntime) -> str:
     """The explanation's health line: where the states come from right now."""
-    feeds = ", ".join(f"{c} {runtime.feed_state(c)}" for c in runtime.inputs.checkers)
+    feeds = ", ".join(f"{c} {runtime.feed_text(c)}" for c in runtime.inputs.checkers)
     quorum = runtime.rules.quorum_text(len(runtime.inputs.checkers))
     forced = ", ".join(f"{r} {'up' if up else 'down'}" for r, up in runtime.forced().items())
     return f"live; feeds: {feeds}; quorum {quorum}" + (f"; forced: {forced}" if forced else "")
@@ -206,6 +223,52 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+class HealthSaver:
+    """Writes the health view (health_store) after every change, and about once a second while
+    a feed is up (so ``confirmed_at`` stays fresh); republishes when a kept word expires."""
+
+    def __init__(self, runtime: GeoRuntime, path: Path | None) -> None:
+        self.runtime, self.path = runtime, path
+        self.dirty = asyncio.Event()
+        self.errors = 0
+
+    def changed(self) -> None:
+        self.dirty.set()
+
+    async def run(self) -> None:
+        from authoritative.health_store import encode, write
+
+        expired = {c: self.runtime.is_expired(c) for c in self.runtime.inputs.checkers}
+        while True:
+            wait = SAVE_EVERY_S
+            due = self.runtime.expiry_due()
+            if due is not None:
+                wait = min(wait, max(0.0, due - self.runtime.clock.now()) + 0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.dirty.wait(), wait)
+            now_expired = {c: self.runtime.is_expired(c) for c in self.runtime.inputs.checkers}
+            if now_expired != expired:  # the view depends on it (on_expired, explain)
+                expired = now_expired
+                self.runtime.publish()
+            feeding = any(self.runtime.feeds_seen.values())
+            changed = self.dirty.is_set()
+            self.dirty.clear()
+            if self.path is None or not (changed or feeding):
+                continue
+            doc = encode(self.runtime.inputs, self.runtime.clock.now())
+            try:
+                await asyncio.to_thread(write, self.path, doc)
+            except OSError as exc:  # keep serving; say so once per streak
+                self.errors += 1
+                if self.errors == 1:
+                    print(f"health_state {self.path}: cannot write: {exc}", file=sys.stderr)
+            else:
+                self.errors = 0
+
+
+SAVE_EVERY_S = 1.0
+
+
 async def serve_geo(
     server: Any,
     host: str,
@@ -222,6 +285,17 @@ async def serve_geo(
     runtime = GeoRuntime(cfg, state, server.swap, registry)
     if cfg.authoritative.admin_state:
         runtime.restore(setup.forced)
+    secret = cfg.secret(getattr(args, "secret_file", None), "dnslab authoritative")
+    hs = getattr(args, "health_state", None) or cfg.authoritative.health_state
+    hs_path = (Path(hs) if getattr(args, "health_state", None) else cfg.path(hs)) if hs else None
+    if hs_path is not None:
+        from authoritative.health_store import read
+
+        saved = read(hs_path)
+        if saved is not None:  # before the DNS socket opens: no answer from a blank view
+            runtime.restore_health(saved, str(hs_path))
+    saver = HealthSaver(runtime, hs_path)
+    runtime.on_health_change = saver.changed
 
     def save(forced: dict[str, bool]) -> None:
         path = runtime.cfg.authoritative.admin_state
@@ -236,7 +310,7 @@ async def serve_geo(
     admin = args.admin or cfg.authoritative.admin_listen
     a_host, _, a_port = admin.rpartition(":")
     a_host = a_host.strip("[]")
-    feeds = setup.feeds(runtime)
+    feeds = setup.feeds(runtime, secret)
 
     async def reload() -> None:
         # read and check everything off the loop; raises before anything changes
@@ -264,13 +338,25 @@ async def serve_geo(
             raise ConfigError(f"admin listen {admin}: the admin API did not start")
         await asyncio.sleep(0.01)
     feeds.start(runtime)
+    saver_task = asyncio.create_task(saver.run())
     print(
         f"admin API on http://{admin} (writes {'need a bearer token' if token else 'disabled: no token'})",
         file=sys.stderr,
     )
+    if secret is None and cfg.checkers:
+        print(
+            "health feeds UNAUTHENTICATED (no lab secret): any process on a checker's address "
+            "is believed; see docs/security.md",
+            file=sys.stderr,
+        )
+    if runtime.restored:
+        print(f"health view restored from {runtime.restored}", file=sys.stderr)
     print(f"ready authoritative {bound_host}:{bound_port}", flush=True)
     await stop.wait()
     await feeds.stop()
+    saver_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await saver_task
     web.should_exit = True
     with contextlib.suppress(Exception):
         await asyncio.wait_for(web_task, 3.0)

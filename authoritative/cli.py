@@ -50,6 +50,16 @@ def register(subparsers: Any) -> None:
         "--admin", metavar="HOST:PORT", help="admin HTTP API address (GeoDNS; see docs/geo)"
     )
     serve.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help="lab secret: accept only health feeds signed by the checkers (docs/security.md)",
+    )
+    serve.add_argument(
+        "--health-state",
+        metavar="PATH",
+        help="save the health view here and restore it on start (authoritative.health_state)",
+    )
+    serve.add_argument(
         "--identity",
         default=None,
         help="CH TXT id.server answer and NSID (default: the host name, as Knot)",

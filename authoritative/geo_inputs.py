@@ -17,7 +17,8 @@ from lab.config import LabConfig
 def rules_of(cfg: LabConfig) -> HealthRules:
     c = cfg.checks
     spacing = c.interval * (1 - c.jitter)
-    return HealthRules(spacing, c.fall, c.rise, cfg.authoritative.assume, cfg.authoritative.quorum)
+    a = cfg.authoritative
+    return HealthRules(spacing, c.fall, c.rise, a.assume, a.quorum, a.max_stale, a.on_expired)
 
 
 def observation(st: RegionStatus, at: float) -> Observation | None:

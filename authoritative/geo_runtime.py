@@ -5,6 +5,11 @@ every change — a checker event, a feed going up or down, an admin override, a 
 a fresh health view and swaps a new serving state into the server (one assignment; the wire
 cache is dropped), so the very next answer reflects it. Nothing here blocks: callbacks run on
 the event loop, pure code does the work.
+
+Health survives restarts (docs/security.md, "Restarts"): ``restore_health`` loads the saved
+view (``authoritative.health_state``, authoritative/health_store.py) before the first query,
+``on_health_change`` tells the saver when to write, and ``expiry_due`` tells the server's
+timer when a kept word crosses ``max_stale``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ class _Metrics:
     feed_up: Gauge
     forced: Gauge
     answers: Tally
+    refused: Counter
+    age: Gauge
+    expired: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> _Metrics:
@@ -76,15 +84,36 @@ class _Metrics:
                 ["service", "region", "location"],
                 registry,
             ),
+            Counter(
+                "dnslab_authoritative_health_feed_refused",
+                "Event streams refused because they did not authenticate as the checker "
+                "(reason: unsigned, bad signature, no hello, wrong checker).",
+                ["checker", "reason"],
+                registry=registry,
+            ),
+            Gauge(
+                "dnslab_authoritative_health_state_age_seconds",
+                "Seconds since the checker's kept word was last confirmed (0 while its feed is "
+                "up; -1 when there is no word of it).",
+                ["checker"],
+                registry=registry,
+            ),
+            Gauge(
+                "dnslab_authoritative_health_state_expired",
+                "1 when the checker's kept word is older than authoritative.max_stale.",
+                ["checker"],
+                registry=registry,
+            ),
         )
 
 
 def decision_signature(view: HealthView) -> tuple[object, ...]:
-    """Everything of a health view that answers are chosen by (policies read up/down and the
-    probe RTTs); two views with the same signature differ only in when states could change,
-    which only dynamic TTLs read."""
+    """Everything of a health view that answers are chosen by (policies read up/down, whether
+    a region was ever checked, and the probe RTTs); two views with the same signature differ
+    only in when states could change, which only dynamic TTLs read."""
     return tuple(
-        (name, h.up, h.forced, tuple(sorted(h.rtts.items()))) for name, h in view.regions.items()
+        (name, h.up, h.forced, h.known, tuple(sorted(h.rtts.items())))
+        for name, h in view.regions.items()
     )
 
 
@@ -106,6 +135,8 @@ class GeoRuntime:
         self.on_force: Callable[[dict[str, bool]], None] = lambda forced: None
         self.live: list[ServiceProvider] = []  # the providers of the state now serving
         self.signature: tuple[object, ...] = ()  # what their answers were decided on
+        self.on_health_change: Callable[[], None] = lambda: None
+        self.restored: str | None = None  # where the saved view came from, if it did
         self.load(cfg, base)
 
     def load(self, cfg: LabConfig, base: ServingState, geomap: GeoMap | None = None) -> None:
@@ -117,13 +148,54 @@ class GeoRuntime:
         if old is not None:
             reports = {k: v for k, v in old.reports.items() if k[0] in checkers and k[1] in regions}
             forced = {r: v for r, v in old.forced.items() if r in regions}
+            lost = {c: t for c, t in old.lost.items() if c in checkers}
             inputs = HealthInputs(
-                checkers, regions, self.started, reports, old.disconnected, forced
+                checkers, regions, self.started, reports, old.disconnected, forced, lost
             )
         self.cfg, self.base, self.inputs = cfg, base, inputs
         self.geomap = geomap if geomap is not None else geomap_from_config(cfg)
         self.rules = rules_of(cfg)
+        for checker in checkers:  # exported from the start: 0 before the first connection
+            self.metrics.feed_up.labels(checker).set(1 if self.feeds_seen.get(checker) else 0)
+            self.metrics.age.labels(checker).set_function(self._age_metric(checker))
+            self.metrics.expired.labels(checker).set_function(self._expired_metric(checker))
         self.publish(rebuild=True)
+
+    # --- kept state: age, expiry, restore ---
+    def age(self, checker: str) -> float | None:
+        return self.inputs.age(checker, self.clock.now())
+
+    def is_expired(self, checker: str) -> bool:
+        age = self.age(checker)
+        return age is not None and age > self.rules.max_stale
+
+    def _age_metric(self, checker: str) -> Callable[[], float]:
+        def value() -> float:
+            age = self.age(checker)
+            return -1.0 if age is None else age
+
+        return value
+
+    def _expired_metric(self, checker: str) -> Callable[[], float]:
+        return lambda: 1.0 if self.is_expired(checker) else 0.0
+
+    def expiry_due(self) -> float | None:
+        """The next moment a kept word crosses max_stale (wall time), if any is pending."""
+        now = self.clock.now()
+        times = [
+            at + self.rules.max_stale
+            for c, at in self.inputs.lost.items()
+            if c in self.inputs.disconnected and at + self.rules.max_stale >= now
+        ]
+        return min(times) if times else None
+
+    def restore_health(self, saved: Mapping[str, object], where: str) -> None:
+        """Adopt a saved view (health_store) — before any feed has spoken."""
+        from authoritative.health_store import restore
+
+        self.inputs = restore(self.inputs, saved, where)
+        self.restored = where
+        self.publish()
 
     def view(self) -> HealthView:
         return compute_view(self.inputs, self.rules, self.clock.now())
@@ -158,6 +230,7 @@ class GeoRuntime:
         if changed:
             self.inputs = inputs
             self.publish()
+            self.on_health_change()
 
     def on_snapshot(self, checker: str, snap: Snapshot) -> None:
         self._apply(checker, list(snap.regions), snap.at, replace=True)
@@ -173,12 +246,31 @@ class GeoRuntime:
         seen = self.feeds_seen.get(checker)
         return "never connected" if seen is None else ("up" if seen else "down")
 
+    def feed_text(self, checker: str) -> str:
+        """``feed_state`` plus where the kept word came from and how old it is (explain)."""
+        seen = self.feeds_seen.get(checker)
+        text = self.feed_state(checker)
+        if seen is None and self.restored and self.age(checker) is not None:
+            text += " (saved view restored)"
+        age = self.age(checker)
+        if not seen and age is not None:
+            state = "EXPIRED" if self.is_expired(checker) else "kept"
+            text += (
+                f", last word {age:.1f}s old ({state}; max_stale {self.rules.max_stale:g}s, "
+                f"on_expired {self.rules.on_expired})"
+            )
+        return text
+
     def on_status(self, checker: str, up: bool) -> None:
         self.feeds_seen[checker] = up
         self.metrics.feed_up.labels(checker).set(1 if up else 0)
         if (checker in self.inputs.disconnected) == up:
-            self.inputs = self.inputs.connection(checker, up)
+            self.inputs = self.inputs.connection(checker, up, self.clock.now())
             self.publish()
+            self.on_health_change()
+
+    def on_refused(self, checker: str, reason: str) -> None:
+        self.metrics.refused.labels(checker, reason).inc()
 
     def callbacks(
         self, checker: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -104,23 +105,33 @@ class GeoSetup:
             raise ConfigError("\n".join(problems))
         return cfg, ServingState(zones, {}, self.base.epoch, self.base.chaos)
 
-    def feeds(self, runtime: GeoRuntime) -> Feeds:
-        return Feeds()
+    def feeds(self, runtime: GeoRuntime, secret: bytes | None = None) -> Feeds:
+        return Feeds(secret)
 
 
 class Feeds:
-    """One ``healthcheck.feed.HealthFeed`` task per configured checker."""
+    """One ``healthcheck.feed.HealthFeed`` task per configured checker; with the lab secret
+    each feed accepts only streams signed with that checker's key (docs/security.md)."""
 
-    def __init__(self) -> None:
+    def __init__(self, secret: bytes | None = None) -> None:
         self.tasks: list[asyncio.Task[None]] = []
         self.urls: tuple[str, ...] = ()
+        self.secret = secret
 
     def start(self, runtime: GeoRuntime) -> None:
         from healthcheck.feed import HealthFeed
+        from lab.auth import derive
 
         self.urls = tuple(c.events_url for c in runtime.cfg.checkers)
         for c in runtime.cfg.checkers:
-            feed = HealthFeed(c.events_url, *runtime.callbacks(c.name))
+            key = derive(self.secret, "checker", c.name) if self.secret is not None else None
+            feed = HealthFeed(
+                c.events_url,
+                *runtime.callbacks(c.name),
+                key=key,
+                checker=c.name,
+                on_refused=functools.partial(runtime.on_refused, c.name),
+            )
             self.tasks.append(asyncio.get_running_loop().create_task(feed.run()))
 
     def restart(self, runtime: GeoRuntime) -> None:

@@ -7,7 +7,12 @@ Pure. Three layers, in this order (the last word wins)::
                             > 18% say up)       + next change     always wins)
 
 A checker that has not reported a region yet votes the startup assumption
-(``authoritative.assume``); a checker whose feed is down keeps its last word (fail-static).
+(``authoritative.assume``); a checker whose feed is down keeps its last word (fail-static),
+for at most ``max_stale`` seconds counted from when that word was last confirmed (``lost``);
+after that the word is **expired**: ``on_expired = "keep"`` keeps voting it (reported as
+expired), ``"startup"`` votes the startup assumption instead. A region no checker has ever
+reported (every vote assumed) is not ``known``: policies never pick it under ``all_down``
+(docs/security.md, "Restarts").
 
 Every state carries the earliest time it could next change (gdnsd's lesson: state and TTL
 travel together). For one checker that is ``at + (threshold - streak) * interval`` — ``fall``
@@ -49,6 +54,8 @@ class HealthRules:
     rise: int = 2
     assume: Literal["up", "down"] = "up"
     quorum: Quorum = "majority"
+    max_stale: float = INF  # seconds a disconnected checker's last word stays fresh
+    on_expired: Literal["keep", "startup"] = "keep"
 
     def needed(self, n: int) -> int:
         """How many of ``n`` checkers must say up for the region to be up."""
@@ -78,6 +85,7 @@ class HealthInputs:
     reports: Mapping[tuple[str, str], Observation] = field(default_factory=dict)
     disconnected: frozenset[str] = frozenset()  # checkers whose feed is down (fail-static)
     forced: Mapping[str, tuple[bool, float]] = field(default_factory=dict)  # region -> (up, at)
+    lost: Mapping[str, float] = field(default_factory=dict)  # disconnected checker -> confirmed at
 
     def report(self, checker: str, region: str, obs: Observation) -> HealthInputs:
         return replace(self, reports={**self.reports, (checker, region): obs})
@@ -97,9 +105,24 @@ class HealthInputs:
             forced[region] = (up, at)
         return replace(self, forced=forced)
 
-    def connection(self, checker: str, connected: bool) -> HealthInputs:
-        down = self.disconnected - {checker} if connected else self.disconnected | {checker}
-        return replace(self, disconnected=down)
+    def connection(self, checker: str, connected: bool, at: float | None = None) -> HealthInputs:
+        """A feed went up or down; ``at``: when its word was last confirmed (default: now-ish,
+        the start of this run)."""
+        if connected:
+            lost = {k: v for k, v in self.lost.items() if k != checker}
+            return replace(self, disconnected=self.disconnected - {checker}, lost=lost)
+        lost = dict(self.lost)
+        lost.setdefault(checker, self.started if at is None else at)
+        return replace(self, disconnected=self.disconnected | {checker}, lost=lost)
+
+    def age(self, checker: str, now: float) -> float | None:
+        """Seconds since the checker's kept word was last confirmed: 0 while its feed is up,
+        None when there is no word of it at all."""
+        if not any(k[0] == checker for k in self.reports):
+            return None
+        if checker not in self.disconnected:
+            return 0.0
+        return max(0.0, now - self.lost.get(checker, self.started))
 
 
 @dataclass(frozen=True)
@@ -107,7 +130,7 @@ class Vote:
     checker: str
     up: bool
     next_change: float
-    source: Literal["report", "assumed", "stale"]
+    source: Literal["report", "assumed", "stale", "expired"]
     since: float
 
 
@@ -121,6 +144,7 @@ class RegionHealth:
     votes: tuple[Vote, ...] = ()
     forced: bool = False
     rtts: Mapping[str, float] = field(default_factory=dict)  # checker -> seconds
+    known: bool = True  # False: no checker ever reported it (every vote is the assumption)
 
     @property
     def state(self) -> str:
@@ -144,6 +168,11 @@ def _vote(inputs: HealthInputs, rules: HealthRules, checker: str, region: str, n
     if obs is None:
         return Vote(checker, rules.assume == "up", now, "assumed", inputs.started)
     if checker in inputs.disconnected:
+        lost = inputs.lost.get(checker, inputs.started)
+        if now - lost > rules.max_stale:
+            if rules.on_expired == "startup":
+                return Vote(checker, rules.assume == "up", now, "assumed", inputs.started)
+            return Vote(checker, obs.up, now, "expired", obs.since)
         return Vote(checker, obs.up, now, "stale", obs.since)
     return Vote(checker, obs.up, next_change(obs, rules, now), "report", obs.since)
 
@@ -195,15 +224,29 @@ def region_health(
     agreeing = sorted(v.since for v in votes if v.up == up)
     k = needed if up else n - needed + 1
     since = agreeing[k - 1] if 0 < k <= len(agreeing) else inputs.started
-    if all(v.source == "assumed" for v in votes):
-        why = f"assumed {rules.assume}: no checker has reported yet (authoritative.assume)"
+    known = not all(v.source == "assumed" for v in votes)
+    if not known:
+        expired = [c for c in inputs.checkers if (c, region) in inputs.reports]
+        if expired:
+            why = (
+                f"assumed {rules.assume}: the last word of {', '.join(expired)} expired "
+                f"(older than max_stale {rules.max_stale:g}s; on_expired = 'startup')"
+            )
+        else:
+            why = f"assumed {rules.assume}: no checker has reported yet (authoritative.assume)"
     else:
         why = f"{ups} of {n} checkers say up; needs {rules.quorum_text(n)}"
         stale = [v.checker for v in votes if v.source == "stale"]
         if stale:
             why += f"; feed down, last word kept: {', '.join(stale)}"
+        old = [v.checker for v in votes if v.source == "expired"]
+        if old:
+            why += (
+                f"; EXPIRED (feed down longer than max_stale {rules.max_stale:g}s), "
+                f"last word still kept (on_expired = 'keep'): {', '.join(old)}"
+            )
     nxt = _quorum_change(votes, up, needed) if n else now
-    return RegionHealth(region, up, since, nxt, why, tuple(votes), False, rtts)
+    return RegionHealth(region, up, since, nxt, why, tuple(votes), False, rtts, known)
 
 
 def compute_view(inputs: HealthInputs, rules: HealthRules, now: float) -> HealthView:

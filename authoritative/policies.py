@@ -13,7 +13,9 @@ Pure. Every policy reduces to the same two steps, which is what makes answers ex
 2. **walk the order**: the first healthy region wins (``multivalue``: the first
    ``max_answers`` healthy ones). If none is healthy, ``all_down`` decides: ``fail-open``
    answers as if all were up (Route 53), ``first`` answers the first candidate,
-   ``servfail`` and ``nodata`` answer so.
+   ``servfail`` and ``nodata`` answer so — except when no candidate has ever been checked
+   (startup with ``assume = "down"`` and no saved health): then SERVFAIL, never a region
+   nobody has seen healthy (docs/security.md, "Restarts").
 
 The regions walked up to the decision are the ones the answer depends on: their next possible
 state change bounds a dynamic TTL (ttl.py).
@@ -153,14 +155,27 @@ def select(
             why,
             tuple(steps),
         )
-    return _all_down(svc, order, order_from, depends, want)
+    known = any(health[r].known for r in order)
+    return _all_down(svc, order, order_from, depends, want, known)
 
 
 def _all_down(
-    svc: Service, order: tuple[str, ...], order_from: str, depends: Depends, want: int
+    svc: Service,
+    order: tuple[str, ...],
+    order_from: str,
+    depends: Depends,
+    want: int,
+    known: bool = True,
 ) -> Selection:
     usable = [r for r in order if svc.policy != "weighted" or svc.weights[r] > 0]
     mode = svc.all_down
+    if not known:
+        steps = tuple(Step(r, False, "skipped: not checked yet") for r in order)
+        why = (
+            "no candidate has been checked yet (assume = 'down', no saved health): SERVFAIL "
+            f"until the first report (all_down = '{mode}' applies to regions known down)"
+        )
+        return Selection((), "servfail", order, order_from, order, "none", True, why, steps)
     if mode == "fail-open":
         chosen = tuple(usable[:want])
         why = "all candidates down: all_down = 'fail-open' answers as if all were up"

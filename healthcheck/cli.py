@@ -16,6 +16,9 @@ Last-Event-ID resume, heartbeats), GET /v1/status (JSON) and GET /metrics (Prome
 Regions come from lab.toml ([regions], [checks], [[checkers]]) or from --target flags;
 flags override the [checks] values. Run one process per vantage point (distinct --name
 and --listen). Defaults and their anchors (gdnsd, Route 53, HAProxy): docs/healthcheck.md.
+With a lab secret (--secret-file, DNSLAB_SECRET_FILE or control.secret_file) every event is
+signed for its subscriber and every region must prove itself in its health answer
+(docs/security.md); `dnslab up` sets this up.
 """
 
 # flag → CheckSettings field
@@ -55,17 +58,30 @@ def register(sub: Any) -> None:
     for field, typ, text in OVERRIDES:
         p.add_argument("--" + field.replace("_", "-"), dest=field, type=typ, help=text)
     p.add_argument("--insecure", action="store_true", help="https: do not verify certificates")
+    p.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help="the lab secret: sign the feed, require region proofs (docs/security.md)",
+    )
     p.set_defaults(handler=handle)
 
 
-def resolve(args: argparse.Namespace) -> tuple[str, str, Any, list[Any]]:
-    """(name, listen, settings, targets) from lab.toml and flags; flags win."""
+def resolve(args: argparse.Namespace) -> tuple[str, str, Any, list[Any], bytes | None]:
+    """(name, listen, settings, targets, secret) from lab.toml and flags; flags win."""
+    import dataclasses
+
     from pydantic import ValidationError
 
     from healthcheck.probe import parse_target, target_from_url
     from healthcheck.settings import CheckSettings
+    from lab.auth import derive, load_secret
 
     cfg = _load_config(args.config)
+    flag = getattr(args, "secret_file", None)
+    if cfg is not None:
+        secret = cfg.secret(flag, "dnslab healthcheck")
+    else:
+        secret = load_secret(flag, None, "auto", "dnslab healthcheck")
     base = cfg.checks if cfg is not None else CheckSettings()
     overrides = {f: getattr(args, f) for f, _, _ in OVERRIDES if getattr(args, f) is not None}
     if args.insecure:
@@ -101,7 +117,12 @@ def resolve(args: argparse.Namespace) -> tuple[str, str, Any, list[Any]]:
     names = [t.region for t in targets]
     if len(set(names)) != len(names):
         raise ConfigError(f"--target: a region is named twice in {names}")
-    return name, listen or "127.0.0.1:8054", settings, targets
+    if secret is not None and settings.proof:
+        targets = [
+            t if t.kind == "tcp" else dataclasses.replace(t, key=derive(secret, "region", t.region))
+            for t in targets
+        ]
+    return name, listen or "127.0.0.1:8054", settings, targets, secret
 
 
 def _load_config(path: str | None) -> Any:
@@ -117,8 +138,10 @@ def handle(args: argparse.Namespace) -> int:
     import asyncio
 
     from healthcheck.runner import run_checker
+    from lab.auth import derive
     from regions.serving import parse_hostport
 
-    name, listen, settings, targets = resolve(args)
-    asyncio.run(run_checker(name, parse_hostport(listen, "--listen"), settings, targets))
+    name, listen, settings, targets, secret = resolve(args)
+    key = derive(secret, "checker", name) if secret is not None else None
+    asyncio.run(run_checker(name, parse_hostport(listen, "--listen"), settings, targets, key))
     return 0

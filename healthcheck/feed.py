@@ -11,9 +11,16 @@
 * A feed is **up** from its first message until the connection fails or stays silent longer
   than ``stale_after`` seconds (heartbeats arrive every second by default). ``on_status(False)``
   then lets the server keep its last state (fail-static) and export a feed-up gauge of 0.
-* Reconnects with exponential backoff and full jitter: the n-th consecutive failure waits
-  ``uniform(0, min(backoff_max, base·2^n))`` where ``base`` is the server's ``retry`` (or
-  ``backoff_initial``); a connection that delivered a message resets n.
+* Reconnects quickly, with exponential backoff and full jitter: the n-th consecutive failure
+  waits ``uniform(0, min(backoff_max, base·2^n))`` where ``base`` is the server's ``retry``
+  (500 ms from our checker) or ``backoff_initial``; ``backoff_max`` is 1 s, so a checker that
+  comes back is followed again within about a second. A connection that delivered a message resets n.
+* With a ``key`` (``lab.auth.derive(secret, "checker", NAME)``) the feed **authenticates**
+  the checker: each connection sends a fresh nonce (``X-Dnslab-Nonce``); the first message
+  must be a ``hello`` naming ``checker``, and every message must carry a valid ``sig``
+  (``lab.auth.StreamSigner``). Anything else is **refused**: the connection is closed,
+  nothing of it is applied, the feed does not count as up, ``on_refused(reason)`` is called
+  and a warning is logged. Heartbeat comments count only on an authenticated connection.
 
 ``view`` is the feed's own picture (region → ``RegionStatus``), kept equal to the checker's.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
@@ -30,8 +38,13 @@ import httpx
 
 from healthcheck.events import RegionStatus, Snapshot, StateEvent
 from healthcheck.sse import SSEMessage, SSEParser
+from lab.auth import NONCE_HEADER, StreamVerifier, new_nonce
 
 LOG = logging.getLogger("dnslab.healthfeed")
+
+
+class Refused(Exception):
+    """The stream did not authenticate as the expected checker."""
 
 
 class HealthFeed:
@@ -45,9 +58,12 @@ class HealthFeed:
         *,
         stale_after: float = 3.0,
         backoff_initial: float = 0.1,
-        backoff_max: float = 5.0,
+        backoff_max: float = 1.0,
         connect_timeout: float = 2.0,
         rng: random.Random | None = None,
+        key: bytes | None = None,
+        checker: str | None = None,
+        on_refused: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.url = url
         self.on_snapshot, self.on_event, self.on_status = on_snapshot, on_event, on_status
@@ -64,6 +80,8 @@ class HealthFeed:
         self.seq = 0
         self.connects = 0
         self.failures = 0
+        self.key, self.checker, self.on_refused = key, checker, on_refused
+        self.refused = 0
 
     def _set_up(self, up: bool) -> None:
         if up != self.up:
@@ -81,6 +99,10 @@ class HealthFeed:
                 delivered = False
                 try:
                     delivered = await self._session(client)
+                except Refused as exc:
+                    self.refused += 1
+                    LOG.warning("feed %s: refused stream: %s", self.url, exc)
+                    self.on_refused(str(exc).split(":")[0])
                 except (httpx.HTTPError, OSError, ValueError) as exc:
                     LOG.info("feed %s: %s: %s", self.url, type(exc).__name__, exc)
                 except Exception:  # a failing callback must not end the feed for good
@@ -95,8 +117,14 @@ class HealthFeed:
         headers = {"Accept": "text/event-stream"}
         if self.last_id is not None:
             headers["Last-Event-ID"] = self.last_id
+        verifier = None
+        if self.key is not None:
+            nonce = new_nonce()
+            headers[NONCE_HEADER] = nonce
+            verifier = StreamVerifier(self.key, nonce)
         timeout = httpx.Timeout(self.connect_timeout, read=self.stale_after)
         delivered = False
+        authenticated = verifier is None
         async with client.stream("GET", self.url, headers=headers, timeout=timeout) as resp:
             if resp.status_code != 200:
                 return False
@@ -104,14 +132,33 @@ class HealthFeed:
             parser = SSEParser()
             async for chunk in resp.aiter_text():
                 messages = parser.feed(chunk)
+                if verifier is not None:
+                    for msg in messages:  # check the whole chunk before applying any of it
+                        if not verifier(msg.event, msg.id, msg.data, msg.sig):
+                            why = "unsigned" if msg.sig is None else "bad signature"
+                            raise Refused(f"{why}: {msg.event} message {verifier.position - 1}")
+                        if not authenticated:
+                            self._hello(msg)
+                            authenticated = True
                 if parser.retry_ms is not None:
                     self.retry_ms = parser.retry_ms
                 for msg in messages:  # apply (e.g. a fresh snapshot) before saying "up"
                     self._handle(msg)
-                if messages or parser.comments:
+                if authenticated and (messages or parser.comments):
                     delivered = True
                     self._set_up(True)
         return delivered
+
+    def _hello(self, msg: SSEMessage) -> None:
+        """The first message of an authenticated stream: a hello naming the expected checker."""
+        if msg.event != "hello":
+            raise Refused(f"no hello: the stream started with {msg.event!r}")
+        try:
+            name = json.loads(msg.data).get("checker")
+        except (ValueError, AttributeError):
+            name = None
+        if self.checker is not None and name != self.checker:
+            raise Refused(f"wrong checker: {name!r}, expected {self.checker!r}")
 
     def _handle(self, msg: SSEMessage) -> None:
         if msg.event == "snapshot":

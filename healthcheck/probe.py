@@ -4,6 +4,12 @@ HTTP(S): ``GET path`` with ``Connection: close``; success means the expected sta
 ``body_match`` is set, that substring within the first 5120 bytes of the body (Route 53's rule).
 TCP: success means the connection was accepted. The whole probe (connect, TLS, request,
 response) is bounded by the timeout; ``rtt`` is connect-to-status-line (or connect) time.
+
+A target with a ``key`` (the lab has a secret, ``checks.proof`` is on) must also prove who it
+is: the probe sends a fresh ``X-Dnslab-Challenge`` and success needs the region's
+``X-Dnslab-Proof`` = ``lab.auth.sign(key, "healthz", challenge)``, so whatever squats on a
+region's freed port is not taken for the region (docs/security.md). TCP probes cannot prove
+anything and are not squatter-proof.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ import asyncio
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from healthcheck.settings import CheckSettings
 from healthcheck.state import ProbeResult
+from lab.auth import CHALLENGE_HEADER, PROOF_HEADER, new_nonce, verify
 from lab.errors import ConfigError
 
 BODY_LIMIT = 5120
@@ -29,6 +36,7 @@ class Target:
     host: str
     port: int
     path: str = "/healthz"
+    key: bytes | None = field(default=None, repr=False)  # region's key: require its proof
 
     @property
     def url(self) -> str:
@@ -95,10 +103,12 @@ async def _http(
     reader, writer = await asyncio.open_connection(
         t.host, t.port, ssl=ssl_ctx, server_hostname=t.host if ssl_ctx else None
     )
+    challenge = new_nonce() if t.key is not None else None
     try:
+        extra = f"{CHALLENGE_HEADER}: {challenge}\r\n" if challenge else ""
         req = (
             f"GET {t.path} HTTP/1.1\r\nHost: {t.host}:{t.port}\r\n"
-            "User-Agent: dnslab-healthcheck\r\nConnection: close\r\n\r\n"
+            f"User-Agent: dnslab-healthcheck\r\n{extra}Connection: close\r\n\r\n"
         )
         writer.write(req.encode())
         await writer.drain()
@@ -110,9 +120,20 @@ async def _http(
         status = int(parts[1])
         if status != settings.expect_status:
             return False, f"status {status} (expected {settings.expect_status})", rtt
+        head = b""
+        if t.key is not None or settings.body_match is not None:
+            head = await reader.readuntil(b"\r\n\r\n")
+        if t.key is not None and challenge is not None:
+            proof = _header(head, PROOF_HEADER)
+            if not verify(t.key, proof, "healthz", challenge):
+                why = "no proof" if proof is None else "wrong proof"
+                return (
+                    False,
+                    f"status {status} but {why} of being {t.region} (not the region?)",
+                    rtt,
+                )
         if settings.body_match is None:
-            return True, f"status {status}", rtt
-        await reader.readuntil(b"\r\n\r\n")
+            return True, f"status {status}" + (", proof ok" if t.key else ""), rtt
         body = await reader.read(BODY_LIMIT)
         while len(body) < BODY_LIMIT:
             more = await reader.read(BODY_LIMIT - len(body))
@@ -124,6 +145,15 @@ async def _http(
         return False, f"status {status}, body does not contain {settings.body_match!r}", rtt
     finally:
         writer.close()
+
+
+def _header(head: bytes, name: str) -> str | None:
+    want = name.lower().encode()
+    for line in head.split(b"\r\n"):
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == want:
+            return value.strip().decode("latin-1")
+    return None
 
 
 async def _tcp(t: Target, mono: Callable[[], float]) -> tuple[bool, str, float]:

@@ -17,15 +17,26 @@ from regions.serving import Serving, bind, stop_event_on_signals
 
 
 async def run_checker(
-    name: str, listen: tuple[str, int], settings: CheckSettings, targets: list[Target]
+    name: str,
+    listen: tuple[str, int],
+    settings: CheckSettings,
+    targets: list[Target],
+    key: bytes | None = None,
 ) -> None:
     sock = bind(*listen, flag="--listen")
     checker = Checker(name, settings, [t.region for t in targets], CollectorRegistry())
-    serving = Serving(create_app(checker))
+    serving = Serving(create_app(checker, key=key))
     stop = stop_event_on_signals()
     await serving.start()
     await serving.open(listen, sock)
     tasks = start_all(checker, targets)
+    if key is None:
+        print(
+            f"healthcheck {name}: control plane UNAUTHENTICATED (no lab secret): events are "
+            "unsigned and region answers unproven; see docs/security.md",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"ready healthcheck {name} {listen[0]}:{listen[1]}", flush=True)
     await stop.wait()
     for t in tasks:

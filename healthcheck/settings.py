@@ -28,6 +28,7 @@ class CheckSettings(BaseModel):
     rise: int = Field(default=2, ge=1)
     jitter: float = Field(default=0.0, ge=0, le=0.5)  # fraction of interval
     initial: InitialState = "unknown"  # unknown: the first probe result decides
+    proof: bool = True  # with a lab secret: http(s) probes need the region's signed answer
     verify_tls: bool = True  # https: verify the certificate (off for self-signed lab certs)
     heartbeat: float = Field(default=1.0, gt=0)  # SSE comment line every heartbeat seconds
     history: int = Field(default=4096, ge=16)  # events kept for Last-Event-ID resume

@@ -4,6 +4,8 @@ Follows the WHATWG "event stream interpretation": lines end in CRLF, LF or CR; `
 are joined with LF; a line starting with ``:`` is a comment (our heartbeats); ``id`` sets the
 last event id (ignored if it contains NUL); ``retry`` takes digits only; a blank line
 dispatches; a message with no data is not dispatched (but its ``id``/``retry`` still count).
+One field of our own: ``sig`` (the message's signature, docs/security.md); clients that do not
+know it ignore it, as the standard says for unknown fields.
 """
 
 from __future__ import annotations
@@ -16,10 +18,19 @@ class SSEMessage:
     event: str
     data: str
     id: str | None  # the last event id in force after this message
+    sig: str | None = None  # the ``sig`` field of this message, if it had one
 
 
-def encode(event: str, data: str, id: str | None = None, retry_ms: int | None = None) -> bytes:
+def encode(
+    event: str,
+    data: str,
+    id: str | None = None,
+    retry_ms: int | None = None,
+    sig: str | None = None,
+) -> bytes:
     lines = []
+    if sig is not None:
+        lines.append(f"sig: {sig}")
     if retry_ms is not None:
         lines.append(f"retry: {retry_ms}")
     if id is not None:
@@ -41,6 +52,7 @@ class SSEParser:
         self._pending_cr = False
         self._event = ""
         self._data: list[str] = []
+        self._sig: str | None = None
         self.last_id: str | None = None
         self.retry_ms: int | None = None
         self.comments = 0
@@ -86,13 +98,15 @@ class SSEParser:
         elif name == "id":
             if "\0" not in value:
                 self.last_id = value
+        elif name == "sig":
+            self._sig = value
         elif name == "retry" and value.isdigit():
             self.retry_ms = int(value)
         return None
 
     def _dispatch(self) -> SSEMessage | None:
-        data, event = self._data, self._event
-        self._data, self._event = [], ""
+        data, event, sig = self._data, self._event, self._sig
+        self._data, self._event, self._sig = [], "", None
         if not data:
             return None
-        return SSEMessage(event or "message", "\n".join(data), self.last_id)
+        return SSEMessage(event or "message", "\n".join(data), self.last_id, sig)

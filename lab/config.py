@@ -3,8 +3,10 @@
 ::
 
     LabConfig
-    ├── authoritative   AuthoritativeSettings  listen, admin, zones, token, assume, quorum, admin_state
+    ├── authoritative   AuthoritativeSettings  listen, admin, zones, token, assume, quorum, admin_state,
+    │                                          health_state, max_stale, on_expired
     │                                          + cache, TCP, transfer ACL, RRL (authoritative/settings.py)
+    ├── control         ControlSettings        auth, secret_file (docs/security.md)
     ├── checkers        [CheckerSettings]      vantage points: name, listen, location
     ├── checks          CheckSettings          (healthcheck/settings.py)
     ├── resolver        ResolverSettings       (resolver/settings.py)
@@ -105,6 +107,9 @@ class AuthoritativeSettings(ServerSettings):
     assume: Literal["up", "down"] = "up"  # region state before the first health report
     quorum: Quorum = "majority"
     admin_state: str | None = None  # JSON file keeping forced states across restarts (gdnsd)
+    health_state: str | None = None  # JSON file keeping the last health view across restarts
+    max_stale: float = Field(default=60.0, gt=0)  # seconds a dead feed's last word counts as fresh
+    on_expired: Literal["keep", "startup"] = "keep"  # after max_stale: keep it, or assume
 
     _hp = field_validator("listen", "admin_listen")(_host_port)
 
@@ -119,6 +124,13 @@ class AuthoritativeSettings(ServerSettings):
         if isinstance(value, int) and value < 1:
             raise ValueError("quorum k must be >= 1 (or 'majority', 'all', 'any', 'route53')")
         return value
+
+
+class ControlSettings(_Model):
+    """How the control plane authenticates (health feed, region health, fault APIs)."""
+
+    auth: Literal["auto", "required", "off"] = "auto"  # auto: on when a secret is configured
+    secret_file: str | None = None  # the lab secret (or --secret-file / DNSLAB_SECRET_FILE)
 
 
 class CheckerSettings(_Model):
@@ -223,6 +235,7 @@ class Service(_Model):
 
 class LabConfig(_Model):
     authoritative: AuthoritativeSettings = Field(default_factory=AuthoritativeSettings)
+    control: ControlSettings = Field(default_factory=ControlSettings)
     checkers: tuple[CheckerSettings, ...] = (CheckerSettings(name="local", location=None),)
     checks: CheckSettings = Field(default_factory=lambda: CheckSettings.model_validate({}))
     resolver: ResolverSettings = Field(default_factory=lambda: ResolverSettings.model_validate({}))
@@ -237,6 +250,14 @@ class LabConfig(_Model):
         """A path from the config (zone file, mmdb) resolved against the config's directory."""
         p = Path(relative)
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def secret(self, flag: str | None = None, who: str = "dnslab") -> bytes | None:
+        """The lab secret (``lab.auth.load_secret``): flag, env, then control.secret_file."""
+        from lab.auth import load_secret
+
+        configured = self.control.secret_file
+        path = str(self.path(configured)) if configured else None
+        return load_secret(flag, path, self.control.auth, who)
 
     def check_url(self, region: str) -> str:
         r = self.regions[region]

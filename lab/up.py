@@ -5,6 +5,12 @@
 ``ready ...`` stdout line or a working endpoint, with a deadline) and stops all of them on
 exit, Ctrl-C, SIGTERM or a failure. ``run_up`` is the command: start, print what runs where,
 show a compact live status until interrupted.
+
+Control plane (docs/security.md): ``prepare_control`` makes the run's lab secret (unless
+lab.toml or ``DNSLAB_SECRET_FILE`` names one) and the authoritative server's health-state
+file; ``plan_lab`` passes both to every child, so feeds are signed, regions prove themselves
+and fault APIs take their token without the user typing anything. ``run_up`` records the
+running lab (control addresses, secret path) in ``runs/up-current.json`` for ``drill --attach``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ READY_TIMEOUT_S = 30.0
 # zone loading is linear (bench/zone_load.py: about 2.5 MB of zone text per CPU second);
 # readiness allows 4x that on a busy machine: 1 s per 600 kB of zone files, on top of the rest
 ZONE_BYTES_PER_S = 600_000
+CURRENT_FILE = Path("runs") / "up-current.json"  # the running `dnslab up` (for --attach)
 PIDS_FILE = "pids.txt"  # every child this lab started, "NAME PID" per line (for audits/tests)  # python + uvicorn imports on a busy 2-core machine can take seconds
 
 
@@ -50,6 +57,34 @@ class Component:
     region: str | None = None
     control: str | None = None  # a region's never-faulted control address
     load_allowance: float = 0.0  # extra readiness seconds: the authoritative's zone loading
+    secret_file: str | None = None  # the lab secret the component was given
+
+
+@dataclass(frozen=True)
+class ControlFiles:
+    """What ``plan_lab`` hands to the children: the lab secret and the health-state file."""
+
+    secret_file: str | None
+    health_state: str | None
+
+
+def prepare_control(cfg: LabConfig, state_dir: Path) -> ControlFiles:
+    """The run's secret (made in ``state_dir`` unless one is configured; none when
+    control.auth = "off") and where the authoritative server keeps its health view."""
+    from lab.auth import generate_secret, secret_source
+
+    health = cfg.authoritative.health_state
+    health_path = str(cfg.path(health)) if health else str(state_dir / "health-state.json")
+    if cfg.control.auth == "off":
+        return ControlFiles(None, health_path)
+    configured = cfg.control.secret_file
+    src = secret_source(None, str(cfg.path(configured)) if configured else None)
+    if src is not None:
+        return ControlFiles(str(Path(src[0]).resolve()), health_path)
+    secret = state_dir / "secret"
+    if not secret.exists():
+        generate_secret(secret)
+    return ControlFiles(str(secret.resolve()), health_path)
 
 
 def dnslab_argv(python: str = sys.executable) -> tuple[str, ...]:
@@ -73,15 +108,18 @@ def plan_lab(
     config_path: Path,
     control_port: Callable[[str], int] | None = None,
     python: str = sys.executable,
+    files: ControlFiles | None = None,
 ) -> list[Component]:
     """What runs where: regions, then checkers, the authoritative server, the resolver."""
     base = dnslab_argv(python)
     conf = ("--config", str(config_path))
+    secret = files.secret_file if files else None
+    sec = ("--secret-file", secret) if secret else ()
     out: list[Component] = []
     for name, region in cfg.regions.items():
         if not region.listen:
             continue  # a region without a backend here (answers only)
-        argv = (*base, "region", "--name", name, "--listen", region.listen)
+        argv = (*base, "region", "--name", name, "--listen", region.listen, *sec)
         control = None
         if control_port is not None:
             host = _hp(region.listen)[0]
@@ -96,12 +134,13 @@ def plan_lab(
                 url=f"http://{control or region.listen}/healthz",
                 region=name,
                 control=control,
+                secret_file=secret,
             )
         )
     if not out:
         raise ConfigError(f"{cfg.source}: regions: no region has a 'listen' address to run")
     for chk in cfg.checkers:
-        argv = (*base, "healthcheck", *conf, "--listen", chk.listen, "--name", chk.name)
+        argv = (*base, "healthcheck", *conf, "--listen", chk.listen, "--name", chk.name, *sec)
         out.append(
             Component(
                 f"healthcheck {chk.name}",
@@ -120,6 +159,8 @@ def plan_lab(
         auth.listen,
         "--admin",
         auth.admin_listen,
+        *sec,
+        *(("--health-state", files.health_state) if files and files.health_state else ()),
     )
     out.append(
         Component(
@@ -296,6 +337,41 @@ def signals_ignored() -> Iterator[None]:
             signal.signal(s, h)
 
 
+def write_current(comps: list[Component], files: ControlFiles, config: Path) -> None:
+    """Record the running lab for ``dnslab drill --attach`` (fault APIs are on control ports)."""
+    import json
+
+    doc = {
+        "pid": os.getpid(),
+        "config": str(config),
+        "secret_file": files.secret_file,
+        "control": {c.region: c.control for c in comps if c.region and c.control},
+    }
+    CURRENT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    tmp = CURRENT_FILE.with_name(CURRENT_FILE.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, CURRENT_FILE)
+
+
+def read_current() -> dict[str, object] | None:
+    """The running `dnslab up` (``write_current``), if its process is still alive."""
+    import json
+
+    try:
+        doc = json.loads(CURRENT_FILE.read_text())
+        os.kill(int(doc["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def clear_current() -> None:
+    doc = read_current()
+    if doc is not None and doc.get("pid") == os.getpid():
+        with contextlib.suppress(OSError):
+            CURRENT_FILE.unlink()
+
+
 def wait_all_up(status_url: str, regions: list[str], timeout: float) -> None:
     """Wait until the checker reports every region up (so a drill starts from a healthy lab)."""
     from lab.drill.observe import fetch_states
@@ -327,8 +403,11 @@ def run_up(config: Path | None, log_root: Path | None = None, status_every: floa
     cfg = load_config(cfg_file)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     log_dir = (log_root or Path("runs") / f"up-{stamp}") / "logs"
-    comps = plan_lab(cfg, cfg_file, control_port=free_port)
+    files = prepare_control(cfg, log_dir.parent)
+    comps = plan_lab(cfg, cfg_file, control_port=free_port, files=files)
     print(f"dnslab up: {len(comps)} processes from {cfg_file}; logs in {log_dir}", flush=True)
+    auth = f"secret {files.secret_file}" if files.secret_file else "UNAUTHENTICATED (auth off)"
+    print(f"  control plane: {auth}; health view saved in {files.health_state}", flush=True)
 
     def on_ready(comp: Component, child: Child, after: float) -> None:
         extra = f" control {comp.control}" if comp.control else ""
@@ -342,6 +421,7 @@ def run_up(config: Path | None, log_root: Path | None = None, status_every: floa
     with sigterm_as_interrupt():
         try:
             lab.start(on_ready=on_ready)
+            write_current(comps, files, cfg_file)
             print(
                 f"lab ready: dig @{cfg.authoritative.listen.replace(':', ' -p ')} www.lab.example; "
                 "Ctrl-C stops everything",
@@ -358,5 +438,6 @@ def run_up(config: Path | None, log_root: Path | None = None, status_every: floa
         finally:
             n = len(lab.children)
             lab.stop()
+            clear_current()
             print(f"stopped {n} processes", flush=True)
     return 0

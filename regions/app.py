@@ -3,11 +3,23 @@
 ``GET /`` answers ``{region, instance, pid, ...}`` with ``X-Region``; ``GET /healthz`` is the
 health endpoint; ``GET/POST /v1/faults`` read and inject faults; ``GET /metrics`` is Prometheus.
 Requests that arrive on the control port (``RegionRuntime.control_port``) never see faults.
+
+Control plane (docs/security.md):
+
+* ``/v1/faults`` exists **on the control port only** (404 elsewhere); a ``POST`` needs
+  ``Authorization: Bearer TOKEN`` when the region has a token (``lab.auth.control_token``).
+* ``/healthz`` answers ``X-Dnslab-Proof`` = ``lab.auth.sign(key, "healthz", challenge)`` for
+  the checker's ``X-Dnslab-Challenge`` when the region has a key, so a squatter on its freed
+  port cannot pass for it.
+* A fault change answers with the truth about the main listener: if ``down`` ended but the
+  address cannot be bound again (someone took it), the answer is **503** with the bind error,
+  ``listening.open`` false, and the region keeps retrying (``GET /v1/faults`` shows it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import os
 import random
@@ -21,9 +33,14 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from lab.auth import CHALLENGE_HEADER, PROOF_HEADER, sign
 from regions import faults as F
 
 CONTROL_PATHS = ("/v1/faults", "/metrics")
+
+
+async def _settled() -> None:
+    return None
 
 
 @dataclass
@@ -62,6 +79,12 @@ class RegionRuntime:
     state: F.FaultState = field(default_factory=F.FaultState)
     on_change: Callable[[], None] = lambda: None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    key: bytes | None = field(default=None, repr=False)  # health proof key (lab.auth.derive)
+    token: str | None = field(default=None, repr=False)  # fault API bearer token
+    listener_open: bool = True  # the main listener, as the runner last left it
+    listener_error: str | None = None  # why the last reopen failed (it is being retried)
+    reopen_attempts: int = 0
+    settle: Callable[[], Awaitable[None]] = _settled  # wait for the first reopen attempt
 
     def __post_init__(self) -> None:
         self.metrics = RegionMetrics.create(self.registry)
@@ -79,6 +102,16 @@ class RegionRuntime:
         self.on_change()
 
 
+def listening_json(rt: RegionRuntime, now: float) -> dict[str, object]:
+    want = F.listening(rt.state, now)
+    return {
+        "open": rt.listener_open,
+        "wanted": want,
+        "error": rt.listener_error,
+        "reopen_attempts": rt.reopen_attempts,
+    }
+
+
 def _error(err: F.FaultError) -> JSONResponse:
     body = {"error": err.message, "field": err.field, "known_faults": list(F.KNOWN_FAULTS)}
     return JSONResponse(body, status_code=422)
@@ -94,6 +127,10 @@ def create_app(rt: RegionRuntime) -> FastAPI:
         path = request.url.path
         server = request.scope.get("server") or ("", 0)
         on_control = rt.control_port is not None and server[1] == rt.control_port
+        if path == "/v1/faults" and not on_control:
+            where = f"port {rt.control_port}" if rt.control_port else "no port (run with --control)"
+            body = {"error": f"the fault API is on the control port only: {where}"}
+            return JSONResponse(body, status_code=404, headers={"X-Region": rt.name})
         exempt = path in CONTROL_PATHS or on_control
         kind: F.RequestKind = "health" if path == "/healthz" else "traffic"
         if not exempt:
@@ -121,20 +158,39 @@ def create_app(rt: RegionRuntime) -> FastAPI:
             "pid": os.getpid(),
             "time": time.time(),
             "faults": sorted(rt.state.active(rt.clock())),
+            "listening": listening_json(rt, rt.clock()),
         }
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, object]:
-        return {"region": rt.name, "status": "ok", "instance": rt.instance}
+    async def healthz(request: Request) -> JSONResponse:
+        body = {"region": rt.name, "status": "ok", "instance": rt.instance}
+        challenge = request.headers.get(CHALLENGE_HEADER)
+        headers = {}
+        if rt.key is not None and challenge:
+            headers[PROOF_HEADER] = sign(rt.key, "healthz", challenge)
+        return JSONResponse(body, headers=headers)
 
     @app.get("/v1/faults")
     async def get_faults() -> dict[str, object]:
         now = rt.clock()
         active = {n: f.to_json(now) for n, f in rt.state.active(now).items()}
-        return {"region": rt.name, "faults": active, "known_faults": list(F.KNOWN_FAULTS)}
+        return {
+            "region": rt.name,
+            "faults": active,
+            "known_faults": list(F.KNOWN_FAULTS),
+            "listening": listening_json(rt, now),
+        }
 
     @app.post("/v1/faults")
     async def post_fault(request: Request) -> Response:
+        if rt.token is not None:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), rt.token):
+                return JSONResponse(
+                    {"error": "missing or wrong bearer token (Authorization: Bearer TOKEN)"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="dnslab region"'},
+                )
         try:
             payload = json.loads(await request.body() or b"null")
         except ValueError as exc:
@@ -146,7 +202,16 @@ def create_app(rt: RegionRuntime) -> FastAPI:
         if refused is not None:
             return _error(refused)
         rt.post(spec)
-        return JSONResponse(await get_faults())
+        await rt.settle()
+        body = await get_faults()
+        lst = listening_json(rt, rt.clock())
+        if lst["wanted"] and not lst["open"]:
+            body["error"] = (
+                f"the fault changed but the main listener is not open again: {lst['error']}; "
+                "retrying"
+            )
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -7,10 +7,12 @@ from typing import Any
 
 HELP = """\
 Run one regional backend (FastAPI on uvicorn). GET / answers JSON {region, instance, pid}
-with header X-Region; GET /healthz is the health endpoint; GET/POST /v1/faults inject named
-faults (down, hang, slow, error-rate, flap, healthz-only, clear); GET /metrics is Prometheus.
-'down' really closes the listening socket: give it a "duration" (seconds) or run with
---control so the fault API stays reachable on a port that is never faulted. See docs/regions.md.
+with header X-Region; GET /healthz is the health endpoint; GET /metrics is Prometheus.
+The fault API (GET/POST /v1/faults: down, hang, slow, error-rate, flap, healthz-only, clear)
+is served on the --control port only, a port that is never faulted and stays open under
+'down' (which really closes the listening socket). With a lab secret (--secret-file or
+DNSLAB_SECRET_FILE) POST /v1/faults needs its bearer token and /healthz proves the region to
+the checker (docs/security.md). See docs/regions.md.
 """
 
 
@@ -29,12 +31,18 @@ def register(sub: Any) -> None:
         "--tls-cert", metavar="PEM", help="serve HTTPS on --listen with this certificate"
     )
     p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    p.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help="the lab secret: prove /healthz answers, require the fault API token",
+    )
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     import asyncio
 
+    from lab.auth import load_secret
     from lab.errors import ConfigError
     from regions.runner import run_region
     from regions.serving import parse_hostport, server_tls
@@ -44,5 +52,6 @@ def handle(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")
     tls = server_tls(args.tls_cert, args.tls_key) if args.tls_cert else None
-    asyncio.run(run_region(args.name, listen, control, tls))
+    secret = load_secret(args.secret_file, None, "auto", "dnslab region")
+    asyncio.run(run_region(args.name, listen, control, tls, secret))
     return 0

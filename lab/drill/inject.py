@@ -1,8 +1,10 @@
-"""Fault injectors: SIGKILL a region's process by PID, or POST /v1/faults to its backend.
+"""Fault injectors: SIGKILL a region's process by PID, or POST /v1/faults to its control port
+(with the region's bearer token when the lab has a secret; docs/security.md).
 
 ``LabInjector`` works on a lab this process started (``lab.up.Lab``): it knows every PID and
 can restart a region. ``AttachedInjector`` works on a running ``dnslab up``: it learns a
-region's PID from its own ``GET /`` answer and cannot restart it.
+region's PID from its own ``GET /`` answer and cannot restart it; it finds the control ports
+and the secret in ``runs/up-current.json`` (``lab.up.write_current``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import urllib.error
 import urllib.request
 
 from lab.errors import InjectionError
-from lab.up import READY_TIMEOUT_S, Lab
+from lab.up import READY_TIMEOUT_S, Lab, read_current
 
 
-def post_json(url: str, body: dict[str, object], timeout: float = 2.0) -> tuple[int, str]:
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
+def post_json(
+    url: str, body: dict[str, object], timeout: float = 2.0, token: str | None = None
+) -> tuple[int, str]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return int(resp.status), resp.read().decode(errors="replace")
@@ -41,8 +46,18 @@ def get_json(url: str, timeout: float = 1.0) -> dict[str, object] | None:
     return doc if isinstance(doc, dict) else None
 
 
-async def _post(region: str, base: str, body: dict[str, object]) -> str:
-    status, text = await asyncio.to_thread(post_json, f"http://{base}/v1/faults", body)
+def region_token(secret_file: str | None, region: str) -> str | None:
+    """The fault API token of ``region`` in a lab with this secret (None: no secret)."""
+    from lab.auth import control_token, read_secret
+
+    if not secret_file:
+        return None
+    return control_token(read_secret(secret_file), region)
+
+
+async def _post(region: str, base: str, body: dict[str, object], token: str | None = None) -> str:
+    url = f"http://{base}/v1/faults"
+    status, text = await asyncio.to_thread(post_json, url, body, 2.0, token)
     what = body.get("fault")
     if status == 200:
         return f"fault {what} on {region} (POST http://{base}/v1/faults)"
@@ -74,7 +89,8 @@ class LabInjector:
 
     async def post_fault(self, region: str, body: dict[str, object]) -> str:
         comp, _ = self.lab.region(region)
-        return await _post(region, comp.control or comp.address, body)
+        token = region_token(comp.secret_file, region)
+        return await _post(region, comp.control or comp.address, body, token)
 
 
 class AttachedInjector:
@@ -96,4 +112,14 @@ class AttachedInjector:
         raise InjectionError(f"restart {region} is not possible with --attach (restart dnslab up)")
 
     async def post_fault(self, region: str, body: dict[str, object]) -> str:
-        return await _post(region, self.listen_of[region], body)
+        current = read_current()
+        control = current.get("control") if current else None
+        where = control.get(region) if isinstance(control, dict) else None
+        if not isinstance(where, str) or current is None:
+            raise InjectionError(
+                f"fault on {region}: no running `dnslab up` recorded its control port "
+                "in runs/up-current.json (fault APIs are on control ports only)"
+            )
+        secret = current.get("secret_file")
+        token = region_token(secret if isinstance(secret, str) else None, region)
+        return await _post(region, where, body, token)

@@ -123,7 +123,7 @@ def live_run(
     from lab.drill.live import run_live
     from lab.drill.progress import ProgressBar
     from lab.procs import free_port
-    from lab.up import Lab, plan_lab, wait_all_up
+    from lab.up import Lab, plan_lab, prepare_control, wait_all_up
 
     bar = ProgressBar(f"TTL {ttl:>3}s", stream=err)
     if attach:
@@ -146,7 +146,8 @@ def live_run(
     for attempt in (1, 2):
         cfg = _generate(sc, ttl, cfg_file, out)
         record, targets = _record(sc, ttl, cfg, sinks)
-        comps = plan_lab(cfg, out / f"lab-ttl{ttl}.toml", control_port=free_port)
+        files = prepare_control(cfg, out / f"state-ttl{ttl}")
+        comps = plan_lab(cfg, out / f"lab-ttl{ttl}.toml", control_port=free_port, files=files)
         t0 = time.monotonic()
         try:
             with Lab(comps, out / "logs" / f"ttl-{ttl}") as lab:

@@ -39,9 +39,9 @@ def test_flags_override_config(tmp_path: Path) -> None:
         '[regions.eu]\nlisten = "127.0.2.1:8080"\nv4 = ["127.0.2.1"]\n\n'
         '[regions.us]\ncheck = "tcp://127.0.1.1:22"\nv4 = ["127.0.1.1"]\n'
     )
-    name, listen, settings, targets = run("--config", str(cfg), "--fall", "2")
+    name, listen, settings, targets, _ = run("--config", str(cfg), "--fall", "2")
     assert (name, listen) == ("na", "127.0.0.1:9001")
     assert settings.interval == 4.0 and settings.fall == 2  # type: ignore[attr-defined]
     assert [t.url for t in targets] == ["http://127.0.2.1:8080/healthz", "tcp://127.0.1.1:22"]  # type: ignore[attr-defined]
-    name, listen, _, targets = run("--config", str(cfg), "--name", "x", "--target", "a=h:1")
+    name, listen, _, targets, _ = run("--config", str(cfg), "--name", "x", "--target", "a=h:1")
     assert (name, listen, len(targets)) == ("x", "127.0.0.1:8054", 1)

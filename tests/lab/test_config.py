@@ -87,7 +87,7 @@ def test_unknown_key_lists_allowed_keys() -> None:
     msg = error_of(MINI + "\n[checks]\nintervall = 3\n")
     assert msg.startswith("lab.toml: checks.intervall: unknown key 'intervall' (allowed: kind, ")
     msg = error_of("colour = 1\n")
-    assert "colour: unknown key 'colour' (allowed: authoritative, checkers" in msg
+    assert "colour: unknown key 'colour' (allowed: authoritative, control, checkers" in msg
 
 
 def test_bad_values_name_the_index() -> None:
