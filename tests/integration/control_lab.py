@@ -93,7 +93,7 @@ def hp(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def ask(cfg: Any, source: str, timeout: float = 0.5) -> list[str] | None:
+def ask(cfg: Any, source: str, timeout: float = 2.0) -> list[str] | None:
     """The A records of www for a client at ``source``; None on timeout or no answer."""
     host, port = hp(cfg.authoritative.listen)
     q = dns.message.make_query("www.lab.example.", "A")
@@ -173,7 +173,7 @@ def checker_state(cfg: Any, region: str) -> dict[str, Any] | None:
 
 
 def wait_answer(cfg: Any, source: str, want: list[str], timeout: float, what: str) -> None:
-    wait_for(lambda: ask(cfg, source) == want, timeout, what, interval=0.02)
+    wait_for(lambda: ask(cfg, source, 0.5) == want, timeout, what, interval=0.02)
 
 
 class Squatter:
