@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -65,7 +65,7 @@ class Scenario(BaseModel):
     name: str = "drill"
     description: str = ""
     ttls: list[int] = Field(default_factory=lambda: [5, 15], min_length=1)
-    clients: int = Field(default=60, ge=1, le=20000)
+    clients: int = Field(default=60, ge=1, le=1_000_000)
     request_interval: float = Field(default=0.2, gt=0)
     duration: float | None = Field(
         None, gt=0
@@ -79,6 +79,8 @@ class Scenario(BaseModel):
     faults: list[FaultSpec] = Field(min_length=1)
     # overrides of lab.toml [resolver] for the drill's lab, e.g. {"cache-min-ttl" = 10}
     resolver: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # axes of `dnslab sweep` (lab/sim/sweep.py SweepAxes); a live drill ignores them
+    sweep: dict[str, Any] | None = None
 
     @field_validator("resolver")
     @classmethod

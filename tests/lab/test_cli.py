@@ -17,6 +17,7 @@ EXPECTED = {
     "healthcheck.cli": {"healthcheck"},
     "resolver.cli": {"resolver"},
     "lab.run_cli": {"up", "drill"},
+    "lab.sweep_cli": {"sweep"},
 }
 
 
