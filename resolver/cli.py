@@ -14,9 +14,18 @@ A caching stub resolver in front of one upstream (normally `dnslab authoritative
 It behaves like Unbound's cache and lets you switch each behaviour on or off: TTL clamps
 (cache-min-ttl, cache-max-ttl, cache-max-negative-ttl), negative caching (RFC 2308),
 prefetch, serve-expired (RFC 8767), serve-original-ttl, an LRU size bound and EDNS Client
-Subnet forwarding with scope-aware caching (RFC 7871). Options come from the [resolver]
-table of lab.toml (Unbound's option names, e.g. `serve-expired = true`) and can be
-overridden with --option NAME=VALUE. See docs/resolver.md."""
+Subnet forwarding with scope-aware caching (RFC 7871). TTLs count whole seconds as
+Unbound's do (ttl-clock = seconds; `exact` is the option).
+
+Like Unbound it answers loopback only unless access-control says otherwise
+(-o access-control="10.0.0.0/8 allow", once per rule; actions allow, allow_snoop,
+allow_setrd, refuse, deny), caps UDP replies at max-udp-size (4096; TC beyond), drops
+responses (QR=1), refuses RD=0, non-IN classes and zone transfers, and holds at most
+incoming-num-tcp TCP connections (10), each with a deadline (tcp-idle-timeout) per query.
+
+Options come from the [resolver] table of lab.toml (Unbound's option names, e.g.
+`serve-expired = true`) and can be overridden with --option NAME=VALUE. See
+docs/resolver.md."""
 
 
 REPEATABLE = {"access-control"}  # options given once per rule; -o NAME=... again adds one

@@ -6,6 +6,8 @@ import asyncio
 import os
 import signal
 import sys
+from threading import Thread
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -65,7 +67,7 @@ async def serve(settings: ResolverSettings, worker: int | None = None) -> int:
     registry = CollectorRegistry()
     server = build(settings, registry)
     host, port = split_host_port(settings.listen)
-    m_host, m_port = split_host_port(settings.metrics_listen)
+    m_host, _ = split_host_port(settings.metrics_listen)
     try:
         await server.start(host, port, reuse_port=worker is not None)
     except OSError as exc:
@@ -73,16 +75,11 @@ async def serve(settings: ResolverSettings, worker: int | None = None) -> int:
             f"listen {settings.listen}: {exc.strerror} (pick another --listen)"
         ) from None
     try:
-        http, thread = start_http_server(m_port, m_host, registry=registry)
-    except OSError as exc:
+        http, thread = metrics_server(settings.metrics_listen, registry)
+    except ConfigError:
         await server.close()
-        raise ConfigError(
-            f"metrics {settings.metrics_listen}: {exc.strerror} (use --metrics)"
-        ) from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        raise
+    stop = stop_on_signal()
     watchdog = None
     if worker is None:
         print(summary(settings), file=sys.stderr, flush=True)
@@ -100,6 +97,24 @@ async def serve(settings: ResolverSettings, worker: int | None = None) -> int:
         http.server_close()
         thread.join(timeout=2)
     return 0
+
+
+def metrics_server(listen: str, registry: CollectorRegistry) -> tuple[WSGIServer, Thread]:
+    """/metrics of ``registry`` on ``listen`` (port 0: a free one), or a ConfigError."""
+    host, port = split_host_port(listen)
+    try:
+        return start_http_server(port, host, registry=registry)
+    except OSError as exc:
+        raise ConfigError(f"metrics {listen}: {exc.strerror} (use --metrics)") from None
+
+
+def stop_on_signal() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (in the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 async def _exit_with_parent(stop: asyncio.Event) -> None:

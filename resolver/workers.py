@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
@@ -135,21 +134,17 @@ class SummedMetrics(Collector):
 
 async def supervise(settings: ResolverSettings, summary: str) -> int:
     """The parent of ``num-threads`` workers: summed /metrics, stop on signal or on a death."""
+    from resolver.service import metrics_server, stop_on_signal
+
     workers = await asyncio.to_thread(start_workers, settings)
     registry = CollectorRegistry()
     registry.register(SummedMetrics(workers))
-    m_host, m_port = split_host_port(settings.metrics_listen)
     try:
-        http, thread = start_http_server(m_port, m_host, registry=registry)
-    except OSError as exc:
+        http, thread = metrics_server(settings.metrics_listen, registry)
+    except ConfigError:
         stop_workers(workers)
-        raise ConfigError(
-            f"metrics {settings.metrics_listen}: {exc.strerror} (use --metrics)"
-        ) from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        raise
+    stop = stop_on_signal()
     print(summary, file=sys.stderr, flush=True)
     pids = " ".join(str(w.proc.pid) for w in workers)
     print(
