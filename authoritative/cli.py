@@ -102,6 +102,21 @@ def register(subparsers: Any) -> None:
         help="concurrent TCP connections from one address (default 16)",
     )
     limits.add_argument(
+        "--rrl-rate-limit",
+        type=int,
+        metavar="N",
+        help=(
+            "response rate limiting over UDP (Knot's mod-rrl): N replies a second per bucket "
+            "(source /24 or /56, response class, name); off unless given or [authoritative.rrl]"
+        ),
+    )
+    limits.add_argument(
+        "--rrl-slip",
+        type=int,
+        metavar="N",
+        help="with RRL: every Nth limited reply goes out truncated (TC=1); 0 drops all (default 1)",
+    )
+    limits.add_argument(
         "--cache-entries",
         type=int,
         metavar="N",
@@ -156,13 +171,24 @@ def server_settings(args: argparse.Namespace) -> ServerSettings:
         from lab.config import load_config
 
         base = load_config(args.config).authoritative
-    given = {k: getattr(args, k) for k in FLAG_SETTINGS if getattr(args, k, None) is not None}
+    given: dict[str, Any] = {
+        k: getattr(args, k) for k in FLAG_SETTINGS if getattr(args, k, None) is not None
+    }
+    rrl = {} if base.rrl is None else base.rrl.model_dump()
+    for flag, key in (("rrl_rate_limit", "rate_limit"), ("rrl_slip", "slip")):
+        if getattr(args, flag, None) is not None:
+            rrl[key] = getattr(args, flag)
+    if rrl:
+        if "rate_limit" not in rrl:
+            raise ConfigError("--rrl-slip: needs --rrl-rate-limit N (or [authoritative.rrl])")
+        given["rrl"] = rrl
     values = {k: getattr(base, k) for k in ServerSettings.model_fields} | given
     try:
         return ServerSettings.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        flag = "--" + str(err["loc"][0]).replace("_", "-")
+        loc = [str(part) for part in err["loc"]]
+        flag = "--" + "-".join(loc[:2] if loc[0] == "rrl" else loc[:1]).replace("_", "-")
         raise ConfigError(f"{flag}: {err['msg']} (got {err.get('input')!r})") from None
 
 

@@ -50,6 +50,11 @@ class Sized(Protocol):
     def __len__(self) -> int: ...
 
 
+class Limited(Protocol):
+    slipped: int
+    dropped: int
+
+
 def rcode_name(rcode: int) -> str:
     try:
         return dns.rcode.to_text(dns.rcode.Rcode(rcode))
@@ -66,7 +71,10 @@ class Metrics:
         self.dropped = 0
         self.tcp_closed: defaultdict[str, int] = defaultdict(int)  # reason -> connections
         self.tcp_open: Callable[[], int] = lambda: 0
-        self.caches: dict[str, Sized] = {}  # name -> a wire cache (entries, used bytes, evictions)
+        self.caches: dict[str, Sized] = {}
+        self.rrl: Limited | None = (
+            None  # the UDP rate limiter, when configured  # name -> a wire cache (entries, used bytes, evictions)
+        )
         self.durations = [0] * (len(DURATION_BUCKETS) + 1)
         self.duration_sum = 0.0
         if registry is not None:
@@ -137,6 +145,15 @@ class _Collector(Collector):
         for reason, n in sorted(m.tcp_closed.items()):
             closed.add_metric([reason], n)
         yield closed
+        if m.rrl is not None:
+            limited = CounterMetricFamily(
+                "dnslab_authoritative_rrl_limited",
+                "UDP replies over the rate limit (mod-rrl): slipped (sent truncated) or dropped.",
+                labels=["action"],
+            )
+            limited.add_metric(["slipped"], m.rrl.slipped)
+            limited.add_metric(["dropped"], m.rrl.dropped)
+            yield limited
         cumulative = 0
         buckets = []
         for bound, count in zip((*DURATION_BUCKETS, float("inf")), m.durations, strict=True):

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import signal
 import socket
+import time
 from dataclasses import dataclass
 from typing import cast
 
 from authoritative.engine import Engine
 from authoritative.request import TCP, UDP
-from authoritative.settings import ServerSettings
+from authoritative.rrl import RateLimiter, slipped
+from authoritative.settings import RrlSettings, ServerSettings
 from authoritative.state import ServingState
 
 
@@ -29,6 +31,7 @@ class ServerLimits:
     tcp_max_per_source: int = 16
     tcp_max_message: int = 65535
     udp_buffer: int = 4 * 1024 * 1024  # SO_RCVBUF/SO_SNDBUF asked for (the kernel caps it)
+    rrl: RrlSettings | None = None  # response rate limiting over UDP (off by default)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> ServerLimits:
@@ -37,14 +40,18 @@ class ServerLimits:
             tcp_io_timeout=settings.tcp_io_timeout,
             tcp_max_connections=settings.tcp_max_connections,
             tcp_max_per_source=settings.tcp_max_per_source,
+            rrl=settings.rrl,
         )
 
 
 class UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, rrl: RateLimiter | None = None) -> None:
         self.engine = engine
         self.handle = engine.handle  # the engine object lives as long as the server
+        self.rrl = rrl
         self.transport: asyncio.DatagramTransport | None = None
+        if rrl is not None:
+            self.datagram_received = self._limited  # type: ignore[method-assign]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is not a subclass
@@ -54,6 +61,18 @@ class UdpProtocol(asyncio.DatagramProtocol):
         reply = self.handle(data, UDP, addr)
         if reply is not None:
             self.sendto(reply, addr)
+
+    def _limited(self, data: bytes, addr: tuple[str, int]) -> None:
+        """datagram_received with response rate limiting (only when configured: no cost else)."""
+        reply = self.handle(data, UDP, addr)
+        if reply is None:
+            return
+        assert self.rrl is not None
+        decision = self.rrl.decide(reply, addr[0], time.monotonic())
+        if decision == "send":
+            self.sendto(reply, addr)
+        elif decision == "slip":
+            self.sendto(slipped(reply), addr)
 
     def error_received(self, exc: Exception) -> None:  # ICMP errors: nothing to do
         pass
@@ -171,6 +190,8 @@ class AuthoritativeServer:
         self.connections: dict[TcpProtocol, None] = {}  # in the order they were accepted
         self.per_source: dict[str, int] = {}
         engine.metrics.tcp_open = lambda: len(self.connections)
+        self.rrl = None if self.limits.rrl is None else RateLimiter(self.limits.rrl)
+        engine.metrics.rrl = self.rrl
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.Server | None = None
 
@@ -227,7 +248,7 @@ class AuthoritativeServer:
             sock.close()
             raise
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: UdpProtocol(self.engine), sock=sock
+            lambda: UdpProtocol(self.engine, self.rrl), sock=sock
         )
         self.udp = transport
         return str(bound[0]), int(bound[1])

@@ -98,9 +98,19 @@ def knot_conf(
     zones: Sequence[Zone],
     workers: int = 1,
     log_level: str = "info",
+    rrl: tuple[int, int] | None = None,
 ) -> str:
+    """The configuration; ``rrl = (rate_limit, slip)`` adds mod-rrl as a global module."""
     zone_lines = "\n".join(f'  - domain: {z.origin}\n    file: "{z.path.resolve()}"' for z in zones)
-    return KNOT_CONF.format(
+    conf = KNOT_CONF
+    if rrl is not None:
+        module = f"mod-rrl:\n  - id: rrl\n    rate-limit: {rrl[0]}\n    slip: {rrl[1]}\n"
+        conf = conf.replace("template:\n  - id: default\n", module + "template:\n  - id: default\n")
+        conf = conf.replace(
+            "    semantic-checks: off\n",
+            "    semantic-checks: off\n    global-module: mod-rrl/rrl\n",
+        )
+    return conf.format(
         rundir=workdir / "run",
         storage=workdir / "storage",
         host=host,
@@ -120,13 +130,14 @@ def start_knot(
     workers: int = 1,
     log_level: str = "info",
     name: str = "knotd",
+    rrl: tuple[int, int] | None = None,
 ) -> Endpoint:
     """Start knotd serving ``zones`` and wait until it answers for every zone."""
     (workdir / "run").mkdir(parents=True, exist_ok=True)
     (workdir / "storage").mkdir(parents=True, exist_ok=True)
     port = quiet_port(host)
     conf = workdir / "knot.conf"
-    conf.write_text(knot_conf(workdir, host, port, zones, workers, log_level))
+    conf.write_text(knot_conf(workdir, host, port, zones, workers, log_level, rrl))
     child = group.start(name, [knotd, "-c", str(conf)])
     group.wait_ready(child, udp_dns_ready(host, port))
     for zone in zones:  # zones load in the background after the socket is up
