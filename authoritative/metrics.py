@@ -161,7 +161,7 @@ class _Collector(Collector):
             buckets.append((str(bound) if bound != float("inf") else "+Inf", cumulative))
         yield HistogramMetricFamily(
             "dnslab_authoritative_query_duration_seconds",
-            "Time to answer one query inside the server (parse to reply bytes); one query in 8 is timed.",
+            "Time to answer one query inside the server (parse to reply bytes); the first of every 8 queries is timed (a systematic sample: _count is the number timed).",
             buckets=buckets,
             sum_value=m.duration_sum,
         )
