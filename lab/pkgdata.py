@@ -1,4 +1,5 @@
-"""Files shipped inside the package: the default ``lab.toml``, its zones and the scenarios.
+"""Files shipped inside the package: the default ``lab.toml``, its zones, the scenarios and
+the Prometheus rules (``observability/rules``).
 
 In the repository ``lab/data/`` holds links to ``lab.toml``, ``zones/`` and ``scenarios/``;
 a wheel (the container image) carries copies. ``importlib.resources`` finds them either way,
@@ -22,3 +23,8 @@ def default_lab_toml() -> Path:
 
 def scenario_dir() -> Path:
     return data_dir() / "scenarios"
+
+
+def rules_dir() -> Path:
+    """Prometheus recording/alerting rules (``dnslab up --prometheus`` loads them)."""
+    return data_dir() / "rules"

@@ -38,6 +38,22 @@ def register(sub: Any) -> None:
     up.add_argument(
         "--status-every", type=float, default=2.0, help="seconds between status lines (default 2)"
     )
+    up.add_argument(
+        "--prometheus",
+        nargs="?",
+        const="127.0.0.1:9090",
+        metavar="HOST:PORT",
+        help="also start a local Prometheus (Debian's /usr/bin/prometheus) scraping the lab and "
+        "the drill exporter, on HOST:PORT (default 127.0.0.1:9090); prints how to point "
+        "Grafana at it",
+    )
+    up.add_argument(
+        "--drill-metrics",
+        default="127.0.0.1:9310",
+        metavar="HOST:PORT",
+        help="with --prometheus: where drills against this lab serve their metrics (the "
+        "address `dnslab drill --attach --metrics` uses; default 127.0.0.1:9310)",
+    )
     up.set_defaults(handler=handle_up)
 
     drill: argparse.ArgumentParser = sub.add_parser(
@@ -64,27 +80,76 @@ def register(sub: Any) -> None:
         action="store_true",
         help="run the same drill on a virtual clock (no processes, seconds of CPU)",
     )
+    drill.add_argument(
+        "--metrics",
+        metavar="HOST:PORT|off",
+        help="serve the drill's Prometheus series on http://HOST:PORT/metrics while it runs "
+        "(default 127.0.0.1:9310 for live drills, off with --sim); see docs/observability.md",
+    )
+    drill.add_argument(
+        "--metrics-linger",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="after the drill, if anything scraped /metrics, keep serving until one more scrape "
+        "is answered (so the last samples reach Prometheus), at most S seconds (default 15)",
+    )
+    drill.add_argument(
+        "--openmetrics",
+        type=Path,
+        metavar="FILE",
+        help="also write the drill's series as timestamped OpenMetrics text (ending now), for "
+        "`promtool tsdb create-blocks-from openmetrics FILE DIR` backfill (useful with --sim)",
+    )
     drill.set_defaults(handler=handle_drill)
 
 
 def handle_up(args: argparse.Namespace) -> int:
+    from lab.drill.metrics_server import parse_listen
     from lab.up import run_up
 
-    return run_up(args.config, args.logs, args.status_every)
+    parse_listen(args.drill_metrics)
+    return run_up(args.config, args.logs, args.status_every, args.prometheus, args.drill_metrics)
 
 
 def handle_drill(args: argparse.Namespace) -> int:
-    from lab.drill.runner import DrillOptions, parse_ttls, run_drill
+    import contextlib
+    import sys
+
+    from lab.config import load_config
+    from lab.drill import metrics_server
+    from lab.drill.events import EventSink
+    from lab.drill.openmetrics import OpenMetricsRecorder
+    from lab.drill.runner import DrillOptions, config_path, parse_ttls, run_drill
     from lab.up import sigterm_as_interrupt
 
-    opts = DrillOptions(
-        scenario=args.scenario,
-        ttls=parse_ttls(args.ttl) if args.ttl else None,
-        clients=args.clients,
-        out=args.out,
-        config=args.config,
-        attach=args.attach,
-        sim=args.sim,
-    )
-    with sigterm_as_interrupt():  # SIGTERM takes the same cleanup path as Ctrl-C
-        return run_drill(opts)
+    listen = args.metrics or ("off" if args.sim else metrics_server.DEFAULT_LISTEN)
+    if listen != "off":
+        metrics_server.parse_listen(listen)  # a bad flag fails before anything starts
+    regions = list(load_config(config_path(args.config)).regions)
+    sinks: list[EventSink] = []
+    with sigterm_as_interrupt(), contextlib.ExitStack() as stack:  # SIGTERM: Ctrl-C's cleanup
+        if listen != "off":
+            live = stack.enter_context(
+                metrics_server.serving(listen, args.metrics_linger, regions, sys.stderr)
+            )
+            if live is not None:
+                sinks.append(live)
+        recorder = OpenMetricsRecorder(regions) if args.openmetrics else None
+        if recorder is not None:
+            sinks.append(recorder)
+        opts = DrillOptions(
+            scenario=args.scenario,
+            ttls=parse_ttls(args.ttl) if args.ttl else None,
+            clients=args.clients,
+            out=args.out,
+            config=args.config,
+            attach=args.attach,
+            sim=args.sim,
+            sinks=tuple(sinks),
+        )
+        rc = run_drill(opts)
+        if recorder is not None:
+            n = recorder.write(args.openmetrics)
+            print(f"openmetrics: {n} samples in {args.openmetrics}", file=sys.stderr)
+        return rc

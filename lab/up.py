@@ -393,8 +393,15 @@ def wait_all_up(status_url: str, regions: list[str], timeout: float) -> None:
         ) from None
 
 
-def run_up(config: Path | None, log_root: Path | None = None, status_every: float = 2.0) -> int:
-    """Start the lab, print what runs where, show a live status until Ctrl-C/SIGTERM, stop all."""
+def run_up(
+    config: Path | None,
+    log_root: Path | None = None,
+    status_every: float = 2.0,
+    prometheus: str | None = None,
+    drill_metrics: str = "127.0.0.1:9310",
+) -> int:
+    """Start the lab, print what runs where, show a live status until Ctrl-C/SIGTERM, stop all.
+    With ``prometheus`` (a HOST:PORT) also a local Prometheus scraping it (``lab.prometheus``)."""
     from lab.config import load_config
     from lab.drill.runner import config_path
     from lab.drill.status import status_line
@@ -422,6 +429,9 @@ def run_up(config: Path | None, log_root: Path | None = None, status_every: floa
         try:
             lab.start(on_ready=on_ready)
             write_current(comps, files, cfg_file)
+            if prometheus is not None:
+                workdir = log_dir.parent / "prometheus"
+                _start_prometheus(lab, cfg, comps, workdir, prometheus, drill_metrics)
             print(
                 f"lab ready: dig @{cfg.authoritative.listen.replace(':', ' -p ')} www.lab.example; "
                 "Ctrl-C stops everything",
@@ -441,3 +451,23 @@ def run_up(config: Path | None, log_root: Path | None = None, status_every: floa
             clear_current()
             print(f"stopped {n} processes", flush=True)
     return 0
+
+
+def _start_prometheus(
+    lab: Lab, cfg: LabConfig, comps: list[Component], workdir: Path, listen: str, drill: str
+) -> None:
+    from lab import prometheus as prom
+    from lab.pkgdata import rules_dir
+
+    rules = sorted(p for p in rules_dir().glob("*.rules.yml"))
+    conf = prom.scrape_config(cfg, comps, drill, [p.resolve() for p in rules])
+    child = prom.start(lab.group, conf, workdir, listen)
+    lab.children["prometheus"] = child  # in the status line's dead list and the stop count
+    with (lab.log_dir / PIDS_FILE).open("a") as fh:
+        fh.write(f"prometheus {child.pid}\n")
+    print(
+        f"  ready  {'prometheus':<22} pid {child.pid:<7} http://{listen}  "
+        f"(config {workdir / 'prometheus.yml'}; drill metrics scraped at {drill})",
+        flush=True,
+    )
+    print(f"  {prom.grafana_hint(listen)}", flush=True)

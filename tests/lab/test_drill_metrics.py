@@ -1,0 +1,157 @@
+"""The drill's exporter as an event sink, driven by the simulated drill (virtual clock).
+
+The simulation publishes the same typed events as a live drill, so these check the sink's
+arithmetic against the drill's own results (``results.summarise``) deterministically.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from lab.drill.events import ClientRequest, FaultCleared, FaultInjected, RunFinished, RunStarted
+from lab.drill.metrics import WINDOW_BUCKETS, DrillMetrics, bucket_width
+from lab.drill.results import summarise
+from lab.drill.scenario import Scenario, load_scenario
+from lab.drill.sim import simulate
+from tests.observability.promql import histogram_quantile
+
+REGIONS = ("us-east", "eu-west", "ap-south")
+
+
+def value(reg: CollectorRegistry, name: str, **labels: str) -> float:
+    v = reg.get_sample_value(name, labels)
+    assert v is not None, f"{name}{labels} not exported"
+    return v
+
+
+def buckets(reg: CollectorRegistry, ttl: str, scenario: str) -> list[tuple[float, float]]:
+    by_le: dict[float, float] = {}
+    for metric in reg.collect():
+        if metric.name != "dnslab_drill_stale_window_seconds":
+            continue
+        for s in metric.samples:
+            if s.name.endswith("_bucket") and s.labels["ttl"] == ttl:
+                le = float(s.labels["le"])
+                by_le[le] = by_le.get(le, 0.0) + s.value
+    return sorted(by_le.items())
+
+
+@pytest.fixture(scope="module")
+def drill() -> tuple[Scenario, CollectorRegistry, DrillMetrics, list[dict[str, Any]]]:
+    sc = load_scenario(None)
+    reg = CollectorRegistry()
+    sink = DrillMetrics(reg, REGIONS)
+    runs = [summarise(simulate(sc, ttl, sinks=(sink,))) for ttl in (5, 30)]
+    return sc, reg, sink, runs
+
+
+def test_histogram_counts_every_affected_client(drill: Any) -> None:
+    sc, reg, sink, runs = drill
+    assert sink.mismatches == []
+    for run in runs:
+        ttl = str(run["ttl"])
+        assert run["clients_affected"] > 10
+        for name, prof in run["by_profile"].items():
+            labels = {"scenario": sc.name, "ttl": ttl, "profile": name}
+            count = value(reg, "dnslab_drill_stale_window_seconds_count", **labels)
+            assert count == prof["clients_affected"], (ttl, name)
+            censored = value(reg, "dnslab_drill_stale_windows_censored_total", **labels)
+            assert censored == prof["censored"], (ttl, name)
+            if prof["clients_affected"]:
+                longest = value(reg, "dnslab_drill_stale_window_max_seconds", **labels)
+                assert longest == pytest.approx(prof["stale_window_s"]["max"], abs=1e-3)
+
+
+def test_quantiles_agree_with_results_within_a_bucket(drill: Any) -> None:
+    sc, reg, _sink, runs = drill
+    for run in runs:
+        b = buckets(reg, str(run["ttl"]), sc.name)
+        assert b[-1] == (math.inf, run["clients_affected"])
+        for q, key in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
+            est = histogram_quantile(q, b)
+            measured = run["stale_window_s"][key]
+            assert abs(est - measured) <= bucket_width(est), (run["ttl"], key, est, measured)
+
+
+def test_requests_and_dead_region_clients(drill: Any) -> None:
+    sc, reg, _sink, runs = drill
+    for run in runs:
+        ttl = str(run["ttl"])
+        total = sum(
+            value(
+                reg, "dnslab_drill_requests_total", scenario=sc.name, ttl=ttl, region=r, outcome=o
+            )
+            for r in REGIONS
+            for o in ("ok", "failed")
+            if reg.get_sample_value(
+                "dnslab_drill_requests_total",
+                {"scenario": sc.name, "ttl": ttl, "region": r, "outcome": o},
+            )
+            is not None
+        )
+        assert total == run["requests"]
+        failed = value(
+            reg, "dnslab_drill_requests_total",
+            scenario=sc.name, ttl=ttl, region=run["dead_region"], outcome="failed",
+        )  # fmt: skip
+        assert failed == run["failed_requests"]
+        # the run is over: nobody is counted on the dead region any more
+        for metric in reg.collect():
+            if metric.name == "dnslab_drill_dead_region_clients":
+                assert all(s.value == 0 for s in metric.samples if s.labels["ttl"] == ttl)
+        assert value(reg, "dnslab_drill_run_active", scenario=sc.name, ttl=ttl) == 0
+        det = value(reg, "dnslab_drill_detection_delay_seconds",
+                    scenario=sc.name, ttl=ttl, region=run["dead_region"])  # fmt: skip
+        assert det == pytest.approx(run["detection_s"], abs=1e-3)
+        prop = value(reg, "dnslab_drill_propagation_delay_seconds",
+                     scenario=sc.name, ttl=ttl, region=run["dead_region"])  # fmt: skip
+        assert prop == pytest.approx(run["propagation_s"], abs=1e-3)
+        kills = value(reg, "dnslab_drill_fault_events_total",
+                      scenario=sc.name, ttl=ttl, region=run["dead_region"], action="kill")  # fmt: skip
+        assert kills == 1
+
+
+def test_windows_close_live_and_the_gauge_follows() -> None:
+    """Events by hand: the window is observed when the client first goes elsewhere."""
+    reg = CollectorRegistry()
+    m = DrillMetrics(reg, REGIONS)
+    labels = {"scenario": "s", "ttl": "5", "location": "eu", "profile": "honours-ttl"}
+
+    def req(t: float, client: int, region: str, ok: bool = True) -> ClientRequest:
+        return ClientRequest(t, client, "honours-ttl", "eu", region, ok, False)
+
+    m.publish(RunStarted(0.0, 5, "sim", "s", 2, 20.0))
+    m.publish(req(1.0, 1, "eu-west"))
+    m.publish(req(1.0, 2, "eu-west"))
+    m.publish(FaultInjected(2.0, "eu-west", "kill", "kill"))
+    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 2
+    assert value(reg, "dnslab_drill_fault_active", scenario="s", ttl="5", region="eu-west") == 1
+    m.publish(req(3.0, 1, "eu-west", ok=False))
+    m.publish(req(4.5, 1, "us-east"))  # client 1: window 3.0 - 2.0 closes now
+    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 1
+    hist = {"scenario": "s", "ttl": "5", "profile": "honours-ttl"}
+    assert value(reg, "dnslab_drill_stale_window_seconds_count", **hist) == 1
+    assert value(reg, "dnslab_drill_stale_window_seconds_sum", **hist) == pytest.approx(1.0)
+    m.publish(req(5.0, 2, "us-east"))  # client 2: last dead request was before the fault: 0
+    assert value(reg, "dnslab_drill_stale_window_seconds_count", **hist) == 2
+    assert value(reg, "dnslab_drill_stale_window_seconds_sum", **hist) == pytest.approx(1.0)
+    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 0
+    m.publish(req(6.0, 2, "eu-west"))  # sent back: a reopened window is reported, not hidden
+    assert m.mismatches
+    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 1
+    m.publish(FaultCleared(7.0, "eu-west", "restart"))
+    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 0
+    assert value(reg, "dnslab_drill_stale_window_seconds_count", **hist) == 2
+    assert value(reg, "dnslab_drill_fault_active", scenario="s", ttl="5", region="eu-west") == 0
+    m.publish(RunFinished(20.0, 5, "sim"))
+    assert value(reg, "dnslab_drill_run_active", scenario="s", ttl="5") == 0
+
+
+def test_buckets_cover_long_windows() -> None:
+    assert list(WINDOW_BUCKETS) == sorted(WINDOW_BUCKETS)
+    assert bucket_width(0.1) == 0.25 and bucket_width(7.2) == 0.5 and bucket_width(25) == 1
+    assert WINDOW_BUCKETS[-1] >= 3600
