@@ -2,7 +2,7 @@
 
 The unit of a counter is ``_total``; of a histogram ``_seconds`` (durations); of a gauge its
 last word: a base unit (seconds, bytes, ratio), the thing it counts (clients, entries,
-subscribers, connections) or a 0/1 state (up, active, forced). Labels are of bounded cardinality (never a
+subscribers, connections) or a 0/1 state (up, active, forced, expired). Labels are of bounded cardinality (never a
 client address or a query name). The live test (tests/integration/test_observability_live.py)
 applies the same rule to every name a real Prometheus scraped from a running lab and drill.
 """
@@ -14,7 +14,7 @@ import re
 from tests.observability.components import COMPONENTS, families
 
 GAUGE_UNITS = {"seconds", "bytes", "ratio", "clients", "connections", "entries", "subscribers",
-               "up", "active", "forced"}  # fmt: skip
+               "up", "active", "forced", "expired"}  # fmt: skip
 BOUNDED_LABELS = {
     "checker", "region", "outcome", "state", "status", "kind", "fault", "transport", "qtype",
     "rcode", "service", "location", "scenario", "ttl", "profile", "action", "reason", "le",
