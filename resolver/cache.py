@@ -115,7 +115,7 @@ class Cache(Generic[T]):
         # per question: a number that changes whenever any of its entries is stored or dropped
         # (never reused), so a memo of an answer (resolver/wirememo.py) checks in O(1) that the
         # cache would still pick the same entry
-        self.generations: dict[Hashable, int] = {}  # read-only outside; see generation()
+        self._generations: dict[Hashable, list[int]] = {}  # a one-element cell per question
         self._next_generation = 0
         self.evictions = 0
 
@@ -125,11 +125,23 @@ class Cache(Generic[T]):
     def generation(self, question: Hashable) -> int:
         """Changes (to a value never seen before) whenever an entry of ``question`` comes or
         goes; 0 when it has none."""
-        return self.generations.get(question, 0)
+        cell = self._generations.get(question)
+        return 0 if cell is None else cell[0]
+
+    def generation_cell(self, question: Hashable) -> list[int]:
+        """The live cell holding ``generation(question)``: a fast path keeps it and compares
+        ``cell[0]`` without hashing the question again. A question whose last entry goes gets
+        its cell set to 0 and a new cell later, so a kept cell never matches again."""
+        cell = self._generations.get(question)
+        return [0] if cell is None else cell
 
     def _touch(self, question: Hashable) -> None:
         self._next_generation += 1
-        self.generations[question] = self._next_generation
+        cell = self._generations.get(question)
+        if cell is None:
+            self._generations[question] = [self._next_generation]
+        else:
+            cell[0] = self._next_generation
 
     def servable(self, entry: Entry[T], now: float) -> bool:
         if entry.fresh(now):
@@ -223,7 +235,7 @@ class Cache(Generic[T]):
         if not scoped:
             del self._scopes[question]
             del self._prefixes[question]
-            del self.generations[question]
+            self._generations.pop(question)[0] = 0
 
 
 def _candidates(prefixes: dict[tuple[int, int], int], subnet: ClientSubnet | None) -> list[Scope]:

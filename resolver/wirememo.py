@@ -42,6 +42,7 @@ class Memo:
     question: Question
     entry: Entry[Sections]
     generation: int  # the cache's generation of the question when the memo was made
+    cell: list[int]  # the cache's live generation cell of the question
     expires_at: float  # the entry's first instant not fresh
     base: float  # floor(stored) for whole seconds, stored for the exact clock
     prefetch_from: float | None  # ask the prefetch rule only from then on
@@ -60,7 +61,6 @@ class WireMemo:
         self._ecs = ecs_enabled(s)
         self._whole = s.ttl_clock == "seconds"
         self._original = s.serve_original_ttl
-        self._generations = core.cache.generations
 
     def __len__(self) -> int:
         return len(self._memos)
@@ -68,6 +68,8 @@ class WireMemo:
     def key(self, wire: bytes, client: str, max_size: int | None) -> Hashable:
         if self._ecs:
             return (wire[2:], max_size, self._subnet(client))
+        if max_size is None:
+            return wire[2:]  # UDP, no ECS: the bytes alone (never equal to a tuple key)
         return (wire[2:], max_size)
 
     def answer(self, key: Hashable, wire: bytes, now: float) -> tuple[bytes, Memo, bool] | None:
@@ -75,7 +77,7 @@ class WireMemo:
         memo = self._memos.get(key)
         if memo is None:
             return None
-        if now >= memo.expires_at or self._generations.get(memo.question, 0) != memo.generation:
+        if now >= memo.expires_at or memo.cell[0] != memo.generation:
             del self._memos[key]
             return None
         if self._original:
@@ -122,6 +124,7 @@ class WireMemo:
             request.question,
             entry,
             cache.generation(request.question),
+            cache.generation_cell(request.question),
             entry.expires_at,
             base,
             cache.policy.prefetch_from(entry),

@@ -196,3 +196,26 @@ def test_thousands_of_scopes_are_looked_up_without_a_scan() -> None:
     other = cache.get(Q, ClientSubnet.from_text("192.0.2.0", 24), 1.0)
     assert other is not None and other.entry.payload == "everyone"
     assert table.probes == 4
+
+
+def test_generation_changes_whenever_an_entry_of_the_question_comes_or_goes() -> None:
+    """What the stored-wire fast path relies on to skip the scope walk (resolver/wirememo.py)."""
+    from resolver.ecs import IPV4, Scope
+
+    cache: Cache[str] = Cache(CachePolicy(max_entries=2))
+    other = ("other.lab.example.", 1, 1)
+    assert cache.generation(Q) == 0
+    cache.put(Q, GLOBAL, "a", 10, 100.0)
+    first = cache.generation(Q)
+    cell = cache.generation_cell(Q)
+    assert first and cell[0] == first
+    cache.put(other, GLOBAL, "o", 10, 100.0)
+    assert cell[0] == first  # another question: unchanged
+    cache.put(Q, Scope(IPV4, 24, 0x7F020300), "scoped", 10, 100.0)  # evicts `other` (LRU)
+    assert cell[0] not in (0, first)
+    second = cell[0]
+    cache.purge(200.0)  # everything expired: the question's last entry goes
+    assert cell[0] == 0 and cache.generation(Q) == 0
+    cache.put(Q, GLOBAL, "again", 10, 300.0)
+    assert cache.generation(Q) not in (0, first, second)  # never a value seen before
+    assert cell[0] == 0  # the old cell never matches again
