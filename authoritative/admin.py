@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from authoritative.explain import explain
 from authoritative.geo import Client, geomap_from_config
 from authoritative.geo_runtime import GeoRuntime
+from authoritative.server import workers_note
 from lab.errors import ConfigError, LabError
 
 TOKEN_ENV = "DNSLAB_ADMIN_TOKEN"
@@ -276,13 +277,20 @@ async def serve_geo(
     args: argparse.Namespace,
     registry: CollectorRegistry,
     base: Any,
+    pool: Any = None,
 ) -> None:
-    """Run the DNS server with GeoDNS services, the admin API and the health feeds until a signal."""
+    """Run the DNS server with GeoDNS services, the admin API and the health feeds until a signal.
+    With ``pool`` (--workers, authoritative/workers.py) every health change is fanned out."""
     from authoritative.geo_zones import GeoSetup, write_admin_state
 
     setup = GeoSetup(args, base)
     cfg, state = setup.load()
     runtime = GeoRuntime(cfg, state, server.swap, registry)
+    if pool is not None:
+        from authoritative.workers import WorkerSums
+
+        runtime.on_publish = lambda inputs: pool.broadcast(("inputs", inputs))
+        server.engine.metrics.peers = runtime.metrics.answers.peers = WorkerSums(pool)
     if cfg.authoritative.admin_state:
         runtime.restore(setup.forced)
     secret = cfg.secret(getattr(args, "secret_file", None), "dnslab authoritative")
@@ -316,6 +324,8 @@ async def serve_geo(
         # read and check everything off the loop; raises before anything changes
         new_cfg, new_state = await asyncio.to_thread(setup.load)
         geomap = await asyncio.to_thread(geomap_from_config, new_cfg)
+        if pool is not None:  # it loads: every worker reads the files itself
+            pool.broadcast(("reload",))
         runtime.load(new_cfg, new_state, geomap)  # on the loop: one swap
         if new_cfg.authoritative.admin_state:
             runtime.restore(setup.forced)
@@ -330,7 +340,13 @@ async def serve_geo(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     sock = _bind_admin(admin, a_host, int(a_port))
-    bound_host, bound_port = await server.start(host, port)
+    bound_host, bound_port = await server.start(host, port, reuse_port=pool is not None)
+    watch = None
+    if pool is not None:
+        pool.attach(loop)
+        await pool.wait_ready()
+        runtime.on_publish(runtime.inputs)  # what this worker had before the others listened
+        watch = asyncio.create_task(pool.watch(stop))
     web_task = asyncio.create_task(web.serve(sockets=[sock]))
     while not web.started:
         if web_task.done():
@@ -351,7 +367,7 @@ async def serve_geo(
         )
     if runtime.restored:
         print(f"health view restored from {runtime.restored}", file=sys.stderr)
-    print(f"ready authoritative {bound_host}:{bound_port}", flush=True)
+    print(f"ready authoritative {bound_host}:{bound_port}{workers_note(pool)}", flush=True)
     await stop.wait()
     await feeds.stop()
     saver_task.cancel()
@@ -361,3 +377,9 @@ async def serve_geo(
     with contextlib.suppress(Exception):
         await asyncio.wait_for(web_task, 3.0)
     await server.stop()
+    if pool is not None:
+        assert watch is not None
+        watch.cancel()
+        pool.stop()
+        if pool.died is not None and pool.died.is_set():
+            raise SystemExit(1)

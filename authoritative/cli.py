@@ -128,6 +128,17 @@ def register(subparsers: Any) -> None:
         metavar="BYTES",
         help="estimated bytes of all wire caches together (default 67108864 = 64 MiB)",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help=(
+            "answer with N processes sharing the address (SO_REUSEPORT; default 1). The "
+            "first one also runs the admin API and the health feeds and hands every health "
+            "change to the others, so all answer from one health view; /metrics sums them"
+        ),
+    )
     serve.set_defaults(handler=run_server)
 
     check = subparsers.add_parser(
@@ -229,28 +240,62 @@ def run_server(args: argparse.Namespace) -> int:
         raise ConfigError(
             "give at least one --zone FILE|ORIGIN=FILE, or --config lab.toml with zones"
         )
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: must be at least 1")
     zones = load_zones(args.zone, warn=lambda w: print(w, file=sys.stderr))
     identity = args.identity if args.identity is not None else socket.gethostname()
     server_version = args.server_version
     if server_version is None:
         server_version = f"dnslab {version('dnslab')}"
-    state = ServingState(zones, chaos=chaos_names(identity, server_version))
-    registry = CollectorRegistry()
-    engine = Engine(
-        state,
-        Metrics(registry),
-        cache_size=settings.cache_entries,
-        nsid=identity.encode()[:255],
-        cache_bytes=settings.cache_bytes,
-    )
-    server = AuthoritativeServer(engine, ServerLimits.from_settings(settings))
+    chaos = chaos_names(identity, server_version)
+    geo = bool(args.config or args.admin)
+
+    def build() -> tuple[AuthoritativeServer, CollectorRegistry, ServingState]:
+        state = ServingState(zones, chaos=chaos)
+        registry = CollectorRegistry()
+        engine = Engine(
+            state,
+            Metrics(registry),
+            cache_size=settings.cache_entries,
+            nsid=identity.encode()[:255],
+            cache_bytes=settings.cache_bytes,
+        )
+        return AuthoritativeServer(engine, ServerLimits.from_settings(settings)), registry, state
+
+    pool = None
+    if args.workers > 1:  # fork before any event loop: the zones are shared copy-on-write
+        from authoritative.workers import follow_geo, follow_static, fork_workers, reserve_port
+
+        try:
+            port, held = reserve_port(host, port)
+        except OSError as exc:
+            raise ConfigError(
+                f"--listen {args.listen}: cannot bind: {exc.strerror or exc}"
+            ) from None
+
+        def worker(index: int, down: int, up: int) -> int:
+            for s in held:
+                s.close()
+            server, registry, state = build()
+            if geo:
+                uvloop.run(follow_geo(server, host, port, args, registry, state, down, up))
+            else:
+                uvloop.run(follow_static(server, host, port, down, up))
+            return 0
+
+        pool = fork_workers(args.workers, worker)
+        pool.held = held
+    server, registry, state = build()
     try:
-        if args.config or args.admin:  # GeoDNS services and the admin API (engineer geo)
+        if geo:  # GeoDNS services and the admin API (engineer geo)
             from authoritative.admin import serve_geo
 
-            uvloop.run(serve_geo(server, host, port, args, registry, state))
+            uvloop.run(serve_geo(server, host, port, args, registry, state, pool))
         else:
-            uvloop.run(serve_until_signal(server, host, port, "authoritative"))
+            uvloop.run(serve_until_signal(server, host, port, "authoritative", pool))
     except OSError as exc:
         raise ConfigError(f"--listen {args.listen}: cannot bind: {exc.strerror or exc}") from None
+    finally:
+        if pool is not None:
+            pool.stop()
     return 0

@@ -13,8 +13,10 @@ with the answer's scope. Checks run in Knot DNS 3.2's order (see ``_answer``).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Hashable
+from typing import Any
 
 import dns.name
 
@@ -38,6 +40,7 @@ from authoritative.wirecache import DEFAULT_BYTES, DEFAULT_ENTRIES, Budget, LruC
 AnswerKey = tuple[bytes, int, int, tuple[int, int, int], Hashable]
 AnswerEntry = tuple[bytes, int, int, int, int]  # wire, rcode, ECS scope, OPT RDLENGTH at, ECS at
 ExactEntry = tuple[bytes, tuple[str, int, int]]  # reply after the ID, metrics key
+GeoEntry = tuple[bytes, tuple[str, int, int], Any]  # ... and the geo answer counter
 
 AXFR = 252
 IXFR = 251
@@ -78,6 +81,13 @@ class Engine:
             UDP: LruCache(cache_size, self.budget),
             TCP: LruCache(cache_size, self.budget),
         }
+        # GeoDNS names on the fast path (answer fixed for the state's life): the query bytes
+        # after the ID (ECS decided), or (bytes, source address) -> (reply after the ID,
+        # metrics key, answer counter)
+        self.exact_geo: dict[str, LruCache[bytes | tuple[bytes, str], GeoEntry]] = {
+            UDP: LruCache(cache_size, self.budget),
+            TCP: LruCache(cache_size, self.budget),
+        }
         # dynamic names: (query bytes after the ID, variant) -> (reply after the ID, rcode)
         self.exact_dynamic: dict[str, LruCache[tuple[bytes, Hashable], tuple[bytes, int]]] = {
             UDP: LruCache(cache_size, self.budget),
@@ -89,6 +99,8 @@ class Engine:
             "exact_tcp": self.exact[TCP],
             "dynamic_udp": self.exact_dynamic[UDP],
             "dynamic_tcp": self.exact_dynamic[TCP],
+            "geo_udp": self.exact_geo[UDP],
+            "geo_tcp": self.exact_geo[TCP],
         }
         self.sequence = 0  # queries seen; the 1st of every SAMPLE is timed (duration histogram)
 
@@ -101,6 +113,8 @@ class Engine:
         self.cache.clear()
         for dyn in self.exact_dynamic.values():
             dyn.clear()
+        for geo in self.exact_geo.values():
+            geo.clear()
         if not (
             state.zones is old.zones
             and state.chaos is old.chaos
@@ -128,6 +142,15 @@ class Engine:
             m.cache_hits += 1
             m.queries[hit[1]] += 1
             return data[:2] + hit[0]
+        geo = self.exact_geo[transport]
+        if geo:  # GeoDNS: decided by the query's ECS, or by its bytes and source address
+            found = geo.get(data[2:]) or geo.get((data[2:], client[0]))
+            if found is not None:
+                m.cache_hits += 1
+                m.queries[found[1]] += 1
+                if found[2] is not None:
+                    found[2].inc()
+                return data[:2] + found[0]
         try:
             q = parse(data)
         except Drop:
@@ -169,17 +192,23 @@ class Engine:
         name_key = data[12 : q.name_end].lower()
         state = self.state
         variant: Hashable = None
+        planned: tuple[Hashable, Any, float] | None = None
+        until = math.inf
         request: Request | None = None
         dynamic = False
         if state.dynamic_wire:
             provider = state.dynamic_wire.get(name_key)
             if provider is not None:
                 dynamic = True
-                fast = getattr(provider, "fast_variant", None)
-                variant = None if fast is None else fast(ecs, client)
-                if variant is None:
+                fast = getattr(provider, "fast_plan", None)
+                planned = None if fast is None else fast(ecs, client)
+                if planned is None:
                     request = make_request(data, q, transport, client)
                     variant = provider.variant(request)
+                else:
+                    variant, counter, until = planned
+                    if counter is not None:
+                        counter.inc()
                 hit = self.exact_dynamic[transport].get((data[2:], variant))
                 if hit is not None:  # the same query bytes and the same answer: no patching
                     self.metrics.cache_hits += 1
@@ -238,6 +267,17 @@ class Engine:
             self.exact_dynamic[transport].put(
                 (data[2:], variant), (reply[2:], entry[1]), len(data) + len(reply)
             )
+            if planned is not None and until == math.inf:
+                # the variant is a function of the query bytes (ECS) or of bytes and source
+                # address, for as long as this state serves: keep the reply by those
+                by: bytes | tuple[bytes, str] = (
+                    data[2:] if ecs is not None and ecs.source > 0 else (data[2:], client[0])
+                )
+                self.exact_geo[transport].put(
+                    by,
+                    (reply[2:], (transport, q.qtype, entry[1]), planned[1]),
+                    len(data) + len(reply),
+                )
         return reply, entry[1]
 
     def _signed(self, data: bytes, q: Query, transport: str) -> bytes | None:

@@ -133,6 +133,8 @@ class GeoRuntime:
         self.started = self.clock.now()
         self.feeds_seen: dict[str, bool] = {}
         self.on_force: Callable[[dict[str, bool]], None] = lambda forced: None
+        # --workers: worker 0 hands every published input set to the other workers
+        self.on_publish: Callable[[HealthInputs], None] = lambda inputs: None
         self.live: list[ServiceProvider] = []  # the providers of the state now serving
         self.signature: tuple[object, ...] = ()  # what their answers were decided on
         self.on_health_change: Callable[[], None] = lambda: None
@@ -209,6 +211,7 @@ class GeoRuntime:
         stay and the live providers just read the new times: no swap, no cache flushed."""
         services = self.services()
         signature = decision_signature(services.view)
+        self.on_publish(self.inputs)
         if not rebuild and self.live and signature == self.signature:
             for provider in self.live:
                 provider.retime(services)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import dns.rcode
 import dns.rdatatype
@@ -77,6 +77,7 @@ class Metrics:
         )
         self.durations = [0] * (len(DURATION_BUCKETS) + 1)
         self.duration_sum = 0.0
+        self.peers: Any = None  # --workers: the other workers' counters (workers.WorkerSums)
         if registry is not None:
             registry.register(_Collector(self))
 
@@ -97,7 +98,10 @@ class _Collector(Collector):
             labels=["transport", "qtype", "rcode"],
         )
         merged: defaultdict[tuple[str, str, str], int] = defaultdict(int)
-        for (transport, qtype, rcode), n in list(m.queries.items()):
+        counted = list(m.queries.items())
+        if m.peers is not None:
+            counted += list(m.peers.queries().items())
+        for (transport, qtype, rcode), n in counted:
             merged[(transport, QTYPE_BUCKETS.get(qtype, "other"), rcode_name(rcode))] += n
         for labels, n in sorted(merged.items()):
             queries.add_metric(list(labels), n)
@@ -108,6 +112,8 @@ class _Collector(Collector):
             ("handler_errors", "Exceptions while answering (answered SERVFAIL).", m.handler_errors),
             ("dropped", "Packets dropped without a reply (malformed or not a query).", m.dropped),
         ):
+            if m.peers is not None:
+                value += m.peers.plain(name)
             yield CounterMetricFamily(f"dnslab_authoritative_{name}", doc, value=value)
         entries = GaugeMetricFamily(
             "dnslab_authoritative_cache_entries",
@@ -176,6 +182,7 @@ class Tally:
     ) -> None:
         self.name, self.documentation, self.label_names = name, documentation, labels
         self.counts: defaultdict[tuple[str, ...], int] = defaultdict(int)
+        self.peers: Any = None  # --workers: the other workers' counts (workers.WorkerSums)
         registry.register(_TallyCollector(self))
 
     def labels(self, *values: str) -> TallyChild:
@@ -199,6 +206,10 @@ class _TallyCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         t = self.tally
         family = CounterMetricFamily(t.name, t.documentation, labels=t.label_names)
-        for labels, n in sorted(list(t.counts.items())):
+        counts: defaultdict[tuple[str, ...], int] = defaultdict(int, t.counts)
+        if t.peers is not None:
+            for labels, n in t.peers.answers().items():
+                counts[labels] += n
+        for labels, n in sorted(counts.items()):
             family.add_metric(list(labels), n)
         yield family

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import time
@@ -21,6 +22,7 @@ from authoritative.request import TCP, UDP
 from authoritative.rrl import RateLimiter, slipped
 from authoritative.settings import RrlSettings, ServerSettings
 from authoritative.state import ServingState
+from authoritative.workers import Pool
 
 
 @dataclass(frozen=True)
@@ -232,14 +234,17 @@ class AuthoritativeServer:
     def state(self) -> ServingState:
         return self.engine.state
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> tuple[str, int]:
+        """Listen on UDP and TCP; ``reuse_port`` (SO_REUSEPORT) lets --workers share the port."""
         loop = asyncio.get_running_loop()
         self.tcp = await loop.create_server(
-            lambda: TcpProtocol(self), host, port, reuse_address=True
+            lambda: TcpProtocol(self), host, port, reuse_address=True, reuse_port=reuse_port or None
         )
         bound = self.tcp.sockets[0].getsockname()
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
         try:
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             # a burst of queries must wait in the kernel, not be dropped (the default is ~200 KB)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.limits.udp_buffer)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.udp_buffer)
@@ -264,13 +269,34 @@ class AuthoritativeServer:
                 await asyncio.wait_for(self.tcp.wait_closed(), 2.0)
 
 
-async def serve_until_signal(server: AuthoritativeServer, host: str, port: int, what: str) -> None:
-    """Start, print ``ready <what> <addr>``, serve until SIGTERM/SIGINT, then close the sockets."""
+async def serve_until_signal(
+    server: AuthoritativeServer, host: str, port: int, what: str, pool: Pool | None = None
+) -> None:
+    """Start, print ``ready <what> <addr>``, serve until SIGTERM/SIGINT, then close the sockets.
+    With ``pool`` (--workers): ready once every worker is; they are stopped with us."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    bound_host, bound_port = await server.start(host, port)
-    print(f"ready {what} {bound_host}:{bound_port}", flush=True)
+    bound_host, bound_port = await server.start(host, port, reuse_port=pool is not None)
+    watch = None
+    if pool is not None:
+        pool.attach(loop)
+        await pool.wait_ready()
+        watch = asyncio.create_task(pool.watch(stop))
+    print(f"ready {what} {bound_host}:{bound_port}{workers_note(pool)}", flush=True)
     await stop.wait()
     await server.stop()
+    if pool is not None:
+        assert watch is not None
+        watch.cancel()
+        pool.stop()
+        if pool.died is not None and pool.died.is_set():
+            raise SystemExit(1)
+
+
+def workers_note(pool: Pool | None) -> str:
+    if pool is None:
+        return ""
+    pids = " ".join(str(w.pid) for w in pool.workers)
+    return f" workers {len(pool.workers) + 1} (pids {os.getpid()} {pids})"

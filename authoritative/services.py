@@ -162,6 +162,7 @@ class ServiceProvider:
         self._by_location: dict[str | None, Selection] = {}
         self._counters: dict[tuple[str, str], Any] = {}
         self._blocks: dict[tuple[int, int], Plan] = {}  # (width, block of the geo map) -> plan
+        self._fixed: dict[tuple[int, int], tuple[Hashable, Any, float]] = {}  # fixed TTL: all of it
         # the answer depends on more than the client's block of the map
         self._per_client = self.service.policy == "weighted" or services.geomap.uses_geoip
 
@@ -207,10 +208,22 @@ class ServiceProvider:
         self.services = services
 
     def fast_variant(self, ecs: ClientSubnet | None, client: tuple[str, int]) -> Hashable | None:
-        """``variant`` without a Request: the client's block of the geo map (one binary
-        search) -> the plan of that block, shared by every client in it. None when the
-        answer needs more than the block: a weighted policy (per /24), a GeoIP database, or
-        a source address that is not an IP address."""
+        """``variant`` by the fast path (see ``fast_plan``); None where that does not apply."""
+        fast = self.fast_plan(ecs, client)
+        if fast is None:
+            return None
+        if fast[1] is not None:
+            fast[1].inc()
+        return fast[0]
+
+    def fast_plan(
+        self, ecs: ClientSubnet | None, client: tuple[str, int]
+    ) -> tuple[Hashable, Any, float] | None:
+        """(variant, answer counter, valid until) without a Request: the client's block of the
+        geo map (one binary search) -> the plan of that block, shared by every client in it;
+        the same variant holds until ``valid until`` (a dynamic TTL counts down; fixed: inf).
+        The caller counts the answer. None when the answer needs more than the block: a
+        weighted policy (per /24), a GeoIP database, or a source that is not an IP address."""
         if self._per_client:
             return None
         if ecs is not None and ecs.source > 0:
@@ -228,23 +241,21 @@ class ServiceProvider:
             key = (width, self.services.geomap.block(width, int.from_bytes(packed)))
             if ecs is not None:
                 key = (width, -1 - key[1])
+        fixed = self._fixed.get(key)
+        if fixed is not None:
+            return fixed
         plan = self._blocks.get(key)
         if plan is None:
             plan = self._block_plan(key, ecs, client)
         outcome, chosen, scope, deciding, counter = plan
-        if counter is not None:
-            counter.inc()
         svc = self.service
         if svc.ttl_policy == "fixed":
-            return (outcome, chosen, scope, svc.ttl)
+            fixed = self._fixed[key] = ((outcome, chosen, scope, svc.ttl), counter, math.inf)
+            return fixed
         regions = self.services.view.regions
         nxt = min((regions[r].next_change for r in deciding), default=math.inf)
-        return (
-            outcome,
-            chosen,
-            scope,
-            dynamic_ttl(nxt, self.clock.now(), svc.ttl_min, svc.ttl_ceiling)[0],
-        )
+        ttl, until = dynamic_ttl(nxt, self.clock.now(), svc.ttl_min, svc.ttl_ceiling)
+        return (outcome, chosen, scope, ttl), counter, until
 
     def _block_plan(
         self, key: tuple[int, int], ecs: ClientSubnet | None, client: tuple[str, int]

@@ -1,14 +1,26 @@
-"""Throughput and latency of dnslab's authoritative server next to Knot DNS, driven by dnsperf.
+"""Throughput and server CPU per query of dnslab's authoritative server next to Knot DNS
+(and dnslib's built-in server as the floor), driven by dnsperf, scenario by scenario.
 
-Both servers load the same zones (``tests/data/differential/``) on loopback with one worker
-each (knotd: one UDP and one TCP worker; dnslab: its single process). They run one after
-the other, never at the same time, and each gets the same dnsperf settings and query file
-(``bench/queries.txt``: positive, wildcard, NXDOMAIN, NODATA and referral queries).
+Scenarios (``--scenario``, comma-separated; default all):
 
-    .venv/bin/python bench/dnsperf_vs_knot.py [--duration 10] [--clients 10] [--qps 0]
+- ``static``: the zones of ``tests/data/differential/`` and ``bench/queries.txt`` (positive,
+  wildcard, NXDOMAIN, NODATA and referral queries); Knot, dnslab, dnslib's ZoneResolver;
+- ``nxdomain``: 1,000 distinct names that do not exist in those zones; the same three;
+- ``geo-ecs``: ``www.lab.example`` A with ECS from four client subnets (na, eu, ap and one in
+  no location) in turn: dnslab with ``lab.toml`` against Knot with ``mod-geoip`` in subnet
+  mode on a map generated from the same ``lab.toml`` (every region up);
+- ``geo-source``: the same name without ECS, sent from an eu source address (dnsperf -a).
 
-``make bench`` runs it with the defaults. Results go to stdout (a Markdown table); record
-them in ``docs/benchmarks.md`` with the command and the date.
+Every server gets one worker (knotd: one UDP and one TCP worker). Per round each server of a
+scenario is started fresh and measured in turn, so ours and the reference take turns in one
+run; ``--rounds`` repeats that. The server's CPU time (all threads, /proc) is read around
+each run: **server CPU µs per answered query** is the figure a shared machine moves least.
+
+    .venv/bin/python bench/dnsperf_vs_knot.py [--scenario static,geo-ecs] [--duration 10]
+        [--clients 10] [--rounds 1] [--qps 0] [--only knot|dnslab|dnslib]
+
+``make bench`` runs it with the defaults. Results go to stdout (Markdown tables and ratio
+lines); record them in ``docs/benchmarks.md`` with the command and the date.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -45,13 +58,23 @@ class Result:
     cpu_us_per_query: float  # server CPU (user+system, all threads) per answered query
 
 
+SCENARIOS = ("static", "nxdomain", "geo-ecs", "geo-source")
+FLOOR_SCENARIOS = ("static", "nxdomain")  # dnslib's ZoneResolver knows no GeoDNS
+# geo-ecs: one ECS subnet per lab.toml location, plus one in no location (the default order)
+GEO_SUBNETS = ("127.1.0.0/24", "127.2.0.0/24", "127.3.0.0/24", "10.9.8.0/24")
+GEO_SOURCE = "127.2.0.53"  # geo-source: an eu client by its source address
+GEO_NAME = "www.lab.example."
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="dnsperf_vs_knot.py",
         description=(
-            "Run Knot DNS and dnslab authoritative (one worker each) on the same zones on "
-            "loopback, drive each with dnsperf using identical settings, and print queries "
-            "per second, latency and the ratio dnslab/Knot side by side."
+            "Run Knot DNS, dnslab authoritative and dnslib's server (one worker each) on "
+            "loopback, scenario by scenario (static zones, NXDOMAIN, GeoDNS by ECS, GeoDNS by "
+            "source address; Knot with mod-geoip for the geo ones), drive each with dnsperf "
+            "using identical settings, and print q/s, latency, server CPU per query and the "
+            "ratios dnslab/Knot and dnslab/dnslib measured side by side."
         ),
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per server (-l)")
@@ -61,32 +84,69 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--qps", type=int, default=0, help="cap on queries per second (-Q); 0 = as fast as possible"
     )
     parser.add_argument(
-        "--queries", type=Path, default=QUERIES, help="dnsperf data file (name type per line)"
+        "--queries",
+        type=Path,
+        default=QUERIES,
+        help="dnsperf data file of the static scenario (name type per line)",
     )
     parser.add_argument(
         "--latency-qps",
         type=int,
-        default=5000,
+        default=0,
         help="a second run per server at this fixed rate, for unsaturated latency; 0 = skip",
     )
     parser.add_argument(
         "--mode", choices=("udp", "tcp"), default="udp", help="dnsperf transport (-m)"
     )
-    parser.add_argument("--only", choices=("knot", "dnslab"), help="benchmark one server only")
+    parser.add_argument(
+        "--only", choices=("knot", "dnslab", "dnslib"), help="benchmark one server only"
+    )
+    parser.add_argument(
+        "--scenario",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure every server this many times, in turn"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="dnslab --workers (Knot keeps one worker)"
+    )
     args = parser.parse_args(argv)
-    if args.duration <= 0 or args.clients <= 0 or args.outstanding <= 0:
-        parser.error("--duration, --clients and --outstanding must be > 0")
-    if args.qps < 0 or args.latency_qps < 0:
-        parser.error("--qps and --latency-qps must be >= 0")
+    if args.duration <= 0 or args.clients <= 0 or args.outstanding <= 0 or args.rounds <= 0:
+        parser.error("--duration, --clients, --outstanding and --rounds must be > 0")
+    if args.qps < 0 or args.latency_qps < 0 or args.workers < 1:
+        parser.error("--qps and --latency-qps must be >= 0, --workers >= 1")
     if not args.queries.is_file():
         parser.error(f"--queries {args.queries}: no such file")
+    args.scenarios = tuple(x.strip() for x in args.scenario.split(",") if x.strip())
+    unknown = [x for x in args.scenarios if x not in SCENARIOS]
+    if unknown or not args.scenarios:
+        parser.error(f"--scenario {args.scenario!r}: choose from {', '.join(SCENARIOS)}")
     return args
 
 
-def dnsperf_argv(dnsperf: str, port: int, args: argparse.Namespace, qps: int) -> list[str]:
-    argv = [dnsperf, "-s", "127.0.0.1", "-p", str(port), "-d", str(args.queries)]
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    queries: Path  # dnsperf -d
+    binary: bool = False  # -B: raw wire queries (with ECS), dnsperf adds no EDNS of its own
+    source: str | None = None  # -a: the source address dnsperf sends from
+
+
+def dnsperf_argv(
+    dnsperf: str, port: int, args: argparse.Namespace, qps: int, scenario: Scenario | None = None
+) -> list[str]:
+    queries = args.queries if scenario is None else scenario.queries
+    argv = [dnsperf, "-s", "127.0.0.1", "-p", str(port), "-d", str(queries)]
     argv += ["-c", str(args.clients), "-l", str(args.duration), "-q", str(args.outstanding)]
-    argv += ["-T", "1", "-e", "-m", args.mode]
+    argv += ["-T", "1", "-m", args.mode]
+    if scenario is not None and scenario.binary:
+        argv += ["-B"]
+    else:
+        argv += ["-e"]
+    if scenario is not None and scenario.source:
+        argv += ["-a", scenario.source]
     if qps:
         argv += ["-Q", str(qps)]
     return argv
@@ -128,13 +188,21 @@ def parse_dnsperf(server: str, text: str, cpu: float = 0.0) -> Result:
 
 
 def run_dnsperf(
-    dnsperf: str, server: str, port: int, pid: int, args: argparse.Namespace, qps: int
+    dnsperf: str,
+    server: str,
+    port: int,
+    pids: int | Sequence[int],
+    args: argparse.Namespace,
+    qps: int,
+    scenario: Scenario | None = None,
 ) -> Result:
-    argv = dnsperf_argv(dnsperf, port, args, qps)
+    """One dnsperf run; ``pids``: the server's processes (workers), whose CPU is summed."""
+    pids = [pids] if isinstance(pids, int) else list(pids)
+    argv = dnsperf_argv(dnsperf, port, args, qps, scenario)
     print(f"# {server}: {' '.join(argv)}", file=sys.stderr)
-    before = cpu_seconds(pid)
+    before = sum(cpu_seconds(p) for p in pids)
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    cpu = cpu_seconds(pid) - before
+    cpu = sum(cpu_seconds(p) for p in pids) - before
     if proc.returncode != 0:
         raise SystemExit(f"dnsperf failed ({proc.returncode}): {proc.stderr or proc.stdout}")
     label = f"{server} @ {qps} q/s" if qps else server
@@ -152,27 +220,175 @@ def table(results: list[Result]) -> str:
             f"| {r.server} | {r.qps:,.0f} | {r.avg_latency_ms:.3f} | {r.max_latency_ms:.3f} "
             f"| {r.stddev_ms:.3f} | {r.cpu_us_per_query:.1f} | {r.sent} | {r.lost} | {r.rcodes} |"
         )
-    by_name = {r.server: r for r in results}
-    for name, knot in by_name.items():
-        ours = by_name.get(name.replace("knot", "dnslab", 1))
-        if not name.startswith("knot") or ours is None or knot.qps <= 0:
-            continue
-        rows.append("")
-        rows.append(
-            f"ratio dnslab/Knot ({name.replace('knot', 'run', 1)}): "
-            f"throughput {ours.qps / knot.qps:.3f}, "
-            f"average latency {ours.avg_latency_ms / max(knot.avg_latency_ms, 1e-9):.2f}x, "
-            f"CPU per query {ours.cpu_us_per_query / max(knot.cpu_us_per_query, 1e-9):.2f}x"
-        )
+    rows.append("")
+    rows += ratio_lines(results)
     return "\n".join(rows)
 
 
-def servers(args: argparse.Namespace) -> tuple[str, ...]:
-    """The servers this run benchmarks, in order: both, or the one ``--only`` names."""
-    return tuple(s for s in ("knot", "dnslab") if args.only in (None, s))
+def ratio_lines(results: list[Result]) -> list[str]:
+    """dnslab against each reference of the same round and rate: throughput and CPU/query."""
+    by_name = {r.server: r for r in results}
+    out = []
+    for name, ours in by_name.items():
+        if not name.startswith("dnslab"):
+            continue
+        for ref in ("knot", "dnslib"):
+            other = by_name.get(name.replace("dnslab", ref, 1))
+            if other is None or other.qps <= 0:
+                continue
+            out.append(
+                f"ratio dnslab/{ref} ({name.replace('dnslab', 'run', 1)}): "
+                f"throughput {ours.qps / other.qps:.3f}, "
+                f"average latency {ours.avg_latency_ms / max(other.avg_latency_ms, 1e-9):.2f}x, "
+                f"CPU per query {ours.cpu_us_per_query / max(other.cpu_us_per_query, 1e-9):.2f}x"
+            )
+    return out
 
 
-def bench(args: argparse.Namespace) -> list[Result]:
+def servers(args: argparse.Namespace, scenario: str = "static") -> tuple[str, ...]:
+    """The servers a scenario benchmarks, in order: all of them, or the one ``--only`` names
+    (dnslib's ZoneResolver only for the static-zone scenarios)."""
+    names = ("knot", "dnslab", "dnslib") if scenario in FLOOR_SCENARIOS else ("knot", "dnslab")
+    return tuple(s for s in names if args.only in (None, s))
+
+
+def nxdomain_queries(path: Path) -> Path:
+    """1,000 distinct names that exist in none of the differential zones (no wildcard)."""
+    path.write_text("".join(f"nx{i}.nothing.example.com A\n" for i in range(1000)))
+    return path
+
+
+def ecs_query(name: str, subnet: str) -> bytes:
+    """A wire query for ``name`` A with EDNS (1232) and an ECS option for ``subnet``."""
+    import ipaddress
+
+    net = ipaddress.ip_network(subnet)
+    need = (net.prefixlen + 7) // 8
+    family = 1 if net.version == 4 else 2
+    body = bytes((0, family, net.prefixlen, 0)) + net.network_address.packed[:need]
+    option = bytes((0, 8)) + len(body).to_bytes(2, "big") + body
+    qname = b"".join(bytes([len(x)]) + x.encode() for x in name.strip(".").split(".")) + b"\0"
+    header = bytes.fromhex("0000 0000 0001 0000 0000 0001")
+    opt = b"\0" + bytes.fromhex("0029 04d0 0000 0000") + len(option).to_bytes(2, "big") + option
+    return header + qname + bytes.fromhex("0001 0001") + opt
+
+
+def ecs_queries(path: Path) -> Path:
+    """dnsperf -B input: length-prefixed wire queries, the GEO_SUBNETS in turn."""
+    wire = [ecs_query(GEO_NAME, subnet) for subnet in GEO_SUBNETS]
+    path.write_bytes(b"".join(len(q).to_bytes(2, "big") + q for q in wire))
+    return path
+
+
+def knot_geo_files(lab_toml: Path, workdir: Path) -> tuple[Path, Path]:
+    """Knot's side of a GeoDNS scenario, generated from ``lab_toml`` with every region up:
+    a mod-geoip subnet-mode map (each location's networks -> its answer) and the zone with
+    each service name's default-order answer (what clients in no location get)."""
+    import ipaddress
+
+    from authoritative.geo import Client, geomap_from_config
+    from authoritative.geo_inputs import rules_of
+    from authoritative.health import HealthInputs, compute_view
+    from authoritative.services import Services, decide
+    from lab.config import load_config
+
+    cfg = load_config(lab_toml)
+    inputs = HealthInputs(tuple(c.name for c in cfg.checkers), tuple(cfg.regions), 0.0)
+    services = Services(cfg, geomap_from_config(cfg), compute_view(inputs, rules_of(cfg), 0.0))
+    ((_, zone_path),) = cfg.authoritative.zones.items()
+    geo, extra = [], []
+    for key, svc in services.cfg.services.items():
+        geo.append(f"{svc.name.rstrip('.')}:")
+        for loc in cfg.locations.values():
+            for net in loc.nets:
+                first = ipaddress.ip_network(net).network_address
+                d = decide(services, key, Client(first), 1, 0.0)
+                geo.append(f"  - net: {net}")
+                for rdtype, value in d.records:
+                    geo.append(f"    {'A' if rdtype == 1 else 'AAAA'}: {value}")
+        default = decide(services, key, Client.from_source("10.9.8.1"), 1, 0.0)
+        for rdtype, value in default.records:
+            extra.append(f"{svc.name} {svc.ttl} IN {'A' if rdtype == 1 else 'AAAA'} {value}")
+    geo_conf = workdir / "geo.conf"
+    geo_conf.write_text("\n".join(geo) + "\n")
+    zone = workdir / "lab.zone"
+    zone.write_text(cfg.path(zone_path).read_text() + "\n".join(extra) + "\n")
+    return geo_conf, zone
+
+
+def start_knot_geo(group: Any, knotd: str, workdir: Path, lab_toml: Path) -> Any:
+    """knotd with mod-geoip (subnet mode) on the map of ``lab_toml``."""
+    from lab.config import load_config
+    from lab.procs import udp_dns_ready
+    from tests.integration.knot import Endpoint, Zone, knot_conf, quiet_port
+
+    (workdir / "run").mkdir(parents=True, exist_ok=True)
+    (workdir / "storage").mkdir(parents=True, exist_ok=True)
+    geo_conf, zone = knot_geo_files(lab_toml, workdir)
+    ttl = next(iter(load_config(lab_toml).services.values())).ttl
+    port = quiet_port()
+    conf = knot_conf(workdir, "127.0.0.1", port, [Zone("lab.example.", zone)], 1, "error")
+    module = f'mod-geoip:\n  - id: lab\n    config-file: "{geo_conf}"\n    ttl: {ttl}\n    mode: subnet\n'
+    conf = conf.replace("template:", module + "template:", 1) + "    module: mod-geoip/lab\n"
+    (workdir / "knot.conf").write_text(conf)
+    child = group.start("knotd-geo", [knotd, "-c", str(workdir / "knot.conf")])
+    group.wait_ready(child, udp_dns_ready("127.0.0.1", port, "lab.example."))
+    return Endpoint("knotd-geo", "127.0.0.1", port, child)
+
+
+def start_dnslab_geo(group: Any, workdir: Path, workers: int) -> tuple[Any, Path]:
+    """dnslab authoritative with the shipped lab.toml on free ports (no checker runs: every
+    region is assumed up, as in Knot's map)."""
+    from lab.procs import udp_dns_ready
+    from tests.conftest import DNSLAB
+    from tests.integration.geo_lab import write_lab
+    from tests.integration.knot import Endpoint
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    config, port, _ = write_lab(workdir)
+    argv = [DNSLAB, "authoritative", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    child = group.start("dnslab-geo", argv)
+    group.wait_ready(child, udp_dns_ready("127.0.0.1", port, "lab.example."))
+    return Endpoint("dnslab-geo", "127.0.0.1", port, child), config
+
+
+def start_dnslib(group: Any, workdir: Path, zones: Sequence[Any]) -> Any:
+    """dnslib's own server (``dnslib.zoneresolver``, UDP, logging off) on the same zones."""
+    from lab.procs import udp_dns_ready
+    from tests.integration.knot import Endpoint, quiet_port
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    merged = workdir / "all.zone"
+    merged.write_text("".join(f"$ORIGIN {z.origin}\n" + z.path.read_text() + "\n" for z in zones))
+    port = quiet_port()
+    argv = [sys.executable, "-m", "dnslib.zoneresolver", "--zone", str(merged)]
+    argv += [
+        "--port",
+        str(port),
+        "--address",
+        "127.0.0.1",
+        "--log=-request,-reply,-truncated,-error",
+    ]
+    child = group.start("dnslib", argv)
+    group.wait_ready(child, udp_dns_ready("127.0.0.1", port))
+    return Endpoint("dnslib", "127.0.0.1", port, child)
+
+
+def worker_pids(pid: int) -> list[int]:
+    """A server process and its children (dnslab --workers forks them)."""
+    out = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for child in children:
+        out += worker_pids(int(child))
+    return out
+
+
+def bench(args: argparse.Namespace) -> dict[str, list[Result]]:
     from lab.procs import ProcessGroup
     from tests.integration.knot import start_knot
     from tests.integration.servers import ZONES, start_dnslab
@@ -180,24 +396,59 @@ def bench(args: argparse.Namespace) -> list[Result]:
     dnsperf = shutil.which("dnsperf")
     knotd = shutil.which("knotd") or "/usr/sbin/knotd"
     if dnsperf is None or not Path(knotd).exists():
-        raise SystemExit("needs dnsperf and knotd (apt-get install dnsperf knot)")
-    results = []
-    with tempfile.TemporaryDirectory(prefix="dnslab-bench-") as tmp:
-        if "knot" in servers(args):
-            with ProcessGroup(log_dir=Path(tmp) / "logs") as group:
-                knot = start_knot(group, knotd, Path(tmp) / "knot", ZONES, log_level="error")
-                for qps in phases(args):
-                    results.append(
-                        run_dnsperf(dnsperf, "knot", knot.port, knot.child.pid, args, qps)
-                    )
-        if "dnslab" in servers(args):
-            with ProcessGroup(log_dir=Path(tmp) / "logs") as group:
-                ours = start_dnslab(group, ZONES)
-                for qps in phases(args):
-                    results.append(
-                        run_dnsperf(dnsperf, "dnslab", ours.port, ours.child.pid, args, qps)
-                    )
-    return results
+        raise SystemExit("needs dnsperf and knotd (apt-get install dnsperf knot knot-module-geoip)")
+    out: dict[str, list[Result]] = {}
+    with tempfile.TemporaryDirectory(prefix="dnslab-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        scenarios = {
+            "static": Scenario("static", args.queries),
+            "nxdomain": Scenario("nxdomain", nxdomain_queries(tmp / "nxdomain.txt")),
+            "geo-ecs": Scenario("geo-ecs", ecs_queries(tmp / "geo-ecs.bin"), binary=True),
+            "geo-source": Scenario(
+                "geo-source", _write(tmp / "geo.txt", f"{GEO_NAME} A\n"), source=GEO_SOURCE
+            ),
+        }
+        for name in args.scenarios:
+            scenario = scenarios[name]
+            results = out.setdefault(name, [])
+            for round_ in range(args.rounds):
+                for server in servers(args, name):
+                    work = tmp / f"{name}-{server}-{round_}"
+                    with ProcessGroup(log_dir=work / "logs") as group:
+                        geo = name.startswith("geo")
+                        if server == "knot":
+                            end = (
+                                start_knot_geo(group, knotd, work, _lab_toml(tmp))
+                                if geo
+                                else start_knot(group, knotd, work, ZONES, log_level="error")
+                            )
+                        elif server == "dnslib":
+                            end = start_dnslib(group, work, ZONES)
+                        elif geo:
+                            end, _ = start_dnslab_geo(group, work, args.workers)
+                        else:
+                            end = start_dnslab(group, ZONES, workers=args.workers)
+                        pids = worker_pids(end.child.pid)
+                        label = server if args.rounds == 1 else f"{server} #{round_ + 1}"
+                        for qps in phases(args):
+                            results.append(
+                                run_dnsperf(dnsperf, label, end.port, pids, args, qps, scenario)
+                            )
+    return out
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _lab_toml(tmp: Path) -> Path:
+    """The lab.toml both geo servers read (dnslab's own copy has its ports; same map)."""
+    from tests.integration.geo_lab import write_lab
+
+    path = tmp / "knot-lab"
+    path.mkdir(exist_ok=True)
+    return write_lab(path)[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,11 +458,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     caps = ", then -Q ".join(str(q) if q else "uncapped" for q in phases(args))
     print(
-        f"dnsperf -m {args.mode} -c {args.clients} -q {args.outstanding} -l {args.duration} -T 1 -e "
-        f"(runs: {caps}), {args.queries.name}, {when}, {os.cpu_count()} CPUs, "
-        f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after\n"
+        f"dnsperf -m {args.mode} -c {args.clients} -q {args.outstanding} -l {args.duration} -T 1 "
+        f"(runs: {caps}), dnslab --workers {args.workers}, {args.rounds} round(s), {when}, "
+        f"{os.cpu_count()} CPUs, load average {load_before:.2f} before / "
+        f"{os.getloadavg()[0]:.2f} after\n"
     )
-    print(table(results))
+    for name, rows in results.items():
+        print(f"### {name}\n")
+        print(table(rows))
+        print()
     return 0
 
 

@@ -41,7 +41,9 @@ def bench() -> ModuleType:
 def test_defaults(bench: ModuleType) -> None:
     args = bench.parse_args([])
     assert (args.duration, args.clients, args.qps) == (10, 10, 0)
-    assert bench.servers(args) == ("knot", "dnslab")
+    assert bench.servers(args) == ("knot", "dnslab", "dnslib")
+    assert bench.servers(args, "geo-ecs") == ("knot", "dnslab")  # dnslib has no GeoDNS
+    assert args.scenarios == ("static", "nxdomain", "geo-ecs", "geo-source")
     argv = bench.dnsperf_argv("dnsperf", 5300, args, args.qps)
     assert argv[argv.index("-l") + 1] == "10" and "-Q" not in argv
 
