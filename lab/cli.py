@@ -22,6 +22,7 @@ PROVIDERS: tuple[str, ...] = (
     "healthcheck.cli",  # healthcheck
     "resolver.cli",  # resolver
     "lab.run_cli",  # up, drill
+    "lab.check_cli",  # check-config, secret
     "lab.sweep_cli",  # sweep
 )
 

@@ -113,6 +113,7 @@ def check_references(cfg: LabConfig) -> list[str]:
     for name, region in cfg.regions.items():
         if region.check is None and region.listen is None:
             out.append(f"regions.{name}: needs check = URL or listen = HOST:PORT to be probed")
+    out.extend(_addresses(cfg))
     owner: dict[str, str] = {}
     for name, loc in cfg.locations.items():
         for i, net in enumerate(loc.nets):
@@ -121,4 +122,34 @@ def check_references(cfg: LabConfig) -> list[str]:
             owner.setdefault(net, name)
         if loc.geoip and cfg.geoip.mmdb is None:
             out.append(f"locations.{name}.geoip: needs [geoip] mmdb = PATH to a MaxMind database")
+    return out
+
+
+def _addresses(cfg: LabConfig) -> list[str]:
+    """Two listeners of one lab on one HOST:PORT would fight for it (the second one fails
+    to start, or — with SO_REUSEPORT — steals half the traffic)."""
+    out: list[str] = []
+    taken: dict[tuple[str, str], str] = {}
+
+    def claim(field: str, value: str | None, proto: str = "tcp") -> None:
+        if not value:
+            return
+        key = (proto, value.lower())
+        if key in taken:
+            out.append(f"{field}: {value} is also {taken[key]}")
+        else:
+            taken[key] = field
+
+    a = cfg.authoritative
+    for proto in ("udp", "tcp"):
+        claim("authoritative.listen", a.listen, proto)
+    claim("authoritative.admin_listen", a.admin_listen)
+    for i, checker in enumerate(cfg.checkers):
+        claim(f"checkers[{i}].listen", checker.listen)
+    for name, region in cfg.regions.items():
+        claim(f"regions.{name}.listen", region.listen)
+    res = cfg.resolver
+    for proto in ("udp", "tcp"):
+        claim("resolver.listen", getattr(res, "listen", None), proto)
+    claim("resolver.metrics_listen", getattr(res, "metrics_listen", None))
     return out
