@@ -18,6 +18,7 @@ EXPECTED = {
     "resolver.cli": {"resolver"},
     "lab.run_cli": {"up", "drill"},
     "lab.sweep_cli": {"sweep"},
+    "lab.check_cli": {"check-config", "secret"},
 }
 
 
