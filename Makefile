@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint unit demo bench clean
+.PHONY: install test lint unit fast demo bench clean
 
 install: $(STAMP)
 
@@ -24,8 +24,13 @@ lint: install
 test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+# tiers (docs/testing.md): unit = pure logic, no sockets (~15 s); fast = everything not marked
+# slow or containers: unit plus the quick loopback integration tests (~1 min); test = all of it
 unit: install
 	$(BIN)/pytest -q -m "not integration" $(PYTEST_ARGS)
+
+fast: install
+	$(BIN)/pytest -q -m "not slow and not containers" $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/dnslab drill

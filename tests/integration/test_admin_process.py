@@ -13,7 +13,7 @@ from lab.procs import ProcessGroup, free_port
 from tests.conftest import DNSLAB
 from tests.integration.geo_lab import admin, start_lab, write_lab
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_sigterm_exits_zero_and_closes_both_ports(procs: ProcessGroup, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from lab.procs import ProcessGroup
 from tests.integration.geo_lab import AUTH, addrs, admin, ask, start_lab
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_reload_good_and_broken_files(procs: ProcessGroup, tmp_path: Path) -> None:

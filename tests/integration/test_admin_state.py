@@ -10,7 +10,7 @@ import pytest
 from lab.procs import ProcessGroup
 from tests.integration.geo_lab import AUTH, addrs, admin, ask, start_lab
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 STATE = {'quorum = "majority"': 'quorum = "majority"\nadmin_state = "admin_state.json"'}
 
 

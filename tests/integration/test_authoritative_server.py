@@ -19,7 +19,7 @@ from lab.errors import ProcessError
 from lab.procs import ProcessGroup, free_port, udp_dns_ready
 from tests.conftest import DNSLAB, REPO
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EXAMPLE = REPO / "zones" / "example.com.zone"
 BIG = """\

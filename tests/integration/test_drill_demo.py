@@ -13,7 +13,7 @@ from lab.procs import ProcessGroup, wait_for
 from tests.conftest import DNSLAB
 from tests.integration.test_up import pid_gone, read_pids
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BUDGET_S = 180.0
 

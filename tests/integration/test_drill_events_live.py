@@ -10,7 +10,7 @@ import pytest
 from lab.drill import events as ev
 from lab.drill.runner import DrillOptions, run_drill
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCENARIO = """
 name = "events"

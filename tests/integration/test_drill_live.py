@@ -20,7 +20,7 @@ from lab.procs import ProcessGroup, free_port, wait_for
 from tests.conftest import DNSLAB, REPO
 from tests.integration.test_up import pid_gone, read_pids
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Few, quiet clients and a patient probe keep a loaded machine from failing /healthz before the
 # fault (which would shorten detection): 30 clients at 4 requests/s, probe timeout 0.45 s. For a

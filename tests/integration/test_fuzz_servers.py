@@ -21,7 +21,7 @@ from tests.conftest import DNSLAB, REPO
 from tests.integration import wirefuzz
 from tests.resolver.peers import start_dnslab_resolver, start_lab_authoritative
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NAMES = ("www.lab.example.", "static.lab.example.", "lab.example.", "nope.lab.example.")
 SEEDS = wirefuzz.seed_queries(NAMES)

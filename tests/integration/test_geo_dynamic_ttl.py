@@ -18,7 +18,7 @@ from tests.integration.geo_lab import (
     start_lab,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DYNAMIC = {'ttl_policy = "fixed"': 'ttl_policy = "dynamic"', "ttl_max = 30": "ttl_max = 300"}
 

@@ -19,7 +19,7 @@ from lab.procs import ProcessGroup
 from tests.conftest import DNSLAB
 from tests.integration.geo_lab import AUTH, addrs, admin, ask, scope, start_lab
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 US, EU, AP = "127.0.1.1", "127.0.2.1", "127.0.3.1"
 CLIENTS = {"127.1.0.10": US, "127.2.0.10": EU, "127.3.0.10": AP}

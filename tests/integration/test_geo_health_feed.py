@@ -19,7 +19,7 @@ from tests.integration.geo_lab import (
     start_lab,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_state_events_move_clients_and_a_dead_feed_keeps_the_last_state(

@@ -19,7 +19,7 @@ from tests.integration.geo_lab import (
     start_lab,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.mark.parametrize(

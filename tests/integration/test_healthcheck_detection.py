@@ -19,7 +19,7 @@ from healthcheck.feed import HealthFeed, running
 from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
 from tests.conftest import DNSLAB
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TRIALS = 20
 INTERVAL, TIMEOUT, FALL = 0.5, 0.3, 3

@@ -16,7 +16,7 @@ from healthcheck.feed import HealthFeed, running
 from lab.procs import ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
 from tests.conftest import DNSLAB
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def status(region: str, state: str, seq: int) -> RegionStatus:

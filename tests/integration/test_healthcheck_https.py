@@ -18,7 +18,7 @@ from healthcheck.settings import CheckSettings
 from lab.procs import ProcessGroup, free_port, tcp_ready, wait_for
 from tests.conftest import DNSLAB, require_tool
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def self_signed(tmp: Path) -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ import pytest
 from lab.procs import ProcessGroup, free_port, http_ready, tcp_ready
 from tests.conftest import DNSLAB, REPO, require_tool
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def block() -> list[str]:

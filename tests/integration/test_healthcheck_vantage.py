@@ -13,7 +13,7 @@ import pytest
 from lab.procs import ProcessGroup, free_port, http_ready, tcp_ready, wait_for
 from tests.conftest import DNSLAB
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def status(port: int) -> dict[str, object]:

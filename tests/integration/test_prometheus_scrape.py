@@ -17,7 +17,7 @@ from lab.procs import ProcessGroup, free_port, http_ready, udp_dns_ready, wait_f
 from tests.conftest import DNSLAB, REPO, require_tool
 from tests.integration.geo_lab import write_lab
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 JOBS = ("authoritative", "healthcheck", "resolver", "regions")
 

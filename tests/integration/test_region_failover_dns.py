@@ -29,7 +29,7 @@ from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready, wai
 from tests.conftest import DNSLAB, REPO
 from tests.integration.geo_lab import start
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 N = 21  # 20 trials
 INTERVAL, TIMEOUT, FALL = 0.5, 0.3, 3

@@ -21,7 +21,7 @@ from lab.auth import control_token, generate_secret, read_secret
 from lab.procs import Child, ProcessGroup, free_port, http_ready, wait_for
 from tests.conftest import DNSLAB
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TOKENS: dict[int, str] = {}  # control port -> the region's bearer token
 

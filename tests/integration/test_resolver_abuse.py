@@ -39,7 +39,7 @@ from tests.resolver.peers import (
     zone_text,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.system]
+pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
 BIG = "big 60 IN TXT " + " ".join(['"' + "x" * 250 + '"'] * 26) + "\n"  # ~6.5 kB
 MID = "mid 60 IN TXT " + " ".join(['"' + "y" * 250 + '"'] * 6) + "\n"  # ~1.5 kB

@@ -20,7 +20,7 @@ from lab.procs import ProcessGroup, wait_for
 from tests.conftest import DNSLAB, require_tool
 from tests.resolver.peers import Knot, ask, start_dnslab_resolver, start_lab_knot, zone_text
 
-pytestmark = [pytest.mark.integration, pytest.mark.system]
+pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
 BIG = "".join(f'big 60 IN TXT "{i:03d} {"x" * 180}"\n' for i in range(12))  # ~2.3 kB: TC on UDP
 RECORDS = "a 2 IN A 192.0.2.1\n" + BIG

@@ -33,7 +33,7 @@ from tests.resolver.peers import (
     zone_text,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.system]
+pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
 Question = tuple[str, str]
 

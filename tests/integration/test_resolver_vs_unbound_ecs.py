@@ -19,7 +19,7 @@ from tests.conftest import DNSLAB, REPO, require_tool
 from tests.integration.test_resolver_with_authoritative import kdig
 from tests.resolver.peers import start_dnslab_resolver, start_lab_authoritative, start_unbound
 
-pytestmark = [pytest.mark.integration, pytest.mark.system]
+pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
 TOKEN = "resolver-test"
 UNBOUND_ECS: dict[str, object] = {

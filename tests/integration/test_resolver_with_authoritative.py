@@ -12,7 +12,7 @@ from lab.procs import ProcessGroup
 from tests.conftest import DNSLAB, REPO, require_tool
 from tests.resolver.peers import start_dnslab_resolver, start_lab_authoritative
 
-pytestmark = [pytest.mark.integration, pytest.mark.system]
+pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
 
 def kdig(listen: str, source: str, name: str = "www.lab.example") -> tuple[str, int]:

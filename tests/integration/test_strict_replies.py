@@ -27,7 +27,7 @@ from tests.integration.dnsdiff import send, send_batch
 from tests.integration.knot import Endpoint
 from tests.integration.servers import ZONES, start_dnslab
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from lab.drill.scenario import CheckSpec
 from lab.procs import ProcessGroup, free_port, udp_dns_ready, wait_for
 from tests.conftest import DNSLAB, REPO
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def lab_config(tmp_path: Path) -> tuple[Path, dict[str, object]]:

@@ -40,6 +40,7 @@ def test_readme_commands_parse(argv: list[str]) -> None:
         assert (REPO / scenario).exists()
 
 
+@pytest.mark.slow
 def test_readme_sim_command_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drill", "--sim", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -51,6 +51,7 @@ def test_busiest_region_is_killed_and_detected_in_model_bounds() -> None:
     assert (sc.checks.fall - 1) * sc.checks.interval <= det <= sc.checks.fall * sc.checks.interval
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ttl", [2, 5, 30])
 def test_honours_ttl_matches_model(ttl: int) -> None:
     """Averaged over seeds (each a new checker phase), the simulated mean and max agree.
@@ -111,6 +112,7 @@ def test_all_down_servfail_reaches_the_clients(tmp_path: Path) -> None:
     assert late and all(not o.ok and o.detail == "rcode 2" for o in late)
 
 
+@pytest.mark.slow
 def test_outputs_from_a_simulated_drill(tmp_path: Path) -> None:
     sc = load_scenario(None)
     records = [simulate(sc, ttl) for ttl in sc.ttls]
