@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,10 +25,55 @@ def require_tool(name: str) -> str:
     )
     if path is None:
         msg = f"system binary {name!r} not found (apt-get install it; .ci/run does)"
-        if os.environ.get("DNSLAB_REQUIRE_SYSTEM_TOOLS") == "1":
+        if require_system():
             pytest.fail(msg + " and DNSLAB_REQUIRE_SYSTEM_TOOLS=1")
         pytest.skip(msg)
     return path
+
+
+def require_system() -> bool:
+    """DNSLAB_REQUIRE_SYSTEM_TOOLS=1 (CI): a missing tool or engine fails instead of skipping."""
+    return os.environ.get("DNSLAB_REQUIRE_SYSTEM_TOOLS") == "1"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Under DNSLAB_REQUIRE_SYSTEM_TOOLS=1 no test may skip, whatever skipped it (a skip
+    helper that forgot the rule, a skipif, an importorskip): the skip becomes a failure that
+    keeps its reason. Expected failures (xfail) are not skips and stay as they are."""
+    report = yield
+    if require_system() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under DNSLAB_REQUIRE_SYSTEM_TOOLS=1: {reason}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    """The same for a whole module skipped at import (``pytest.importorskip`` at top level)."""
+    report = yield
+    if require_system() and report.skipped:
+        report.outcome = "failed"
+    return report
+
+
+# A test whose call takes longer than this and is not marked slow is named at the end of the run
+# (`make fast` should stay about a minute); never a failure, timing is not a test verdict.
+SLOW_HINT_S = 5.0
+_unmarked_slow: list[tuple[str, float]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.duration > SLOW_HINT_S and "slow" not in report.keywords:
+        _unmarked_slow.append((report.nodeid, report.duration))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _unmarked_slow:
+        terminalreporter.section(f"over {SLOW_HINT_S:.0f} s and not marked slow (docs/testing.md)")
+        for nodeid, took in sorted(_unmarked_slow, key=lambda x: -x[1]):
+            terminalreporter.write_line(f"{took:6.1f}s {nodeid}")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from lab.procs import ProcessGroup
 from tests.integration.geo_lab import admin, start_lab
 from tests.integration.test_robustness import rss_mib
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ENTRIES = 1500
 BUDGET = 700_000  # bytes for all wire caches together

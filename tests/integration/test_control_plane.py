@@ -40,7 +40,7 @@ from tests.integration.control_lab import (
     wait_answer,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EU, US = [REGIONS["eu-west"]], [REGIONS["us-east"]]
 # a restarted checker is followed again within: its start + first probe round + the feed's

@@ -24,7 +24,7 @@ from tests.integration.dnsdiff import recv_exact
 from tests.integration.knot import Endpoint
 from tests.integration.servers import ZONES, start_dnslab
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 IO_TIMEOUT = 0.5
 IDLE_TIMEOUT = 3.0
