@@ -59,6 +59,7 @@ class LiveRun:
     injector: Injector
     progress: Progress | None = None
     vantage: str = "checker"  # the checker whose event stream the drill follows
+    on_priming: Callable[[float, float], None] | None = None  # (elapsed, total) while priming
     ttl_clock: str = ""  # the lab resolver's ttl-clock, for RunStarted
     t0: float = field(default_factory=time.monotonic)
     fault_wall: float | None = None
@@ -239,8 +240,19 @@ class LiveRun:
             await asyncio.sleep(lead - ages[loc])
             await query(self.targets.resolver, client.addr, DNS_TIMEOUT_S)
 
+        async def report() -> None:
+            assert self.on_priming is not None
+            while True:
+                self.on_priming(min(lead, time.monotonic() - start), lead)
+                await asyncio.sleep(0.5)
+
+        ticker = asyncio.create_task(report()) if self.on_priming is not None else None
         await asyncio.gather(*(prime(loc, c) for loc, c in firsts.items()))
         await asyncio.sleep(max(0.0, start + lead - time.monotonic()))
+        if ticker is not None:
+            ticker.cancel()
+            assert self.on_priming is not None
+            self.on_priming(lead, lead)
         for loc, age in sorted(ages.items()):
             self.record.note(-age, f"resolver primed for {loc} ({age:.1f}s before the start)")
 
@@ -332,7 +344,8 @@ def run_live(
     progress: Progress | None = None,
     vantage: str = "checker",
     ttl_clock: str = "",
+    on_priming: Callable[[float, float], None] | None = None,
 ) -> RunRecord:
     """Run the population until ``record.end`` (seconds after it starts) and fill ``record``."""
-    live = LiveRun(record, targets, injector, progress, vantage, ttl_clock)
+    live = LiveRun(record, targets, injector, progress, vantage, on_priming, ttl_clock)
     return asyncio.run(live.run(record.clients, record.end))

@@ -49,6 +49,24 @@ class ProgressBar:
             self.stream.write(text + "\n")
             self.stream.flush()
 
+    def priming(self, elapsed: float, lead: float) -> None:
+        """The lab resolver is being primed before the clients start (up to one TTL)."""
+        frac = min(1.0, elapsed / lead) if lead > 0 else 1.0
+        bar = "#" * int(frac * WIDTH) + "-" * (WIDTH - int(frac * WIDTH))
+        text = (
+            f"{self.label} [{bar}] priming the lab resolver {elapsed:5.1f}/{lead:.1f}s "
+            "(filled at random ages before the clients start)"
+        )
+        if self.stream.isatty():
+            self.stream.write("\r" + text.ljust(100))
+            self.stream.flush()
+        elif elapsed - self._last_line >= self.every_s or elapsed == 0.0:
+            self._last_line = elapsed
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        if elapsed >= lead:
+            self._last_line = -1e9
+
     def done(self, rec: RunRecord) -> None:
         text = self.line(rec.end, rec.end, rec)
         self.stream.write(("\r" + text.ljust(100) if self.stream.isatty() else text) + "\n")

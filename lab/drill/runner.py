@@ -140,6 +140,7 @@ def live_run(
             bar,
             cfg.checkers[0].name,
             cfg.resolver.ttl_clock,
+            bar.priming,
         )
         bar.done(record)
         return record
@@ -165,6 +166,7 @@ def live_run(
                     bar,
                     cfg.checkers[0].name,
                     cfg.resolver.ttl_clock,
+                    bar.priming,
                 )
         except ProcessError as exc:
             # a free port can be taken by another program between choosing it and binding it
