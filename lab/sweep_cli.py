@@ -96,6 +96,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--no-client-rows", action="store_true", help="do not write clients.csv (large sweeps)"
     )
+    p.add_argument(
+        "--openmetrics",
+        type=Path,
+        metavar="FILE",
+        help="also write the drill series of replicate 0 of every cell (scenario label 'NAME "
+        "cell N') as timestamped OpenMetrics, for `promtool tsdb create-blocks-from "
+        "openmetrics` and the Failover drill dashboard (docs/observability.md)",
+    )
     p.set_defaults(handler=handle_sweep)
 
 
@@ -161,6 +169,7 @@ class SweepOptions:
     jobs: int | None = None
     client_rows: bool = True
     command: str = "dnslab sweep"
+    openmetrics: Path | None = None
 
 
 def handle_sweep(args: argparse.Namespace) -> int:
@@ -173,6 +182,7 @@ def handle_sweep(args: argparse.Namespace) -> int:
         args.jobs,
         not args.no_client_rows,
         "dnslab sweep " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
+        args.openmetrics,
     )
     return run_sweep(opts)
 
@@ -244,6 +254,11 @@ def run_sweep(
     so.write_csv(out, doc, results, opts.client_rows)
     plots = so.write_plots(out, doc, results)
     (out / "report.md").write_text(so.render_report(doc, plots))
+    if opts.openmetrics is not None:
+        from lab.drill.openmetrics import record_sweep
+
+        n = record_sweep(cells, sc, axes.horizon, cfg_file, opts.openmetrics)
+        err.write(f"openmetrics: {n} samples in {opts.openmetrics}\n")
     out_stream.write(summary(doc) + "\n")
     out_stream.write(f"\nresults: {out}/results.json, report: {out}/report.md\n")
     for note in doc["notes"]:

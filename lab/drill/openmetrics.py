@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -121,3 +122,25 @@ class OpenMetricsRecorder:
         body = self.text(end_unix)
         path.write_text(body)
         return sum(1 for line in body.splitlines() if not line.startswith("#"))
+
+
+def record_sweep(
+    cells: Iterable[Any], base: Any, horizon: float | None, config: Path, path: Path
+) -> int:
+    """``dnslab sweep --openmetrics``: replicate 0 of every cell once more, in this process,
+    through an ``OpenMetricsRecorder`` (the sweep's workers keep no events). Each cell is its
+    own ``scenario`` label (``NAME cell N``), so cells with the same TTL stay apart."""
+    from lab.config import load_config
+    from lab.drill import model
+    from lab.drill.sim import simulate_cell
+    from lab.sim.run import RunSpec
+
+    recorder = OpenMetricsRecorder(list(load_config(config).regions))
+    for cell in cells:
+        sc = cell.scenario(base)
+        sc = sc.model_copy(update={"name": f"{base.name} cell {cell.index}"})
+        spec = RunSpec(
+            cell.ttl, cell.ttl_policy, cell.resolvers, horizon, model.PROPAGATION_GUESS_S, 0
+        )
+        simulate_cell(sc, spec, config, observations=True, sinks=(recorder,))
+    return recorder.write(path)
