@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from lab.drill.metrics_server import MetricsServer, parse_listen, serving
 from lab.errors import ConfigError
-from lab.procs import free_port
+from lab.procs import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,8 @@ def test_serves_text_and_openmetrics() -> None:
         assert ctype.startswith("application/openmetrics-text") and body.endswith("# EOF\n")
         with pytest.raises(urllib.error.HTTPError):
             scrape(server.url.replace("/metrics", "/other"))
-        assert server.scrapes == 2
+        # a scrape counts once its response is written (the client may read it first)
+        wait_for(lambda: server.scrapes == 2, 5, "two scrapes counted")
     finally:
         server.stop()
 
