@@ -173,8 +173,6 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
         f"checks: interval {sc['checks']['interval']} s, fall {sc['checks']['fall']}, "
         f"rise {sc['checks']['rise']}, timeout {sc['checks']['timeout']} s",
         "- model: max ≈ F·I + τ + TTL_eff, mean ≈ (F - ½)·I + τ + TTL_eff/2 (docs/drills.md)",
-        "- lab resolver ttl-clock: "
-        + ", ".join(sorted({str(r.get("resolver_ttl_clock") or "unknown") for r in runs})),
         f"- {ttl_clock_line(runs)}",
         "",
         "## Summary",

@@ -96,7 +96,6 @@ def summarise(record: RunRecord) -> dict[str, Any]:
     return {
         "ttl": record.ttl,
         "mode": record.mode,
-        "resolver_ttl_clock": record.ttl_clock or None,
         "ttl_clock": record.ttl_clock or None,  # the lab resolver's: "seconds" (Unbound) | "exact"
         "duration_s": _r(record.end, 3),
         "fault": {
