@@ -223,6 +223,7 @@ def test_serve_expired_and_servfail_agree_when_upstream_dies(
     q: Question = ("b.lab.example.", "A")  # TTL 2
     for pair in (stale, strict):
         assert_agree(q, *pair.both(q))
+    filled = time.monotonic()  # every entry was stored before this
     knot.endpoint.child.stop()
     # past the TTL, both answer stale (serve-expired-reply-ttl 30), after TTL 0 answers through
     # the second the entry expires in
@@ -234,6 +235,9 @@ def test_serve_expired_and_servfail_agree_when_upstream_dies(
     # ... and without serve-expired neither serves the old data: ours says SERVFAIL after its
     # upstream tries (3 x 1 s by default); Unbound 1.17 keeps retrying a dead forwarder and does
     # not answer at all for a minute or more (measured), so for it "no stale answer" is a timeout.
+    # Whole seconds: an entry stored at wall time w is fresh until floor(w) + TTL + 1 <= w + 3,
+    # and the strict pair may have stored its entry a second later than the stale pair.
+    wait_for(lambda: time.monotonic() - filled > 3.05, 5, "the strict pair's entries expire")
     assert ask(strict.ours, *q, timeout=10).rcode == "SERVFAIL"
     with contextlib.suppress(dns.exception.Timeout):
         assert ask(strict.theirs, *q, timeout=2).rcode == "SERVFAIL"
