@@ -44,7 +44,7 @@ from tests.observability.exprs import (
 )
 from tests.observability.test_metric_names import problems
 
-pytestmark = [pytest.mark.integration, pytest.mark.system]
+pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
 SCENARIO = """
 name = "observability"

@@ -18,7 +18,7 @@ from tests.conftest import DNSLAB, require_tool
 from tests.integration.test_observability_live import Prom, check_expression, check_histogram
 from tests.observability.exprs import dashboard_exprs
 
-pytestmark = [pytest.mark.integration, pytest.mark.system]
+pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
 SCENARIO = """
 name = "observability"

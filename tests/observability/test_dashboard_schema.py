@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import REPO
 
 SCHEMA = REPO / "observability" / "grafana" / "schema"
+pytestmark = pytest.mark.slow  # tsc takes seconds
 
 
 def checker() -> ModuleType:
