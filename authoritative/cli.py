@@ -117,6 +117,15 @@ def register(subparsers: Any) -> None:
         help="with RRL: every Nth limited reply goes out truncated (TC=1); 0 drops all (default 1)",
     )
     limits.add_argument(
+        "--transfer-allow",
+        action="append",
+        metavar="ADDRESS|NETWORK",
+        help=(
+            "allow AXFR/IXFR from this address or network (repeat for more); without it every "
+            "zone transfer is refused with NOTAUTH, as Knot with no ACL"
+        ),
+    )
+    limits.add_argument(
         "--cache-entries",
         type=int,
         metavar="N",
@@ -168,6 +177,7 @@ FLAG_SETTINGS = (
     "tcp_max_per_source",
     "cache_entries",
     "cache_bytes",
+    "transfer_allow",
 )
 
 
@@ -259,6 +269,7 @@ def run_server(args: argparse.Namespace) -> int:
             cache_size=settings.cache_entries,
             nsid=identity.encode()[:255],
             cache_bytes=settings.cache_bytes,
+            transfer_allow=settings.transfer_allow,
         )
         return AuthoritativeServer(engine, ServerLimits.from_settings(settings)), registry, state
 

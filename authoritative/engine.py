@@ -13,9 +13,10 @@ with the answer's scope. Checks run in Knot DNS 3.2's order (see ``_answer``).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import dns.name
@@ -33,6 +34,7 @@ from authoritative.render import (
 )
 from authoritative.request import TCP, UDP, Request
 from authoritative.state import ServingState
+from authoritative.transfer import BadIxfr, transfer
 from authoritative.tsig import append_record, badkey_record
 from authoritative.wire import Drop, FormErr, Query, parse
 from authoritative.wirecache import DEFAULT_BYTES, DEFAULT_ENTRIES, Budget, LruCache
@@ -66,6 +68,7 @@ class Engine:
         cache_size: int = DEFAULT_ENTRIES,
         nsid: bytes = b"",
         cache_bytes: int = DEFAULT_BYTES,
+        transfer_allow: Sequence[str] = (),
     ) -> None:
         self.nsid = nsid  # our NSID (RFC 5001), sent when a query asks for it
         self.state = state
@@ -103,6 +106,8 @@ class Engine:
             "geo_tcp": self.exact_geo[TCP],
         }
         self.sequence = 0  # queries seen; the 1st of every SAMPLE is timed (duration histogram)
+        self.transfer_allowed = transfer_acl(transfer_allow)  # AXFR/IXFR ACL: none by default
+        self.transfer_rest: list[bytes] = []  # messages of a zone transfer after the first
 
     def swap(self, state: ServingState) -> None:
         """Serve ``state`` from the next query on; the wire caches start empty (the static
@@ -187,7 +192,7 @@ class Engine:
             if refused is not None:
                 return refused, NOTAUTH
         if q.opcode or q.qtype in (AXFR, IXFR) or q.qtype == 0:
-            return self._special(data, q, transport)
+            return self._special(data, q, transport, client)
         ecs = q.ecs
         name_key = data[12 : q.name_end].lower()
         state = self.state
@@ -302,7 +307,34 @@ class Engine:
         reply = error_reply(data, q.qend, NOTAUTH, q, nsid=self.nsid, expire=expire)
         return append_record(reply, record)
 
-    def _special(self, data: bytes, q: Query, transport: str) -> tuple[bytes, int]:
+    def _transfer(
+        self, data: bytes, q: Query, transport: str, client: tuple[str, int]
+    ) -> tuple[bytes, int] | None:
+        """An AXFR/IXFR the ACL allows: the first message (the rest in ``transfer_rest``)."""
+        if q.qclass != 1 or q.tsig is not None or not self.transfer_allowed(client[0]):
+            return None
+        qname = dns.name.from_wire(data, 12)[0]
+        zone = self.state.zones.get(qname)
+        if zone is None:
+            return None
+        try:
+            out = transfer(data, zone, q.qtype, transport == TCP, qname)
+        except BadIxfr:
+            return error_reply(data, q.qend, FORMERR, q, nsid=self.nsid), FORMERR
+        self.transfer_rest = out[1:]
+        return out[0], 0
+
+    def handle_stream(self, data: bytes, client: tuple[str, int]) -> list[bytes]:
+        """The replies to one message over TCP: one, or a zone transfer's several."""
+        reply = self.handle(data, TCP, client)
+        if reply is None:
+            return []
+        rest, self.transfer_rest = self.transfer_rest, []
+        return [reply, *rest]
+
+    def _special(
+        self, data: bytes, q: Query, transport: str, client: tuple[str, int]
+    ) -> tuple[bytes, int]:
         """Opcodes other than QUERY and zone-transfer types, answered as Knot answers them."""
         if q.qend == 12:  # no question
             rcode = FORMERR if q.opcode in (0, NOTIFY, UPDATE) else NOTIMP
@@ -313,7 +345,10 @@ class Engine:
         elif q.opcode:
             rcode = opcode_rcode(q.opcode)
         elif q.qtype == IXFR or (q.qtype == AXFR and transport == TCP):
-            rcode = NOTAUTH
+            allowed = self._transfer(data, q, transport, client)
+            if allowed is not None:
+                return allowed
+            rcode = NOTAUTH  # as Knot answers a transfer its ACL denies
         else:
             rcode = NOTIMP
         expire = None
@@ -321,6 +356,20 @@ class Engine:
             zone = self.state.zones.get(dns.name.from_wire(data, 12)[0])
             expire = None if zone is None else zone.soa[0].expire
         return error_reply(data, q.qend, rcode, q, nsid=self.nsid, expire=expire), rcode
+
+
+def transfer_acl(allow: Sequence[str]) -> Callable[[str], bool]:
+    """Whether an address may transfer zones (``transfer_allow``: addresses or networks)."""
+    networks = tuple(ipaddress.ip_network(n, strict=False) for n in allow)
+
+    def allowed(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    return allowed
 
 
 def opcode_rcode(opcode: int) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from authoritative.engine import Engine
-from authoritative.request import TCP, UDP
+from authoritative.request import UDP
 from authoritative.rrl import RateLimiter, slipped
 from authoritative.settings import RrlSettings, ServerSettings
 from authoritative.state import ServingState
@@ -152,8 +152,7 @@ class TcpProtocol(asyncio.Protocol):
             message = bytes(buf[2 : 2 + size])
             del buf[: 2 + size]
             done += 1
-            reply = engine.handle(message, TCP, self.peer)
-            if reply is not None:
+            for reply in engine.handle_stream(message, self.peer):
                 out.append(len(reply).to_bytes(2, "big") + reply)
         if out and self.transport is not None:
             self.transport.write(b"".join(out))

@@ -99,8 +99,10 @@ def knot_conf(
     workers: int = 1,
     log_level: str = "info",
     rrl: tuple[int, int] | None = None,
+    transfer_allow: str | None = None,
 ) -> str:
-    """The configuration; ``rrl = (rate_limit, slip)`` adds mod-rrl as a global module."""
+    """The configuration; ``rrl = (rate_limit, slip)`` adds mod-rrl as a global module,
+    ``transfer_allow`` an ACL letting that address or network transfer every zone."""
     zone_lines = "\n".join(f'  - domain: {z.origin}\n    file: "{z.path.resolve()}"' for z in zones)
     conf = KNOT_CONF
     if rrl is not None:
@@ -109,6 +111,12 @@ def knot_conf(
         conf = conf.replace(
             "    semantic-checks: off\n",
             "    semantic-checks: off\n    global-module: mod-rrl/rrl\n",
+        )
+    if transfer_allow is not None:
+        acl = f"acl:\n  - id: xfr\n    address: {transfer_allow}\n    action: transfer\n"
+        conf = conf.replace("template:\n  - id: default\n", acl + "template:\n  - id: default\n")
+        conf = conf.replace(
+            "    semantic-checks: off\n", "    semantic-checks: off\n    acl: xfr\n"
         )
     return conf.format(
         rundir=workdir / "run",
@@ -131,13 +139,14 @@ def start_knot(
     log_level: str = "info",
     name: str = "knotd",
     rrl: tuple[int, int] | None = None,
+    transfer_allow: str | None = None,
 ) -> Endpoint:
     """Start knotd serving ``zones`` and wait until it answers for every zone."""
     (workdir / "run").mkdir(parents=True, exist_ok=True)
     (workdir / "storage").mkdir(parents=True, exist_ok=True)
     port = quiet_port(host)
     conf = workdir / "knot.conf"
-    conf.write_text(knot_conf(workdir, host, port, zones, workers, log_level, rrl))
+    conf.write_text(knot_conf(workdir, host, port, zones, workers, log_level, rrl, transfer_allow))
     child = group.start(name, [knotd, "-c", str(conf)])
     group.wait_ready(child, udp_dns_ready(host, port))
     for zone in zones:  # zones load in the background after the socket is up
