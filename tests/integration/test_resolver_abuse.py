@@ -383,8 +383,11 @@ def test_tcp_deadline_partial_data_cannot_extend(procs: ProcessGroup, tmp_path: 
 
 
 class Holder(threading.Thread):
-    """A busy TCP client: one whole query after another on one connection, as fast as the
-    server answers, so it keeps its slot even under the shortest (200 ms) deadline."""
+    """A busy TCP client: whole queries one after another on one connection, four in flight
+    (pipelined), so the server always has the next one buffered and the connection keeps its
+    slot even under the shortest (200 ms) deadline."""
+
+    IN_FLIGHT = 4
 
     def __init__(self, addr: str) -> None:
         super().__init__(daemon=True)
@@ -396,16 +399,19 @@ class Holder(threading.Thread):
 
     def run(self) -> None:
         wire = dns.message.make_query("a.lab.example.", "A").to_wire()
+        framed = len(wire).to_bytes(2, "big") + wire
+        buffered = b""
         try:
+            self.sock.sendall(framed * self.IN_FLIGHT)
             while not self.stop.is_set():
-                self.sock.sendall(len(wire).to_bytes(2, "big") + wire)
-                head = self.sock.recv(2)
-                if len(head) < 2:
-                    raise ConnectionError("closed by the server")
-                body = b""
-                while len(body) < int.from_bytes(head, "big"):
-                    body += self.sock.recv(65535)
+                while len(buffered) < 2 or len(buffered) < 2 + int.from_bytes(buffered[:2], "big"):
+                    chunk = self.sock.recv(65535)
+                    if not chunk:
+                        raise ConnectionError("closed by the server")
+                    buffered += chunk
+                buffered = buffered[2 + int.from_bytes(buffered[:2], "big") :]
                 self.answered += 1
+                self.sock.sendall(framed)
         except Exception as exc:
             self.error = exc
         finally:
