@@ -127,6 +127,23 @@ def bars(title: str, desc: str, unit: str, queries: list[Q], w: int = 12) -> bar
     )
 
 
+def _dashboard(title: str, uid: str, description: str) -> db.Dashboard:
+    return (
+        db.Dashboard(f"dnslab · {title}")
+        .uid(uid)
+        .description(description)
+        .tags(TAGS)
+        .time("now-15m", "now")
+        .refresh("5s")
+    )
+
+
+def _with(d: db.Dashboard, panels: list[Any]) -> db.Dashboard:
+    for p in panels:
+        d = d.with_panel(p)
+    return d
+
+
 UP_STATES = [("1", "up", "green"), ("0", "down", "red"), ("-1", "unknown", "gray")]
 
 
@@ -148,19 +165,13 @@ def _variables(d: db.Dashboard, extra: list[tuple[str, str, str]]) -> db.Dashboa
 
 
 def failover() -> db.Dashboard:
-    d = (
-        db.Dashboard("dnslab · Failover drill")
-        .uid("dnslab-drill")
-        .description(
-            "One chaos drill: a region is killed or faulted, the checker decides, the "
-            "authoritative server changes its answers, and clients keep being sent to the dead "
-            "region until their caches let go (the stale-routing window)."
-        )
-        .tags(TAGS)
-        .time("now-15m", "now")
-        .refresh("5s")
-        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
-    )
+    d = _dashboard(
+        "Failover drill",
+        "dnslab-drill",
+        "One chaos drill: a region is killed or faulted, the checker decides, the "
+        "authoritative server changes its answers, and clients keep being sent to the dead "
+        "region until their caches let go (the stale-routing window).",
+    ).tooltip(dm.DashboardCursorSync.CROSSHAIR)
     d = _variables(
         d,
         [
@@ -322,19 +333,14 @@ def failover() -> db.Dashboard:
             lo=0,
         ),
     ]
-    for p in panels:
-        d = d.with_panel(p)
-    return d
+    return _with(d, panels)
 
 
 def resolver() -> db.Dashboard:
-    d = (
-        db.Dashboard("dnslab · Resolver")
-        .uid("dnslab-resolver")
-        .description("The lab's caching stub resolver: cache behaviour and upstream traffic.")
-        .tags(TAGS)
-        .time("now-15m", "now")
-        .refresh("5s")
+    d = _dashboard(
+        "Resolver",
+        "dnslab-resolver",
+        "The lab's caching stub resolver: cache behaviour and upstream traffic.",
     )
     d = _variables(
         d, [("instance", "Instance", "label_values(dnslab_resolver_queries_total, instance)")]
@@ -423,19 +429,14 @@ def resolver() -> db.Dashboard:
             lo=0,
         ),
     ]
-    for p in panels:
-        d = d.with_panel(p)
-    return d
+    return _with(d, panels)
 
 
 def authoritative() -> db.Dashboard:
-    d = (
-        db.Dashboard("dnslab · Authoritative")
-        .uid("dnslab-authoritative")
-        .description("The GeoDNS authoritative server: traffic, caches, health feed and view.")
-        .tags(TAGS)
-        .time("now-15m", "now")
-        .refresh("5s")
+    d = _dashboard(
+        "Authoritative",
+        "dnslab-authoritative",
+        "The GeoDNS authoritative server: traffic, caches, health feed and view.",
     )
     d = _variables(
         d,
@@ -540,9 +541,7 @@ def authoritative() -> db.Dashboard:
             stack=True,
         ),
     ]
-    for p in panels:
-        d = d.with_panel(p)
-    return d
+    return _with(d, panels)
 
 
 DASHBOARDS = {"failover-drill": failover, "resolver": resolver, "authoritative": authoritative}

@@ -15,35 +15,17 @@ import pytest
 
 from lab.procs import ProcessGroup, free_port, http_ready
 from tests.conftest import DNSLAB, require_tool
+from tests.integration.test_observability_live import SCENARIO as LIVE_SCENARIO
 from tests.integration.test_observability_live import Prom, check_expression, check_histogram
 from tests.observability.exprs import dashboard_exprs
 
 pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
-SCENARIO = """
-name = "observability"
-ttls = [3]
-clients = 40
-request_interval = 0.2
-tail = 2.0
-seed = 5
-[locations]
-eu = 0.6
-na = 0.4
-[profiles]
-"honours-ttl" = 3
-"shared-resolver" = 2
-"fixed:6" = 1
-[checks]
-interval = 0.3
-fall = 2
-rise = 1
-timeout = 0.15
-[[faults]]
-at = 3.0
-action = "kill"
-region = "eu-west"
-"""
+# the live test's scenario, with the check settings the live test's lab has
+SCENARIO = LIVE_SCENARIO.replace(
+    "[locations]",
+    "ttls = [3]\n[checks]\ninterval = 0.3\nfall = 2\nrise = 1\ntimeout = 0.15\n[locations]",
+)
 
 
 def backfill(om: Path, tsdb: Path) -> None:
