@@ -32,6 +32,9 @@ axes:
                            honours-ttl, shared-resolver, min-ttl:N, fixed:N, pinned,
                            serve-stale, prefetch, direct (docs/drills.md)
   --rate 0.1,1             requests per second per client (a client asks every 1/rate s)
+  --arrivals periodic,poisson
+                           a request every 1/rate s from a random offset, or Poisson arrivals
+                           with that mean rate (exact, but walks every resolution: slower)
   --resolvers shared,per-client
                            shared-resolver clients share the lab resolver's cache (per ECS
                            scope), or each has a resolver of its own
@@ -57,6 +60,7 @@ FLAG = {
     "ttl_policy": "--ttl-policy",
     "mix": "--mix",
     "rate": "--rate",
+    "arrivals": "--arrivals",
     "resolvers": "--resolvers",
     "clients": "--clients",
     "replicates": "--replicates",
@@ -81,6 +85,7 @@ def register(sub: Any) -> None:
         p.add_argument(FLAG[axis], dest=axis, metavar="LIST", help="comma-separated values")
     p.add_argument("--ttl-policy", dest="ttl_policy", metavar="LIST", help="fixed,dynamic")
     p.add_argument("--resolvers", metavar="LIST", help="shared,per-client")
+    p.add_argument("--arrivals", metavar="LIST", help="periodic,poisson")
     p.add_argument("--mix", action="append", metavar="P=W,...", help="profile weights (repeatable)")
     p.add_argument("--replicates", type=int, help="runs per cell (default 4)")
     p.add_argument("--horizon", type=float, metavar="S", help="seconds per run (default: derived)")
@@ -149,6 +154,8 @@ def axes_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], set[str]]:
         given["ttl_policy"] = _list("--ttl-policy", args.ttl_policy, str)
     if args.resolvers is not None:
         given["resolvers"] = _list("--resolvers", args.resolvers, str)
+    if args.arrivals is not None:
+        given["arrivals"] = _list("--arrivals", args.arrivals, str)
     if args.mix:
         given["mix"] = [parse_mix(m) for m in args.mix]
     if args.replicates is not None:

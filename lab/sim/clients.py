@@ -73,8 +73,11 @@ class _Acc:
     i_fault: int = 0
     i_last: int = -1
     bounds: list[float] = field(default_factory=list)
+    times: Sequence[float] | None = None  # Poisson arrivals: the request times; None: a grid
 
     def t(self, i: int) -> float:
+        if self.times is not None:
+            return self.times[i] if i < len(self.times) else math.inf
         return self.c.start_offset + i * self.r
 
     def idx(self, t: float) -> int:
@@ -83,6 +86,8 @@ class _Acc:
             return self.n
         if t == -math.inf:
             return 0
+        if self.times is not None:
+            return bisect.bisect_left(self.times, t)
         return max(0, math.ceil((t - self.c.start_offset) / self.r - EPS))
 
     def use(self, ans: Answer, a: int, b: int, how: str, ttl: int | None = None) -> None:
@@ -179,8 +184,9 @@ def _acc(
     rng: random.Random,
     observations: list[Observation] | None,
     bounds: list[float],
+    times: Sequence[float] | None = None,
 ) -> _Acc:
-    acc = _Acc(c, r, timeline, m, rng, observations, ClientResult(c.id), bounds=bounds)
+    acc = _Acc(c, r, timeline, m, rng, observations, ClientResult(c.id), bounds=bounds, times=times)
     acc.n = acc.idx(m.end)
     acc.i_fault = acc.idx(m.fault_at) if m.fault_at is not None else acc.n
     acc.i_last = min(acc.n, acc.idx(m.until) if m.until is not None else acc.n) - 1
@@ -200,6 +206,22 @@ def geo_client(c: Client) -> tuple[GeoClient, tuple[str, int | None]]:
     return GeoClient.from_source(c.addr), (c.addr.rpartition(".")[0], None)
 
 
+def poisson_times(c: Client, r: float, end: float, seed: int) -> list[float]:
+    """Request times of a client with Poisson arrivals (mean gap ``r``): the first at its start
+    offset, then exponential gaps, until ``end``."""
+    import numpy as np
+
+    gen = np.random.default_rng((seed, c.id))
+    n = int(end / r * 1.2 + 10 * math.sqrt(end / r + 1) + 10)
+    gaps = gen.exponential(r, size=n)
+    ts = c.start_offset + np.concatenate(([0.0], np.cumsum(gaps)))
+    while ts[-1] < end:  # rare: draw more
+        more = ts[-1] + np.cumsum(gen.exponential(r, size=n))
+        ts = np.concatenate((ts, more))
+    out: list[float] = ts[ts < end].tolist()
+    return out
+
+
 def run_cached(
     c: Client,
     r: float,
@@ -208,9 +230,11 @@ def run_cached(
     rng: random.Random,
     observations: list[Observation] | None = None,
     bounds: Sequence[float] = (),
+    times: Sequence[float] | None = None,
 ) -> ClientResult:
-    """A client with a cache of its own (every profile but ``direct``/``shared-resolver``)."""
-    acc = _acc(c, r, timeline, m, rng, observations, list(bounds))
+    """A client with a cache of its own (every profile but ``direct``/``shared-resolver``);
+    ``times``: its request times (Poisson arrivals), else every ``r`` from its offset."""
+    acc = _acc(c, r, timeline, m, rng, observations, list(bounds), times)
     prof, n = c.profile, acc.n
     client, key = geo_client(c)
 
@@ -230,7 +254,7 @@ def run_cached(
         return _finish(acc)
     entry = store(prof, cur.addrs, cur.ttl, acc.t(i), c.age_fraction * prof.life(cur.ttl))
     start, fetched, how, on_grid = i, i, "resolve", False
-    jump = observations is None and not timeline.dynamic
+    jump = observations is None and not timeline.dynamic and times is None
     while True:
         d = due(prof, entry)
         j = n if d == math.inf else max(fetched + 1, acc.idx(d))
@@ -281,10 +305,11 @@ def run_uncached(
     source_bounds: Sequence[float],
     upstream: str,
     observations: list[Observation] | None = None,
+    times: Sequence[float] | None = None,
 ) -> ClientResult:
     """A client that resolves on every request: ``source(t)`` is the answer it gets at ``t``
     (constant between ``source_bounds``)."""
-    acc = _acc(c, r, timeline, m, rng, observations, [])
+    acc = _acc(c, r, timeline, m, rng, observations, [], times)
     cuts = sorted({0, acc.n, *(acc.idx(b) for b in source_bounds if b < m.end)})
     for lo, hi in itertools.pairwise(cuts):
         if lo >= hi:

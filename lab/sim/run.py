@@ -26,12 +26,20 @@ from lab.drill.measure import Windows, busiest
 from lab.drill.population import Client, build_population, priming_ages, probe_addr
 from lab.drill.record import RunRecord
 from lab.drill.scenario import Scenario, run_duration
-from lab.sim.clients import ClientResult, Measured, geo_client, run_cached, run_uncached
+from lab.sim.clients import (
+    ClientResult,
+    Measured,
+    geo_client,
+    poisson_times,
+    run_cached,
+    run_uncached,
+)
 from lab.sim.resolver import ResolverRun, run_resolver
 from lab.sim.world import WorldTimeline, run_world, scenario_steps
 from resolver.settings import ResolverSettings
 
 ResolverMode = Literal["shared", "per-client"]
+Arrivals = Literal["periodic", "poisson"]
 RECOVERY = ("restart", "clear")
 
 
@@ -45,6 +53,7 @@ class RunSpec:
     horizon: float | None = None  # None: the scenario's duration rule
     propagation: float = model.PROPAGATION_GUESS_S
     replicate: int = 0  # another draw of probe phase, start offsets and cache ages
+    arrivals: Arrivals = "periodic"  # every request_interval, or Poisson with that mean gap
 
 
 @dataclass
@@ -140,9 +149,12 @@ def simulate_run(
     for key, members in groups.items():
         offsets = sorted(c.start_offset for c in members)
         primed = -ages[members[0].location] if spec.resolver_mode == "shared" else None
-        rr = run_resolver(
-            cfg.resolver, timeline, qname, members[0].addr, _next_query(offsets, r), end, primed
+        nq = (
+            _next_query(offsets, r)
+            if spec.arrivals == "periodic"
+            else _next_poisson(r / len(members), random.Random(seed * 31 + len(served)))
         )
+        rr = run_resolver(cfg.resolver, timeline, qname, members[0].addr, nq, end, primed)
         run.resolver_upstream += rr.upstream
         for c in members:
             served[c.id] = rr
@@ -150,9 +162,12 @@ def simulate_run(
     obs: list[Any] | None = [] if observations else None
     bounds = timeline.boundaries()
     for c in clients:
+        times = poisson_times(c, r, end, seed) if spec.arrivals == "poisson" else None
         if c.profile.upstream == "resolver":
             rr = served[c.id]
-            out = run_uncached(c, r, timeline, m, rng, rr.at, rr.boundaries(), "resolver", obs)
+            out = run_uncached(
+                c, r, timeline, m, rng, rr.at, rr.boundaries(), "resolver", obs, times
+            )
             run.resolver_queries += out.resolutions
         elif not c.profile.caches:
             client, gkey = geo_client(c)
@@ -160,10 +175,10 @@ def simulate_run(
             def source(t: float, client: Any = client, gkey: Any = gkey) -> Any:
                 return timeline.answer(client, gkey, t)
 
-            out = run_uncached(c, r, timeline, m, rng, source, bounds, "authoritative", obs)
+            out = run_uncached(c, r, timeline, m, rng, source, bounds, "authoritative", obs, times)
             run.authoritative_queries += out.resolutions
         else:
-            out = run_cached(c, r, timeline, m, rng, obs, bounds)
+            out = run_cached(c, r, timeline, m, rng, obs, bounds, times)
             run.authoritative_queries += out.resolutions
         run.results.append(out)
     run.authoritative_queries += run.resolver_upstream
@@ -269,6 +284,18 @@ def _resolver_groups(clients: Sequence[Client], mode: ResolverMode) -> dict[obje
         key: object = c.id if mode == "per-client" else c.location
         groups.setdefault(key, []).append(c)
     return groups
+
+
+def _next_poisson(mean_gap: float, rng: random.Random) -> Any:
+    """Next query of a group whose clients arrive as Poisson processes (merged: Poisson with
+    ``mean_gap``): memoryless, so the next one after ``t`` is ``t`` plus an exponential gap."""
+
+    def nxt(t: float) -> float:
+        if t == math.inf:
+            return math.inf
+        return max(t, 0.0) + rng.expovariate(1.0 / mean_gap)
+
+    return nxt
 
 
 def _next_query(offsets: Sequence[float], r: float) -> Any:

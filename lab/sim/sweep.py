@@ -68,6 +68,7 @@ class SweepAxes(BaseModel):
     ttl_policy: list[Literal["fixed", "dynamic"]] | None = None
     mix: list[dict[str, float]] | None = None
     rate: list[float] | None = None
+    arrivals: list[Literal["periodic", "poisson"]] | None = None
     resolvers: list[Literal["shared", "per-client"]] | None = None
     clients: list[int] | None = None
     replicates: int = Field(default=4, ge=1, le=100)
@@ -142,6 +143,7 @@ class Cell:
     rate: float
     resolvers: Literal["shared", "per-client"]
     clients: int
+    arrivals: Literal["periodic", "poisson"] = "periodic"
 
     def params(self) -> dict[str, Any]:
         return {
@@ -153,6 +155,7 @@ class Cell:
             "ttl_policy": self.ttl_policy,
             "mix": dict(self.mix),
             "rate": self.rate,
+            "arrivals": self.arrivals,
             "resolvers": self.resolvers,
             "clients": self.clients,
         }
@@ -197,18 +200,19 @@ def grid(base: Scenario, axes: SweepAxes) -> list[Cell]:
     rates = axes.rate or [1.0 / sc.request_interval]
     resolvers = axes.resolvers or ["shared"]
     clients = axes.clients or [sc.clients]
+    arrivals = axes.arrivals or ["periodic"]
     cells: list[Cell] = []
-    combos = itertools.product(
-        clients, resolvers, rates, mixes, policies, intervals, falls, rises, timeouts, ttls
-    )
-    for n, res, rate, mix, pol, iv, fall, rise, to, ttl in combos:
+    outer = itertools.product(clients, resolvers, arrivals, rates, mixes)
+    inner = list(itertools.product(policies, intervals, falls, rises, timeouts, ttls))
+    combos = ((o, i) for o in outer for i in inner)
+    for (n, res, arr, rate, mix), (pol, iv, fall, rise, to, ttl) in combos:
         timeout = to if to is not None else min(sc.checks.timeout, iv)
         if timeout > iv:
             raise ValueError(
                 f"--timeout {timeout:g} exceeds --interval {iv:g}: a probe must end before the next"
             )
         checks = CheckSpec(interval=iv, fall=fall, rise=rise, timeout=timeout)
-        cells.append(Cell(len(cells), ttl, checks, pol, mix, rate, res, n))
+        cells.append(Cell(len(cells), ttl, checks, pol, mix, rate, res, n, arr))
     return cells
 
 
@@ -356,6 +360,7 @@ def run_cell(
         axes.horizon,
         model.PROPAGATION_GUESS_S,
         replicate,
+        cell.arrivals,
     )
     run = simulate_cell(sc, spec, config)
     res = CellResult(cell, run.record.end)

@@ -118,7 +118,7 @@ def write_csv(
     with (out / "cells.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         params = ["ttl", "interval", "fall", "rise", "timeout", "ttl_policy", "mix", "rate"]
-        params += ["resolvers", "clients"]
+        params += ["arrivals", "resolvers", "clients"]
         head = ["cell", *params, "horizon_s", "cut"]
         for k in metric_keys:
             head += [k, f"{k}_ci95"]

@@ -111,3 +111,28 @@ def test_busy_ttl_honouring_clients_match_the_closed_form(
     assert statistics.fmean(maxes) == pytest.approx(pred.max_s - interval / 2, abs=tol)  # type: ignore[arg-type]
     dets = [run["detection_s"] for run in runs]
     assert all((fall - 1) * interval - 1e-9 <= d <= fall * interval + 1e-9 for d in dets)  # type: ignore[operator]
+
+
+def test_poisson_arrivals_keep_the_rate_and_the_closed_form() -> None:
+    """Poisson arrivals (mean gap r): each client makes horizon/r requests give or take a few
+    standard deviations; the last request before expiry is on average one gap r early (the
+    backward recurrence time of a Poisson process), so mean ≈ model - r."""
+    clients, k, r, ttl, interval = 300, 6, 0.5, 30, 1.0
+    sc = parse_scenario(CLOSED_FORM.format(clients=clients)).model_copy(
+        update={"request_interval": r}
+    )
+    axes = SweepAxes(
+        ttl=[ttl], interval=[interval], fall=[3], timeout=[0.5], rate=[1 / r], arrivals=["poisson"]
+    )
+    [cell] = grid(sc, axes.model_copy(update={"replicates": k}))
+    assert cell.arrivals == "poisson"
+    runs = [run_cell(cell, sc, axes, None, i, False)[0] for i in range(k)]
+    pred = model.window(model.CheckParams(interval, 3, 0.5), model.PROPAGATION_GUESS_S, ttl)
+    assert pred.mean_s is not None
+    horizon = sc.first_fault_at + 3 * interval + 0.5 + 0.05 + ttl + max(sc.tail, 2 * r)
+    expected = clients * horizon / r
+    for run in runs:
+        assert run["requests"] == pytest.approx(expected, abs=5 * math.sqrt(expected) + clients)
+    tol = 4 * interval / math.sqrt(12 * k) + ttl / clients + r
+    mean = statistics.fmean(run["window_mean_s"] for run in runs)  # type: ignore[misc]
+    assert mean == pytest.approx(pred.mean_s - r, abs=tol)
