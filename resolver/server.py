@@ -97,6 +97,7 @@ class ResolverServer:
         self.metrics = metrics
         self.clock = clock or SystemClock()
         self.memo = WireMemo(core)
+        self.memo.on_prefetch = lambda r: self._refresh(with_purpose(r, Purpose.PREFETCH))
         self.memo_tcp = True  # answer repeated TCP queries from the memo too
         self.access = AccessControl(core.settings.access_control)
         self._inflight: dict[object, asyncio.Task[Reply]] = {}
@@ -175,13 +176,9 @@ class ResolverServer:
     def fast(self, wire: bytes, client: str, max_size: int | None) -> bytes | None:
         """The stored reply to a repeated query that is still a fresh hit, else ``None``.
         The caller has checked the client's access-control action (any ``allow*``)."""
-        found = self.memo.answer(self.memo.key(wire, client, max_size), wire, self.clock.now())
-        if found is None:
-            return None
-        out, memo, prefetch = found
-        if prefetch:
-            self._refresh(with_purpose(memo.request, Purpose.PREFETCH))
-        self.metrics.fast_hits += 1
+        out = self.memo.answer(self.memo.key(wire, client, max_size), wire, self.clock.now())
+        if out is not None:
+            self.metrics.fast_hits += 1
         return out
 
     async def handle(
@@ -335,11 +332,8 @@ class ResolverServer:
                 client = addr[0]
                 action = action_of(client)
                 if action in ALLOWED and len(data) >= 12:
-                    found = memo.answer(memo.key(data, client, None), data, now)
-                    if found is not None:
-                        out, hit, prefetch = found
-                        if prefetch:
-                            self._refresh(with_purpose(hit.request, Purpose.PREFETCH))
+                    out = memo.answer(memo.key(data, client, None), data, now)
+                    if out is not None:
                         hits += 1
                         try:
                             sendto(out, addr)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from resolver.answers import Sections
@@ -44,7 +44,8 @@ class Memo:
     generation: int  # the cache's generation of the question when the memo was made
     cell: list[int]  # the cache's live generation cell of the question
     expires_at: float  # the entry's first instant not fresh
-    base: float  # floor(stored) for whole seconds, stored for the exact clock
+    base: float  # when the entry was stored (the exact clock)
+    second: int  # floor(base): the whole second it was stored in (the default clock)
     prefetch_from: float | None  # ask the prefetch rule only from then on
     body: bytearray  # the reply without its ID; TTL fields patched to ``shift``
     ttls: tuple[tuple[int, int], ...]  # (offset of a TTL field in body, TTL as stored)
@@ -61,6 +62,7 @@ class WireMemo:
         self._ecs = ecs_enabled(s)
         self._whole = s.ttl_clock == "seconds"
         self._original = s.serve_original_ttl
+        self.on_prefetch: Callable[[UpstreamRequest], None] | None = None  # set by the server
 
     def __len__(self) -> int:
         return len(self._memos)
@@ -72,8 +74,9 @@ class WireMemo:
             return wire[2:]  # UDP, no ECS: the bytes alone (never equal to a tuple key)
         return (wire[2:], max_size)
 
-    def answer(self, key: Hashable, wire: bytes, now: float) -> tuple[bytes, Memo, bool] | None:
-        """(reply with the client's ID, the memo, whether to prefetch), or None: slow path."""
+    def answer(self, key: Hashable, wire: bytes, now: float) -> bytes | None:
+        """The reply with the client's ID, or None: take the slow path. A hit in the prefetch
+        window also calls ``on_prefetch`` with the upstream request to refresh."""
         memo = self._memos.get(key)
         if memo is None:
             return None
@@ -83,7 +86,7 @@ class WireMemo:
         if self._original:
             shift = 0
         elif self._whole:
-            shift = int(now) - int(memo.base)  # now > 0: int() is floor()
+            shift = int(now) - memo.second  # now > 0: int() is floor()
         else:
             shift = max(0, math.ceil(now - memo.base))
         if shift != memo.shift:
@@ -92,10 +95,13 @@ class WireMemo:
                 struct.pack_into("!I", body, offset, ttl - shift if ttl > shift else 0)
             memo.shift = shift
             self.core.cache.touch(memo.question, memo.entry.scope)  # LRU order, once a second
-        prefetch = False
         if memo.prefetch_from is not None and now >= memo.prefetch_from:
-            prefetch = self.core.cache.policy.wants_prefetch(memo.entry, now)
-        return wire[:2] + memo.body, memo, prefetch
+            self._prefetch(memo, now)
+        return wire[:2] + memo.body
+
+    def _prefetch(self, memo: Memo, now: float) -> None:
+        if self.on_prefetch is not None and self.core.cache.policy.wants_prefetch(memo.entry, now):
+            self.on_prefetch(memo.request)
 
     def store(
         self, key: Hashable, request: UpstreamRequest, reply: Reply, out: bytes, now: float
@@ -110,8 +116,8 @@ class WireMemo:
         offsets = ttl_offsets(out)
         if offsets is None or len(offsets) != len(stored):
             return
-        base = float(math.floor(entry.stored_at)) if self._whole else entry.stored_at
-        shift = self._shift(base, now)
+        base, second = entry.stored_at, math.floor(entry.stored_at)
+        shift = self._shift(base, second, now)
         body = bytearray(out[2:])
         ttls = tuple((offset - 2, ttl) for offset, ttl in zip(offsets, stored, strict=True))
         for offset, ttl in ttls:  # the bytes are now exactly what `shift` says
@@ -127,17 +133,18 @@ class WireMemo:
             cache.generation_cell(request.question),
             entry.expires_at,
             base,
+            second,
             cache.policy.prefetch_from(entry),
             body,
             ttls,
             shift,
         )
 
-    def _shift(self, base: float, now: float) -> int:
+    def _shift(self, base: float, second: int, now: float) -> int:
         if self._original:
             return 0
         if self._whole:
-            return max(0, math.floor(now) - int(base))
+            return max(0, math.floor(now) - second)
         return max(0, math.ceil(now - base))
 
     def _subnet(self, client: str) -> ClientSubnet | None:
