@@ -347,8 +347,7 @@ def start_dnslab_geo(group: Any, workdir: Path, workers: int) -> tuple[Any, Path
     workdir.mkdir(parents=True, exist_ok=True)
     config, port, _ = write_lab(workdir)
     argv = [DNSLAB, "authoritative", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
-    if workers > 1:
-        argv += ["--workers", str(workers)]
+    argv += worker_flags(workers)
     child = group.start("dnslab-geo", argv)
     group.wait_ready(child, udp_dns_ready("127.0.0.1", port, "lab.example."))
     return Endpoint("dnslab-geo", "127.0.0.1", port, child), config
@@ -374,6 +373,10 @@ def start_dnslib(group: Any, workdir: Path, zones: Sequence[Any]) -> Any:
     child = group.start("dnslib", argv)
     group.wait_ready(child, udp_dns_ready("127.0.0.1", port))
     return Endpoint("dnslib", "127.0.0.1", port, child)
+
+
+def worker_flags(workers: int) -> list[str]:
+    return ["--workers", str(workers)] if workers > 1 else []
 
 
 def worker_pids(pid: int) -> list[int]:
@@ -427,7 +430,7 @@ def bench(args: argparse.Namespace) -> dict[str, list[Result]]:
                         elif geo:
                             end, _ = start_dnslab_geo(group, work, args.workers)
                         else:
-                            end = start_dnslab(group, ZONES, workers=args.workers)
+                            end = start_dnslab(group, ZONES, extra=worker_flags(args.workers))
                         pids = worker_pids(end.child.pid)
                         label = server if args.rounds == 1 else f"{server} #{round_ + 1}"
                         for qps in phases(args):
