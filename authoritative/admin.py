@@ -341,12 +341,9 @@ async def serve_geo(
         loop.add_signal_handler(sig, stop.set)
     sock = _bind_admin(admin, a_host, int(a_port))
     bound_host, bound_port = await server.start(host, port, reuse_port=pool is not None)
-    watch = None
     if pool is not None:
-        pool.attach(loop)
-        await pool.wait_ready()
+        await pool.serving(loop, stop)
         runtime.on_publish(runtime.inputs)  # what this worker had before the others listened
-        watch = asyncio.create_task(pool.watch(stop))
     web_task = asyncio.create_task(web.serve(sockets=[sock]))
     while not web.started:
         if web_task.done():
@@ -378,8 +375,4 @@ async def serve_geo(
         await asyncio.wait_for(web_task, 3.0)
     await server.stop()
     if pool is not None:
-        assert watch is not None
-        watch.cancel()
-        pool.stop()
-        if pool.died is not None and pool.died.is_set():
-            raise SystemExit(1)
+        pool.finish()

@@ -278,20 +278,13 @@ async def serve_until_signal(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     bound_host, bound_port = await server.start(host, port, reuse_port=pool is not None)
-    watch = None
     if pool is not None:
-        pool.attach(loop)
-        await pool.wait_ready()
-        watch = asyncio.create_task(pool.watch(stop))
+        await pool.serving(loop, stop)
     print(f"ready {what} {bound_host}:{bound_port}{workers_note(pool)}", flush=True)
     await stop.wait()
     await server.stop()
     if pool is not None:
-        assert watch is not None
-        watch.cancel()
-        pool.stop()
-        if pool.died is not None and pool.died.is_set():
-            raise SystemExit(1)
+        pool.finish()
 
 
 def workers_note(pool: Pool | None) -> str:

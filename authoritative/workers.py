@@ -97,6 +97,7 @@ class Pool:
     held: list[socket.socket] = field(default_factory=list)  # the port, until worker 0 bound it
     ready_event: asyncio.Event | None = None
     died: asyncio.Event | None = None
+    watcher: asyncio.Task[None] | None = None
 
     def broadcast(self, message: Any) -> None:
         for w in self.workers:
@@ -123,6 +124,20 @@ class Pool:
                 self.ready_event.set()
         elif kind == "counters":
             w.counters = message[1]
+
+    async def serving(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        """Worker 0 has bound the port: wait for the others, then watch them until ``stop``."""
+        self.attach(loop)
+        await self.wait_ready()
+        self.watcher = asyncio.create_task(self.watch(stop))
+
+    def finish(self) -> None:
+        """Worker 0 is stopping: stop the others; exit 1 if one of them had died."""
+        if self.watcher is not None:
+            self.watcher.cancel()
+        self.stop()
+        if self.died is not None and self.died.is_set():
+            raise SystemExit(1)
 
     async def wait_ready(self) -> None:
         assert self.ready_event is not None
