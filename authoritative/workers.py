@@ -197,24 +197,19 @@ class Pool:
 
 def reserve_port(host: str, port: int) -> tuple[int, list[socket.socket]]:
     """A port all workers can share: ``port`` itself, or one the kernel picks (for 0), held
-    by SO_REUSEPORT sockets until worker 0 has bound its own."""
+    until worker 0 has bound its own. Only a TCP socket holds it: a bound TCP socket that
+    does not listen gets no connections, while a UDP socket in the SO_REUSEPORT group would
+    be handed its share of the queries and answer none."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    held: list[socket.socket] = []
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        s = socket.socket(family, kind)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if kind == socket.SOCK_STREAM:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            s.close()
-            for h in held:
-                h.close()
-            raise
-        port = s.getsockname()[1]
-        held.append(s)
-    return port, held
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+    except OSError:
+        s.close()
+        raise
+    return int(s.getsockname()[1]), [s]
 
 
 def fork_workers(n: int, child: Callable[[int, int, int], int]) -> Pool:

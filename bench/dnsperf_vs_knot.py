@@ -26,6 +26,7 @@ lines); record them in ``docs/benchmarks.md`` with the command and the date.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shutil
@@ -350,6 +351,7 @@ def start_dnslab_geo(group: Any, workdir: Path, workers: int) -> tuple[Any, Path
     argv += worker_flags(workers)
     child = group.start("dnslab-geo", argv)
     group.wait_ready(child, udp_dns_ready("127.0.0.1", port, "lab.example."))
+    group.wait_ready(child, lambda: saw_ready(child))  # every worker listens
     return Endpoint("dnslab-geo", "127.0.0.1", port, child), config
 
 
@@ -373,6 +375,12 @@ def start_dnslib(group: Any, workdir: Path, zones: Sequence[Any]) -> Any:
     child = group.start("dnslib", argv)
     group.wait_ready(child, udp_dns_ready("127.0.0.1", port))
     return Endpoint("dnslib", "127.0.0.1", port, child)
+
+
+def saw_ready(child: Any) -> bool:
+    """The server printed its ``ready`` line (with --workers: once every worker listens)."""
+    log = child.log_path
+    return log is not None and log.exists() and b"ready " in log.read_bytes()
 
 
 def worker_flags(workers: int) -> list[str]:
@@ -431,6 +439,7 @@ def bench(args: argparse.Namespace) -> dict[str, list[Result]]:
                             end, _ = start_dnslab_geo(group, work, args.workers)
                         else:
                             end = start_dnslab(group, ZONES, extra=worker_flags(args.workers))
+                            group.wait_ready(end.child, functools.partial(saw_ready, end.child))
                         pids = worker_pids(end.child.pid)
                         label = server if args.rounds == 1 else f"{server} #{round_ + 1}"
                         for qps in phases(args):

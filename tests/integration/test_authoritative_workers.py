@@ -100,3 +100,26 @@ def test_geo_workers_answer_from_one_health_view_and_metrics_sum(
     assert counted() >= sent
     child.stop()
     wait_for(lambda: not alive(pids[1]), 10, "worker 1 stopped with worker 0")
+
+
+def test_the_port_reservation_swallows_no_query() -> None:
+    """Worker 0 holds the shared port from the fork until its own sockets are bound. Nothing
+    held may sit in the UDP SO_REUSEPORT group: the kernel would hand it a share of the
+    queries and nobody would answer them (dnsperf lost a quarter of its clients that way)."""
+    import socket
+
+    from authoritative.workers import reserve_port
+
+    port, held = reserve_port("127.0.0.1", 0)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            server.bind(("127.0.0.1", port))
+            server.settimeout(2.0)
+            for i in range(ASKS):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+                    client.sendto(bytes([i]), ("127.0.0.1", port))  # a fresh source port each
+                    assert server.recv(16) == bytes([i])
+    finally:
+        for s in held:
+            s.close()
