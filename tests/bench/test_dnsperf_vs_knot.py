@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "dnsperf_vs_knot.py"
+from tests.bench import load_script
 
 DNSPERF_OUTPUT = """\
 Statistics:
@@ -30,12 +27,7 @@ Statistics:
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dnsperf_vs_knot", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_script("dnsperf_vs_knot")
 
 
 def test_defaults(bench: ModuleType) -> None:
