@@ -5,8 +5,10 @@ No crash, and every reply well formed: QR set, ID and question echoed, parseable
 (tests/integration/wirefuzz.py says exactly what is checked). Fixed seeds keep a failure
 reproducible; `python bench/fuzz_servers.py --seconds 600 --seed N` runs longer.
 
-Mutation that fails this (tried): the authoritative echoing a FORMERR without QR
-(`flags = 0x80 | ...` → `flags = data[2] & 0x79` in engine.error_reply).
+Mutations that fail this (tried): the authoritative echoing a FORMERR without QR
+(`flags = 0x80 | ...` → `flags = data[2] & 0x79` in engine.error_reply); the resolver
+answering responses again (`or wire[2] & 0x80` removed from its drop check in
+resolver/server.py: "a response (QR=1) was answered").
 """
 
 from __future__ import annotations
@@ -96,3 +98,5 @@ def test_the_checker_rejects_malformed_replies() -> None:
     assert "shorter than a header" in str(wirefuzz.reply_problem(q, bytes(good[:11])))
     trailing = bytes(good) + b"\0"
     assert "dnspython cannot parse" in str(wirefuzz.reply_problem(q, trailing))
+    response = bytes(good)
+    assert wirefuzz.reply_problem(response, bytes(good)) == "a response (QR=1) was answered"

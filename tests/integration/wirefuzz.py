@@ -9,7 +9,8 @@ every reply must be well formed:
 * the query's question echoed byte for byte when the reply has one (a reply whose question
   differs answers something else); only FORMERR/NOTIMP/REFUSED replies may leave it out;
 * it parses under dnspython (``dns.message.from_wire``);
-* UDP: at most one reply per packet.
+* UDP: at most one reply per packet;
+* a packet that is itself a response (QR=1, a few percent of them) gets no reply at all.
 
 Silence is always allowed (a server may drop garbage). Between batches a normal query must be
 answered over UDP and TCP, and the process must still be alive: a crash fails at once.
@@ -61,13 +62,14 @@ def seed_queries(names: Sequence[str]) -> list[bytes]:
     return out
 
 
+RESPONSE_SHARE = 0.05  # packets sent with QR=1
 LINGER = 0.02  # after a UDP reply, how long a duplicate reply is waited for
 EDGE16 = (0, 1, 2, 0x00FF, 0x7FFF, 0x8000, 0xFFFF)
 
 
 def mutate(rng: random.Random, seeds: Sequence[bytes]) -> bytes:
-    """One mutated packet (never a response: QR is cleared, so every packet deserves an answer
-    or silence under the same rules)."""
+    """One mutated packet. QR is cleared, except in one packet of RESPONSE_SHARE: those are
+    responses, which must never be answered (RFC 1035 7.3; Unbound and Knot drop them)."""
     wire = bytearray(rng.choice(seeds))
     for _ in range(rng.choice((1, 1, 1, 2, 3, 5))):
         op = rng.randrange(8)
@@ -93,7 +95,7 @@ def mutate(rng: random.Random, seeds: Sequence[bytes]) -> bytes:
             pos = rng.randrange(12, len(wire) - 1)  # any 16-bit field after the header
             wire[pos : pos + 2] = struct.pack("!H", rng.choice(EDGE16))
     if len(wire) >= 3:
-        wire[2] &= 0x7F
+        wire[2] = wire[2] | 0x80 if rng.random() < RESPONSE_SHARE else wire[2] & 0x7F
     return bytes(wire)
 
 
@@ -115,6 +117,8 @@ def _question(wire: bytes) -> bytes | None:
 
 def reply_problem(query: bytes, reply: bytes) -> str | None:
     """Why ``reply`` is not a well-formed answer to ``query`` (None: it is)."""
+    if len(query) >= 3 and query[2] & 0x80:
+        return "a response (QR=1) was answered"
     if len(reply) < 12:
         return f"reply of {len(reply)} bytes, shorter than a header"
     if not reply[2] & 0x80:
