@@ -17,7 +17,6 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +25,10 @@ import dns.message
 import dns.opcode
 import dns.query
 import dns.rcode
-import dns.rdataclass
 import pytest
 
 from lab.procs import ProcessGroup, wait_for
+from resolver.access import AccessControl
 from tests.conftest import DNSLAB, require_tool
 from tests.resolver.peers import (
     Knot,
@@ -261,15 +260,9 @@ def test_by_default_only_loopback_may_ask(tmp_path: Path) -> None:
     bad = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1
     assert "access-control" in bad.stderr and "unknown action 'allw'" in bad.stderr
-    from resolver.access import AccessControl
-
     acl = AccessControl()
     assert acl.action("127.9.9.9") == "allow" and acl.action("::1") == "allow"
     assert acl.action("192.0.2.1") == "refuse" and acl.action("2001:db8::1") == "refuse"
-
-
-def udp_wire(build: Callable[[], dns.message.Message]) -> bytes:
-    return build().to_wire()
 
 
 def _query(name: str, qtype: str, **kw: object) -> dns.message.Message:
