@@ -179,6 +179,8 @@ def check_histogram(prom: Prom, run: dict[str, Any], at: float) -> None:
         est, measured = float(result[0]["value"][1]), run["stale_window_s"][key]
         k = math.floor((n - 1) * q)
         gap = windows[min(k + 1, n - 1)] - windows[k]
+        print(f"{key}: histogram {est:.3f}s, results.json {measured:.3f}s, bucket "
+              f"{bucket_width(est):g}s, neighbour gap {gap:.3f}s, n={n}")  # fmt: skip
         assert abs(est - measured) <= bucket_width(est) + gap + 1e-9, (key, est, measured, gap)
 
 
