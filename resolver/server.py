@@ -337,8 +337,10 @@ class ResolverServer:
                         hits += 1
                         try:
                             sendto(out, addr)
+                        except (BlockingIOError, InterruptedError):
+                            self.metrics.rejected("send_buffer_full")  # dropped, as UDP may
                         except OSError:
-                            self.metrics.rejected("send_buffer_full")
+                            pass
                         continue
                 task = asyncio.create_task(self._udp_reply(data, addr, action))
                 self._udp_tasks.add(task)
