@@ -22,7 +22,7 @@ from lab.drill.netclient import DnsAnswer, http_get, query
 from lab.drill.observe import AnswerProbe, CheckerWatch, Transition
 from lab.drill.population import Client, priming_ages
 from lab.drill.profiles import DNS_TIMEOUT_S, HTTP_TIMEOUT_S, Entry, Plan, plan, store
-from lab.drill.record import RunRecord
+from lab.drill.record import RECOVERY_ACTIONS, RunRecord
 from lab.drill.scenario import BUSIEST, FaultSpec
 from lab.errors import InjectionError
 
@@ -199,17 +199,9 @@ class LiveRun:
                 self.record.injection_failed(self.now(), region, step.action, str(exc))
                 continue
             t, wall = self.now(), time.time()
-            recovers = step.action in ("restart", "clear")
-            if recovers and region == self.record.dead_region and self.record.recovered_at is None:
-                self.record.recovered_at = t
-            if self.record.fault_at is None and not recovers:
-                self.record.fault_at, self.fault_wall = t, wall
-                self.record.fault_action, self.record.dead_region = step.action, region
-            self.record.note(t, line)
-            if recovers:
-                self.record.emit(ev.FaultCleared(t, region, step.action, line))
-            else:
-                self.record.emit(ev.FaultInjected(t, region, step.action, step.fault_name, line))
+            if self.record.fault_at is None and step.action not in RECOVERY_ACTIONS:
+                self.fault_wall = wall
+            self.record.fault_step(t, region, step.action, step.fault_name, line)
 
     async def _inject(self, step: FaultSpec, region: str) -> str:
         if step.action == "kill":

@@ -17,6 +17,8 @@ from lab.drill.model import ResolverTTL
 from lab.drill.population import Client
 from lab.drill.scenario import Scenario
 
+RECOVERY_ACTIONS = ("restart", "clear")
+
 
 @dataclass
 class RunRecord:
@@ -88,6 +90,20 @@ class RunRecord:
                 0.0, self.ttl, self.mode, self.scenario.name, len(self.clients), self.end, ttl_clock
             )
         )
+
+    def fault_step(self, t: float, region: str, action: str, fault: str, detail: str) -> None:
+        """A fault step took effect at ``t`` (both drivers): the first kill/fault is the
+        measured fault; a restart/clear of that region is its recovery."""
+        recovers = action in RECOVERY_ACTIONS
+        if recovers and region == self.dead_region and self.recovered_at is None:
+            self.recovered_at = t
+        if self.fault_at is None and not recovers:
+            self.fault_at, self.fault_action, self.dead_region = t, action, region
+        self.note(t, detail)
+        if recovers:
+            self.emit(ev.FaultCleared(t, region, action, detail))
+        else:
+            self.emit(ev.FaultInjected(t, region, action, fault, detail))
 
     def injection_failed(self, t: float, region: str, action: str, detail: str) -> None:
         """A fault step did not happen: the run fails, the report says so."""

@@ -40,7 +40,6 @@ from resolver.settings import ResolverSettings
 
 ResolverMode = Literal["shared", "per-client"]
 Arrivals = Literal["periodic", "poisson"]
-RECOVERY = ("restart", "clear")
 
 
 @dataclass(frozen=True)
@@ -204,17 +203,8 @@ def simulate_run(
 def _measured(record: RunRecord, timeline: WorldTimeline, end: float) -> Measured:
     """The fault, detection and propagation of the run, into the record (and its events)."""
     for t, step in timeline.applied:
-        if step.action in RECOVERY:
-            if step.region == record.dead_region and record.recovered_at is None:
-                record.recovered_at = t
-            record.emit(ev.FaultCleared(t, step.region, step.action))
-        else:
-            if record.fault_at is None:
-                record.fault_at, record.fault_action = t, step.action
-                record.dead_region = step.region
-            name = step.fault.fault if step.fault is not None else step.action
-            record.emit(ev.FaultInjected(t, step.region, step.action, name))
-        record.note(t, f"{step.action} {step.region}")
+        name = step.fault.fault if step.fault is not None else step.action
+        record.fault_step(t, step.region, step.action, name, f"{step.action} {step.region}")
     vantage = timeline.cfg.checkers[0].name if timeline.cfg.checkers else "checker"
     for d in timeline.decisions:
         if d.at < 0:

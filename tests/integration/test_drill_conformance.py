@@ -15,7 +15,7 @@ from lab.drill.runner import DrillOptions, run_drill
 from lab.drill.scenario import parse_scenario
 from lab.drill.sim import simulate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCENARIO = """
 name = "conformance"
