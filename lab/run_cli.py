@@ -11,7 +11,10 @@ Start the whole lab on loopback as child processes: every region backend (dnslab
 with a control port for faults), the health checker(s), the authoritative GeoDNS server and
 the caching resolver, at the addresses of lab.toml. Waits until each is ready, prints what
 runs where (PIDs, addresses, logs), then shows a compact live status (region states from
-the checker, resolver hit ratio). Ctrl-C or SIGTERM stops every child by PID.
+the checker, resolver hit ratio). Ctrl-C or SIGTERM stops every child by PID. With
+--prometheus it also runs Debian's Prometheus on a config generated for this lab (loopback
+targets, the drill exporter, observability/rules) and prints how to point Grafana at it
+(docs/observability.md).
 """
 
 DRILL_HELP = """\
@@ -108,7 +111,9 @@ def handle_up(args: argparse.Namespace) -> int:
     from lab.drill.metrics_server import parse_listen
     from lab.up import run_up
 
-    parse_listen(args.drill_metrics)
+    parse_listen(args.drill_metrics, "--drill-metrics")
+    if args.prometheus is not None:
+        parse_listen(args.prometheus, "--prometheus", "127.0.0.1:9090")
     return run_up(args.config, args.logs, args.status_every, args.prometheus, args.drill_metrics)
 
 

@@ -27,10 +27,13 @@ DEFAULT_LISTEN = "127.0.0.1:9310"
 DEFAULT_LINGER_S = 15.0
 
 
-def parse_listen(text: str) -> tuple[str, int]:
+def parse_listen(
+    text: str, flag: str = "--metrics", example: str = DEFAULT_LISTEN
+) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"--metrics {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}, or off")
+        off = ", or off" if flag == "--metrics" else ""
+        raise ConfigError(f"{flag} {text!r}: expected HOST:PORT, e.g. {example}{off}")
     return host, int(port)
 
 
