@@ -44,6 +44,7 @@ class RunRecord:
     resolver: ResolverTTL = field(default_factory=ResolverTTL)  # the lab resolver's TTL rules
     ttl_clock: str = ""  # the lab resolver's TTL arithmetic (ttl-clock), set by start()
     failures: list[str] = field(default_factory=list)  # injections that did not happen
+    authoritative_queries: int | None = None  # clients' + resolver upstream (known in a sim)
     bus: ev.EventBus = field(default_factory=ev.EventBus)
 
     def note(self, t: float, text: str) -> None:

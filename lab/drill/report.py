@@ -128,6 +128,15 @@ def ttl_clock_line(runs: Sequence[dict[str, Any]]) -> str:
     return f"lab resolver TTL clock: ttl-clock = {said}"
 
 
+def cost_line(run: dict[str, Any]) -> str:
+    cost = run.get("cost") or {}
+    q, auth = cost.get("queries_per_client_hour"), cost.get("authoritative_qps")
+    text = f"TTL {run['ttl']}: {'-' if q is None else f'{q:.1f}'} DNS queries per client per hour"
+    if auth is not None:
+        text += f", authoritative {auth:.1f} q/s (clients + resolver upstream, no probes)"
+    return text
+
+
 def render_summary(runs: Sequence[dict[str, Any]]) -> str:
     dead = ", ".join(sorted({str(r["dead_region"]) for r in runs}))
     sim = " — SIMULATED on a virtual clock" if any(r["mode"] == "sim" for r in runs) else ""
@@ -142,6 +151,9 @@ def render_summary(runs: Sequence[dict[str, Any]]) -> str:
             "",
             "longest bounded window, and why:",
             *(longest(r) for r in runs),
+            "",
+            "cost (the other half of the trade-off):",
+            *(cost_line(r) for r in runs),
             "",
             *(f"note (TTL {r['ttl']}): {n}" for r in runs for n in r["notes"]),
             LEGEND,

@@ -118,6 +118,7 @@ def summarise(record: RunRecord) -> dict[str, Any]:
             "measured": _r(len(record.clients) * record.end / len(reqs)) if reqs else None,
         },
         "resolutions": sum(1 for o in record.observations if o.kind == "resolve"),
+        "cost": _cost(record),
         "model": {
             **overall.as_dict(),
             "detection_mean_s": _r(det_model.mean_s),
@@ -141,6 +142,20 @@ def summarise(record: RunRecord) -> dict[str, Any]:
             *(f"INJECTION FAILED {f}: this run measured no real outage" for f in record.failures),
             *record.notes,
         ],
+    }
+
+
+def _cost(record: RunRecord) -> dict[str, Any]:
+    """The other half of the trade-off: DNS queries per client per hour (what the clients
+    sent, to the authoritative server or the resolver) and, when known (simulated runs), the
+    authoritative server's queries per second from clients and the resolver's upstream."""
+    hours = record.end / 3600.0
+    queries = sum(1 for o in record.observations if o.kind == "resolve")
+    n = len(record.clients)
+    auth = record.authoritative_queries
+    return {
+        "queries_per_client_hour": _r(queries / n / hours, 2) if n and hours > 0 else None,
+        "authoritative_qps": None if auth is None or record.end <= 0 else _r(auth / record.end, 3),
     }
 
 

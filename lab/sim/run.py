@@ -181,6 +181,7 @@ def simulate_run(
             run.authoritative_queries += out.resolutions
         run.results.append(out)
     run.authoritative_queries += run.resolver_upstream
+    record.authoritative_queries = run.authoritative_queries
     affected = {o.client: o.window for o in run.results if o.window is not None}
     censored = frozenset(o.client for o in run.results if o.censored)
     run.windows = Windows(affected, censored)
