@@ -98,6 +98,12 @@ def register(sub: Any) -> None:
         "is answered (so the last samples reach Prometheus), at most S seconds (default 15)",
     )
     drill.add_argument(
+        "--no-request-rows",
+        action="store_true",
+        help="do not write observations.csv (one row per request and resolution: hundreds of "
+        "MB for big populations); results.json and the report are unchanged",
+    )
+    drill.add_argument(
         "--openmetrics",
         type=Path,
         metavar="FILE",
@@ -148,6 +154,7 @@ def handle_drill(args: argparse.Namespace) -> int:
             ttls=parse_ttls(args.ttl) if args.ttl else None,
             clients=args.clients,
             out=args.out,
+            request_rows=not args.no_request_rows,
             config=args.config,
             attach=args.attach,
             sim=args.sim,

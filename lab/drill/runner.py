@@ -53,6 +53,7 @@ class DrillOptions:
     attach: bool = False
     sim: bool = False
     sinks: tuple[EventSink, ...] = ()  # subscribers to every run's typed drill events
+    request_rows: bool = True  # write observations.csv (one row per request/resolution)
 
 
 def parse_ttls(text: str) -> list[int]:
@@ -302,7 +303,8 @@ def run_drill(
             source = str(opts.scenario or "scenarios/default.toml")
             doc = document(source, sc.model_dump(), runs, started)
             write_json(out / "results.json", doc)
-            write_observations(out / "observations.csv", records)
+            if opts.request_rows:
+                write_observations(out / "observations.csv", records)
             plots = write_plots(out, records, runs)
             (out / "report.md").write_text(render_report(doc, plots))
     out_stream.write(render_summary(runs) + "\n")

@@ -103,3 +103,8 @@ def test_docs_python_examples_run_and_show_what_they_say() -> None:
         with contextlib.redirect_stdout(out):
             exec(compile(block, "docs/drills.md", "exec"), ns)
         checks[0](ast.literal_eval(out.getvalue().strip().splitlines()[-1]), ns)
+
+
+def test_no_request_rows_skips_the_observations_csv(tmp_path: Path) -> None:
+    assert main(["drill", "--sim", "--no-request-rows", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "results.json").exists() and not (tmp_path / "observations.csv").exists()
