@@ -111,8 +111,9 @@ def blast(server: Endpoint, packets: list[bytes]) -> list[tuple[bytes, bytes | N
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.setblocking(False)
             socks.append(s)
-            s.sendto(wire, server.addr)
-            s.sendto(sentinel_for(wire), server.addr)
+            s.connect(server.addr)  # only the server's datagrams count as its replies
+            s.send(wire)
+            s.send(sentinel_for(wire))
             replies[i], pending[i] = [], sentinel_for(wire)
         by_fd = {s.fileno(): i for i, s in enumerate(socks)}
         deadline = time.monotonic() + 5.0
@@ -128,7 +129,7 @@ def blast(server: Endpoint, packets: list[bytes]) -> list[tuple[bytes, bytes | N
                     break
                 assert now < deadline, f"{len(pending)} sentinels unanswered after fuzz"
                 for i, sentinel in pending.items():  # a lost datagram (loaded machine): again
-                    socks[i].sendto(sentinel, server.addr)
+                    socks[i].send(sentinel)
                 resend = now + 1.0
                 continue
             ready, _, _ = select.select(socks, [], [], end - now)

@@ -199,7 +199,10 @@ def fuzz_udp(
                 q = mutate(rng, seeds)
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 s.setblocking(False)
-                s.sendto(q, addr)
+                # connected: only the server's datagrams arrive (on a shared machine another
+                # test's readiness probe once hit this ephemeral port and looked like a reply)
+                s.connect(addr)
+                s.send(q)
                 live[s.fileno()] = (s, q, time.monotonic() + wait, [])
                 stats.sent += 1
             soonest = min(deadline for _, _, deadline, _ in live.values())
@@ -295,7 +298,8 @@ def answers(addr: tuple[str, int], name: str, timeout: float = 3.0) -> bool:
     wire = q.to_wire()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
-        s.sendto(wire, addr)
+        s.connect(addr)
+        s.send(wire)
         try:
             while s.recv(65535)[:2] != wire[:2]:
                 pass
