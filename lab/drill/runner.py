@@ -37,7 +37,7 @@ from lab.sim.run import networks, resolver_rules
 
 if TYPE_CHECKING:
     from lab.config import LabConfig
-    from lab.drill.live import Targets
+    from lab.drill.live import Injector, Targets
 
 ALL_UP_TIMEOUT_S = 20.0
 MAX_RATE = 1000  # requests/s the live population and three Python regions keep up with
@@ -127,6 +127,11 @@ def live_run(
     from lab.up import Lab, plan_lab, prepare_control, wait_all_up
 
     bar = ProgressBar(f"TTL {ttl:>3}s", stream=err)
+
+    def run(record: RunRecord, targets: Targets, cfg: LabConfig, injector: Injector) -> RunRecord:
+        vantage, clock = cfg.checkers[0].name, cfg.resolver.ttl_clock
+        return run_live(record, targets, injector, bar, vantage, clock, bar.priming)
+
     if attach:
         cfg = load_config(cfg_file)
         record, targets = _record(sc, ttl, cfg, sinks)
@@ -134,15 +139,7 @@ def live_run(
             f"http://{cfg.checkers[0].listen}/v1/status", list(cfg.regions), ALL_UP_TIMEOUT_S
         )
         listen = {n: r.listen for n, r in cfg.regions.items() if r.listen}
-        record = run_live(
-            record,
-            targets,
-            AttachedInjector(listen),
-            bar,
-            cfg.checkers[0].name,
-            cfg.resolver.ttl_clock,
-            bar.priming,
-        )
+        record = run(record, targets, cfg, AttachedInjector(listen))
         bar.done(record)
         return record
     for attempt in (1, 2):
@@ -160,15 +157,7 @@ def live_run(
                     f"TTL {ttl:>3}s: lab ready in {time.monotonic() - t0:.1f}s, "
                     f"running {record.end:.0f}s\n"
                 )
-                record = run_live(
-                    record,
-                    targets,
-                    LabInjector(lab),
-                    bar,
-                    cfg.checkers[0].name,
-                    cfg.resolver.ttl_clock,
-                    bar.priming,
-                )
+                record = run(record, targets, cfg, LabInjector(lab))
         except ProcessError as exc:
             # a free port can be taken by another program between choosing it and binding it
             if attempt == 1 and "already in use" in str(exc):
