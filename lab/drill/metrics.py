@@ -87,9 +87,7 @@ class _Run:
     open: dict[int, float] = field(default_factory=dict)  # client -> window so far
     observed: dict[int, float] = field(default_factory=dict)  # client -> window observed
     detected_at: float | None = None
-    answers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # location -> regions
-    pending: set[str] = field(default_factory=set)  # locations still answered the dead region
-    propagated: bool = False
+    moved_at: float | None = None  # latest answer change away from the dead region
     longest: dict[str, float] = field(default_factory=dict)  # profile -> longest window
     reopened: set[int] = field(default_factory=set)  # sent back to the dead region after closing
 
@@ -265,8 +263,6 @@ class DrillMetrics:
             if region == e.region:
                 run.open[client] = 0.0
                 self.dead_clients.labels(run.scenario, run.ttl, *run.who[client]).inc()
-        run.pending = {loc for loc, regions in run.answers.items() if e.region in regions}
-        run.propagated = not run.pending  # no answers seen yet: only DelayMeasured's value
 
     def _cleared(self, run: _Run, e: ev.FaultCleared) -> None:
         self.faults.labels(run.scenario, run.ttl, e.region, e.action).inc()
@@ -282,19 +278,21 @@ class DrillMetrics:
             return
         run.detected_at = e.at
         self.detection.labels(run.scenario, run.ttl, e.region).set(max(0.0, e.at - run.fault_at))
-        self._propagated(run, e.at)
+        self._propagated(run)
 
     def _answer(self, run: _Run, e: ev.AnswerChanged) -> None:
-        run.answers[e.location] = e.regions
-        if run.dead is not None and run.dead not in e.regions:
-            run.pending.discard(e.location)
-            self._propagated(run, e.at)
-
-    def _propagated(self, run: _Run, at: float) -> None:
-        if run.detected_at is None or run.pending or run.dead is None or run.propagated:
+        """A location's answer left the dead region: propagation so far is the latest such
+        change after the decision (the drill's own rule: when the last location moved)."""
+        if run.fault_at is None or run.recovered or run.dead in e.regions or e.at < run.fault_at:
             return
-        run.propagated = True  # a first value while the run goes on; DelayMeasured's is final
-        self.propagation.labels(run.scenario, run.ttl, run.dead).set(max(0.0, at - run.detected_at))
+        run.moved_at = max(run.moved_at or e.at, e.at)
+        self._propagated(run)
+
+    def _propagated(self, run: _Run) -> None:
+        if run.detected_at is None or run.moved_at is None or run.dead is None:
+            return  # (DelayMeasured sets the final value at the end of the run)
+        delay = max(0.0, run.moved_at - run.detected_at)
+        self.propagation.labels(run.scenario, run.ttl, run.dead).set(delay)
 
     def _window(self, run: _Run, e: ev.WindowClosed) -> None:
         if e.client in run.observed:

@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from lab.drill.events import ClientRequest, FaultCleared, FaultInjected, RunFinished, RunStarted
+from lab.drill.events import (
+    AnswerChanged,
+    CheckerDecision,
+    ClientRequest,
+    DelayMeasured,
+    FaultCleared,
+    FaultInjected,
+    RunFinished,
+    RunStarted,
+)
 from lab.drill.metrics import WINDOW_BUCKETS, DrillMetrics, bucket_width
 from lab.drill.results import summarise
 from lab.drill.scenario import Scenario, load_scenario
@@ -155,3 +164,24 @@ def test_buckets_cover_long_windows() -> None:
     assert list(WINDOW_BUCKETS) == sorted(WINDOW_BUCKETS)
     assert bucket_width(0.1) == 0.25 and bucket_width(7.2) == 0.5 and bucket_width(25) == 1
     assert WINDOW_BUCKETS[-1] >= 3600
+
+
+def test_delays_are_live_then_final() -> None:
+    """Detection when the checker's decision arrives; propagation grows as locations move
+    off the dead region; the drill's own measurement at the end is the final value."""
+    reg = CollectorRegistry()
+    m = DrillMetrics(reg, REGIONS)
+    run = {"scenario": "s", "ttl": "5", "region": "eu-west"}
+    m.publish(RunStarted(0.0, 5, "live", "s", 2, 20.0))
+    m.publish(AnswerChanged(1.0, "eu", ("127.0.1.1",), ("us-east",), ("127.0.2.1",)))  # before
+    m.publish(FaultInjected(2.0, "eu-west", "kill", "kill"))
+    m.publish(CheckerDecision(1.0, "eu-west", False, "local"))  # before the fault: not it
+    assert reg.get_sample_value("dnslab_drill_detection_delay_seconds", run) is None
+    m.publish(AnswerChanged(3.02, "eu", ("127.0.1.1",), ("us-east",), ("127.0.2.1",)))
+    m.publish(CheckerDecision(3.0, "eu-west", False, "local"))  # arrives after the answer moved
+    assert value(reg, "dnslab_drill_detection_delay_seconds", **run) == pytest.approx(1.0)
+    assert value(reg, "dnslab_drill_propagation_delay_seconds", **run) == pytest.approx(0.02)
+    m.publish(AnswerChanged(3.2, "na", ("127.0.1.1",), ("us-east",), ("127.0.2.1",)))
+    assert value(reg, "dnslab_drill_propagation_delay_seconds", **run) == pytest.approx(0.2)
+    m.publish(DelayMeasured("propagation", 0.19, "eu-west", 5))
+    assert value(reg, "dnslab_drill_propagation_delay_seconds", **run) == pytest.approx(0.19)
