@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from lab.procs import ProcessGroup, free_port, http_ready
-from tests.conftest import DNSLAB, require_tool
+from tests.conftest import DNSLAB, REPO, require_tool
 from tests.integration.test_observability_live import SCENARIO as LIVE_SCENARIO
 from tests.integration.test_observability_live import Prom, check_expression, check_histogram
 from tests.observability.exprs import dashboard_exprs
@@ -75,6 +76,15 @@ def test_simulated_drill_in_the_dashboard(procs: ProcessGroup, tmp_path: Path) -
     assert len(own) >= 9
     found = [p for e in own if (p := check_expression(prom, e, first, last)) is not None]
     assert found == []
+    # the README picture's tool draws the same panels from this Prometheus
+    png = tmp_path / "panels.png"
+    plot = subprocess.run(
+        [sys.executable, str(REPO / "observability/grafana/plot.py"), "--prometheus",
+         prom.base, "--start", str(first), "--end", str(last), "--out", str(png)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert plot.returncode == 0, plot.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_sweep_writes_one_scenario_per_cell(tmp_path: Path) -> None:
