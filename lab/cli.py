@@ -24,6 +24,7 @@ PROVIDERS: tuple[str, ...] = (
     "lab.run_cli",  # up, drill
     "lab.check_cli",  # check-config, secret
     "lab.sweep_cli",  # sweep
+    "lab.web.cli",  # view
 )
 
 

@@ -57,6 +57,14 @@ def register(sub: Any) -> None:
         help="with --prometheus: where drills against this lab serve their metrics (the "
         "address `dnslab drill --attach --metrics` uses; default 127.0.0.1:9310)",
     )
+    up.add_argument(
+        "--web",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve the live page (SSE, docs/web.md) on http://HOST:PORT/ (default "
+        "127.0.0.1:8787; another free port if taken: the address is printed)",
+    )
+    up.add_argument("--no-web", action="store_true", help="do not serve the live page")
     up.set_defaults(handler=handle_up)
 
     drill: argparse.ArgumentParser = sub.add_parser(
@@ -110,17 +118,31 @@ def register(sub: Any) -> None:
         help="also write the drill's series as timestamped OpenMetrics text (ending now), for "
         "`promtool tsdb create-blocks-from openmetrics FILE DIR` backfill (useful with --sim)",
     )
+    drill.add_argument(
+        "--web",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve the live page (SSE, docs/web.md) on http://HOST:PORT/ (default "
+        "127.0.0.1:8787; another free port if taken: the address is printed)",
+    )
+    drill.add_argument("--no-web", action="store_true", help="do not serve the live page")
     drill.set_defaults(handler=handle_drill)
 
 
 def handle_up(args: argparse.Namespace) -> int:
     from lab.drill.metrics_server import parse_listen
     from lab.up import run_up
+    from lab.web.server import DEFAULT_LISTEN, parse_web_listen
 
     parse_listen(args.drill_metrics, "--drill-metrics")
     if args.prometheus is not None:
         parse_listen(args.prometheus, "--prometheus", "127.0.0.1:9090")
-    return run_up(args.config, args.logs, args.status_every, args.prometheus, args.drill_metrics)
+    web = None if args.no_web else (args.web or DEFAULT_LISTEN)
+    if web is not None:
+        parse_web_listen(web)
+    return run_up(
+        args.config, args.logs, args.status_every, args.prometheus, args.drill_metrics, web
+    )
 
 
 def handle_drill(args: argparse.Namespace) -> int:
@@ -133,7 +155,11 @@ def handle_drill(args: argparse.Namespace) -> int:
     from lab.drill.openmetrics import OpenMetricsRecorder
     from lab.drill.runner import DrillOptions, config_path, parse_ttls, run_drill
     from lab.up import sigterm_as_interrupt
+    from lab.web.server import DEFAULT_LISTEN, parse_web_listen, serving_hub
 
+    web = None if args.no_web else (args.web or DEFAULT_LISTEN)
+    if web is not None:
+        parse_web_listen(web)  # a bad flag fails before anything starts
     listen = args.metrics or ("off" if args.sim else metrics_server.DEFAULT_LISTEN)
     if listen != "off":
         metrics_server.parse_listen(listen)  # a bad flag fails before anything starts
@@ -146,6 +172,11 @@ def handle_drill(args: argparse.Namespace) -> int:
             )
             if live is not None:
                 sinks.append(live)
+        if web is not None:
+            meta = {"title": "dnslab — live drill", "regions": regions, "source": "drill"}
+            hub = stack.enter_context(serving_hub(web, meta, sys.stderr))
+            if hub is not None:
+                sinks.append(hub)
         recorder = OpenMetricsRecorder(regions) if args.openmetrics else None
         if recorder is not None:
             sinks.append(recorder)

@@ -399,9 +399,11 @@ def run_up(
     status_every: float = 2.0,
     prometheus: str | None = None,
     drill_metrics: str = "127.0.0.1:9310",
+    web: str | None = None,
 ) -> int:
     """Start the lab, print what runs where, show a live status until Ctrl-C/SIGTERM, stop all.
-    With ``prometheus`` (a HOST:PORT) also a local Prometheus scraping it (``lab.prometheus``)."""
+    With ``prometheus`` (a HOST:PORT) also a local Prometheus scraping it (``lab.prometheus``);
+    with ``web`` (a HOST:PORT) the live page of the lab's health and answers (``lab.web``)."""
     from lab.config import load_config
     from lab.drill.runner import config_path
     from lab.drill.status import status_line
@@ -425,13 +427,15 @@ def run_up(
 
     lab = Lab(comps, log_dir)
     tty = sys.stdout.isatty()
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         try:
             lab.start(on_ready=on_ready)
             write_current(comps, files, cfg_file)
             if prometheus is not None:
                 workdir = log_dir.parent / "prometheus"
                 _start_prometheus(lab, cfg, comps, workdir, prometheus, drill_metrics)
+            if web is not None:
+                _start_web(stack, cfg, web)
             print(
                 f"lab ready: dig @{cfg.authoritative.listen.replace(':', ' -p ')} www.lab.example; "
                 "Ctrl-C stops everything",
@@ -451,6 +455,17 @@ def run_up(
             clear_current()
             print(f"stopped {n} processes", flush=True)
     return 0
+
+
+def _start_web(stack: contextlib.ExitStack, cfg: LabConfig, listen: str) -> None:
+    """The live page: the checker's decisions and the answers per location (lab.web.labwatch)."""
+    from lab.web.labwatch import LabWatch
+    from lab.web.server import serving_hub
+
+    meta = {"title": "dnslab — lab health", "regions": list(cfg.regions), "source": "up"}
+    hub = stack.enter_context(serving_hub(listen, meta, sys.stdout))
+    if hub is not None:
+        stack.callback(LabWatch(cfg, hub).start().stop)
 
 
 def _start_prometheus(

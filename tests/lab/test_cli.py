@@ -19,6 +19,7 @@ EXPECTED = {
     "lab.run_cli": {"up", "drill"},
     "lab.sweep_cli": {"sweep"},
     "lab.check_cli": {"check-config", "secret"},
+    "lab.web.cli": {"view"},
 }
 
 
