@@ -142,15 +142,27 @@ class Engine:
 
     def _handle(self, data: bytes, transport: str, client: tuple[str, int]) -> bytes | None:
         m = self.metrics
-        hit = self.exact[transport].get(data[2:])
+        key = data[2:]
+        # the LRU caches' dicts are read directly here: a method call per lookup is a tenth
+        # of a cached answer's cost; a hit is still marked recently used
+        exact = self.exact[transport].data
+        hit = exact.get(key)
         if hit is not None:
+            exact.move_to_end(key)
             m.cache_hits += 1
             m.queries[hit[1]] += 1
             return data[:2] + hit[0]
-        geo = self.exact_geo[transport]
+        geo = self.exact_geo[transport].data
         if geo:  # GeoDNS: decided by the query's ECS, or by its bytes and source address
-            found = geo.get(data[2:]) or geo.get((data[2:], client[0]))
+            found = geo.get(key)
+            by: bytes | tuple[bytes, str]
+            if found is None:
+                by = (key, client[0])
+                found = geo.get(by)
+            else:
+                by = key
             if found is not None:
+                geo.move_to_end(by)
                 m.cache_hits += 1
                 m.queries[found[1]] += 1
                 if found[2] is not None:
