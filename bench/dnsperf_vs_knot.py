@@ -476,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{os.getloadavg()[0]:.2f} after\n"
     )
     for name, rows in results.items():
-        print(f"### {name}\n")
+        print(f"#### {name}\n")
         print(table(rows))
         print()
     return 0
