@@ -106,6 +106,14 @@ def register(sub: Any) -> None:
         "is answered (so the last samples reach Prometheus), at most S seconds (default 15)",
     )
     drill.add_argument(
+        "--duration",
+        type=float,
+        metavar="S",
+        help="seconds per TTL run (default: first fault + the longest bounded model window + "
+        "tail, capped at the scenario's max_duration; a run that ends before every bounded "
+        "client converged says CUT)",
+    )
+    drill.add_argument(
         "--no-request-rows",
         action="store_true",
         help="do not write observations.csv (one row per request and resolution: hundreds of "
@@ -186,6 +194,7 @@ def handle_drill(args: argparse.Namespace) -> int:
             clients=args.clients,
             out=args.out,
             request_rows=not args.no_request_rows,
+            duration=args.duration,
             config=args.config,
             attach=args.attach,
             sim=args.sim,

@@ -8,6 +8,7 @@ drill and a simulation. ``conclude`` publishes the measured windows and delays a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -105,6 +106,18 @@ class RunRecord:
             self.emit(ev.FaultCleared(t, region, action, detail))
         else:
             self.emit(ev.FaultInjected(t, region, action, fault, detail))
+
+    def cut(self, censored: frozenset[int]) -> int:
+        """How many censored clients have a bounded window (a pinned client's never ends): each
+        was cut by the end of the run, so its window is only a lower bound."""
+        return sum(1 for c in censored if math.isfinite(self.clients[c].profile.life(self.ttl)))
+
+    def cut_note(self, n: int) -> str:
+        return (
+            f"CUT: {n} clients with a bounded window were still sent to {self.dead_region} when "
+            f"the run ended at {self.end:g}s: their windows are lower bounds (give a longer "
+            "duration: --duration, or the scenario's duration / max_duration)"
+        )
 
     def injection_failed(self, t: float, region: str, action: str, detail: str) -> None:
         """A fault step did not happen: the run fails, the report says so."""

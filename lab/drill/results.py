@@ -110,6 +110,7 @@ def summarise(record: RunRecord) -> dict[str, Any]:
         "clients": len(record.clients),
         "clients_affected": len(windows.affected),
         "censored": len(windows.censored),
+        "cut": record.cut(windows.censored),
         "stale_window_s": stats(windows.affected.values()).as_dict(),
         "failed_requests": failed_after(reqs, fault_at),
         "requests": len(reqs),
@@ -140,6 +141,7 @@ def summarise(record: RunRecord) -> dict[str, Any]:
         "failed": record.failed,
         "notes": [
             *(f"INJECTION FAILED {f}: this run measured no real outage" for f in record.failures),
+            *([record.cut_note(n)] if (n := record.cut(windows.censored)) else []),
             *record.notes,
         ],
     }

@@ -54,6 +54,7 @@ class DrillOptions:
     sim: bool = False
     sinks: tuple[EventSink, ...] = ()  # subscribers to every run's typed drill events
     request_rows: bool = True  # write observations.csv (one row per request/resolution)
+    duration: float | None = None  # seconds per run (overrides the scenario's rule)
 
 
 def parse_ttls(text: str) -> list[int]:
@@ -248,11 +249,14 @@ def run_drill(
         update["ttls"] = opts.ttls
     if opts.clients is not None:
         update["clients"] = opts.clients
+    if opts.duration is not None:
+        update["duration"] = opts.duration
     try:
         sc = Scenario.model_validate({**sc.model_dump(), **update})
     except ValidationError as exc:
         err0 = exc.errors()[0]
-        flag = {"ttls": "--ttl", "clients": "--clients"}.get(str(err0["loc"][0]), "scenario")
+        flags = {"ttls": "--ttl", "clients": "--clients", "duration": "--duration"}
+        flag = flags.get(str(err0["loc"][0]), "scenario")
         raise ConfigError(f"{flag}: {err0['msg']}") from None
     rate = sc.clients / sc.request_interval
     if rate > MAX_RATE and not opts.sim:
@@ -299,6 +303,9 @@ def run_drill(
     out_stream.write(render_summary(runs) + "\n")
     out_stream.write(f"\nresults: {out}/results.json, report: {out}/report.md\n")
     out_stream.flush()
+    for run in runs:
+        if run["cut"]:
+            err.write(f"WARNING: TTL {run['ttl']}: {next(n for n in run['notes'] if 'CUT' in n)}\n")
     failures = [f"TTL {r.ttl}: {f}" for r in records for f in r.failures]
     if failures:
         err.write(

@@ -185,14 +185,7 @@ def simulate_run(
     affected = {o.client: o.window for o in run.results if o.window is not None}
     censored = frozenset(o.client for o in run.results if o.censored)
     run.windows = Windows(affected, censored)
-    bounded = {c.id for c in clients if math.isfinite(c.profile.life(spec.ttl))}
-    run.cut = len(censored & bounded)
-    if run.cut:
-        record.notes.append(
-            f"CUT: {run.cut} clients with a bounded window were still sent to "
-            f"{record.dead_region} when the run ended at {end:g}s: their windows are lower "
-            "bounds (raise the horizon)"
-        )
+    run.cut = record.cut(censored)
     if obs is not None:
         obs.sort(key=lambda o: o.t)
         for o in obs:

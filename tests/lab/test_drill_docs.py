@@ -108,3 +108,17 @@ def test_docs_python_examples_run_and_show_what_they_say() -> None:
 def test_no_request_rows_skips_the_observations_csv(tmp_path: Path) -> None:
     assert main(["drill", "--sim", "--no-request-rows", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "results.json").exists() and not (tmp_path / "observations.csv").exists()
+
+
+def test_a_run_too_short_for_its_ttl_is_a_loud_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TTL 300 in the demo scenario (capped at max_duration): no silent wall at the cap."""
+    assert main(["drill", "--sim", "--ttl", "300", "--out", str(tmp_path / "a")]) == 0
+    run = json.loads((tmp_path / "a" / "results.json").read_text())["runs"][0]
+    assert run["cut"] > 0 and any(n.startswith("CUT:") for n in run["notes"])
+    assert "WARNING: TTL 300: CUT:" in capsys.readouterr().err
+    argv = ["drill", "--sim", "--ttl", "300", "--duration", "400", "--out", str(tmp_path / "b")]
+    assert main(argv) == 0
+    run = json.loads((tmp_path / "b" / "results.json").read_text())["runs"][0]
+    assert run["cut"] == 0 and run["duration_s"] == 400
