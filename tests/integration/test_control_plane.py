@@ -70,6 +70,14 @@ def feed_up(cfg: object, timeout: float = 15.0) -> None:
     )
 
 
+def feed_down(cfg: object, timeout: float = 10.0) -> None:
+    wait_for(
+        lambda: metric(cfg, "dnslab_authoritative_health_feed_up", checker="local") == 0,
+        timeout,
+        "the feed is down",
+    )
+
+
 def eu_west_down(lab: Lab, cfg: object) -> None:
     """Take eu-west down for real and wait until eu clients are sent to us-east."""
     feed_up(cfg)
@@ -107,11 +115,7 @@ def test_fake_checker_is_refused_and_visible(tmp_path: Path) -> None:
         assert recorded.startswith(b"sig: ") and b"event: hello" in recorded
         eu_west_down(lab, cfg)
         lab.child("healthcheck local").kill(signal.SIGKILL)
-        wait_for(
-            lambda: metric(cfg, "dnslab_authoritative_health_feed_up", checker="local") == 0,
-            10,
-            "feed down after the checker died",
-        )
+        feed_down(cfg)
         # finding 1: a fake checker on the freed address says every region is up (unsigned)
         now = time.time()
         regions = [
@@ -156,11 +160,7 @@ def test_fake_checker_is_refused_and_visible(tmp_path: Path) -> None:
         # the real checker comes back and is followed again quickly
         t0 = time.monotonic()
         lab.restart("healthcheck local")
-        wait_for(
-            lambda: metric(cfg, "dnslab_authoritative_health_feed_up", checker="local") == 1,
-            BACK_WITHIN_S,
-            "feed up again after the checker restarted",
-        )
+        feed_up(cfg, BACK_WITHIN_S)
         print(f"feed up {time.monotonic() - t0:.2f}s after the checker restart began")
 
 
@@ -217,11 +217,7 @@ def test_restart_mid_outage_never_answers_the_dead_region(
         )
         if not checker_alive:
             lab.child("healthcheck local").kill(signal.SIGKILL)
-            wait_for(
-                lambda: metric(cfg, "dnslab_authoritative_health_feed_up", checker="local") == 0,
-                10,
-                "feed down",
-            )
+            feed_down(cfg)
         with Poller(cfg, EU_CLIENT) as eu:
             for _ in range(3):  # repeat: the first answers after a start are the risky ones
                 lab.child("authoritative").kill(signal.SIGKILL)
@@ -232,14 +228,9 @@ def test_restart_mid_outage_never_answers_the_dead_region(
                     (0.0, 1.0) if checker_alive else (0.0,)
                 )
             if checker_alive:
-                wait_for(
-                    lambda: (
-                        metric(cfg, "dnslab_authoritative_health_feed_up", checker="local") == 1
-                    ),
-                    BACK_WITHIN_S,
-                    "feed up after the restart",
-                )
-            time.sleep(0.5)  # keep polling a little after everything settled
+                feed_up(cfg, BACK_WITHIN_S)
+            n = len(eu.answers)  # keep polling a little after everything settled
+            wait_for(lambda: len(eu.answers) >= n + 25, 10, "25 more polls")
         never_eu_west(eu)
         print(f"{len(eu.answered())} answers, none to eu-west")
         assert "health view restored from" in log_of(lab, "authoritative")
@@ -248,11 +239,7 @@ def test_restart_mid_outage_never_answers_the_dead_region(
             assert age is not None and age > 0
             t0 = time.monotonic()
             lab.restart("healthcheck local")
-            wait_for(
-                lambda: metric(cfg, "dnslab_authoritative_health_feed_up", checker="local") == 1,
-                BACK_WITHIN_S,
-                "feed up after the checker came back",
-            )
+            feed_up(cfg, BACK_WITHIN_S)
             print(f"feed up {time.monotonic() - t0:.2f}s after the checker restart began")
             assert ask(cfg, EU_CLIENT) == US  # eu-west is still down for real
 

@@ -1,0 +1,39 @@
+"""runs/up-current.json: how `dnslab drill --attach` finds the running lab's control ports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from lab.drill.inject import AttachedInjector
+from lab.errors import InjectionError
+from lab.up import CURRENT_FILE, Component, ControlFiles, clear_current, read_current, write_current
+
+
+def test_current_lab_is_recorded_and_cleared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    comps = [
+        Component("region eu-west", "region", (), "127.0.2.1:8080", region="eu-west",
+                  control="127.0.2.1:40001"),
+        Component("authoritative", "authoritative", (), "127.0.0.1:5300"),
+    ]  # fmt: skip
+    write_current(comps, ControlFiles("/x/secret", "/x/h.json"), tmp_path / "lab.toml")
+    doc = read_current()
+    assert doc is not None
+    assert doc["control"] == {"eu-west": "127.0.2.1:40001"} and doc["secret_file"] == "/x/secret"
+    clear_current()
+    assert not CURRENT_FILE.exists()
+
+
+def test_a_dead_labs_record_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    CURRENT_FILE.parent.mkdir(parents=True)
+    CURRENT_FILE.write_text(json.dumps({"pid": 2**22 + 12345, "control": {"eu-west": "x:1"}}))
+    assert read_current() is None
+    with pytest.raises(InjectionError, match="control port"):
+        asyncio.run(AttachedInjector({"eu-west": "127.0.2.1:8080"}).post_fault("eu-west", {}))
