@@ -114,11 +114,12 @@ def test_a_run_too_short_for_its_ttl_is_a_loud_cut(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """TTL 300 in the demo scenario (capped at max_duration): no silent wall at the cap."""
-    assert main(["drill", "--sim", "--ttl", "300", "--out", str(tmp_path / "a")]) == 0
+    argv = ["drill", "--sim", "--ttl", "300", "--clients", "20", "--out", str(tmp_path / "a")]
+    assert main(argv) == 0
     run = json.loads((tmp_path / "a" / "results.json").read_text())["runs"][0]
     assert run["cut"] > 0 and any(n.startswith("CUT:") for n in run["notes"])
     assert "WARNING: TTL 300: CUT:" in capsys.readouterr().err
-    argv = ["drill", "--sim", "--ttl", "300", "--duration", "400", "--out", str(tmp_path / "b")]
-    assert main(argv) == 0
+    argv = ["drill", "--sim", "--ttl", "300", "--clients", "20", "--duration", "400"]
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0
     run = json.loads((tmp_path / "b" / "results.json").read_text())["runs"][0]
     assert run["cut"] == 0 and run["duration_s"] == 400

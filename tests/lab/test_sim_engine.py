@@ -16,7 +16,7 @@ from lab.sim.run import RunSpec
 from lab.sim.sweep import SweepAxes, grid, run_cell
 
 MIXED = """
-clients = 300
+clients = 160
 request_interval = 0.7
 seed = 9
 [locations]
