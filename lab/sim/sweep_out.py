@@ -238,16 +238,28 @@ def write_plots(out: Path, doc: dict[str, Any], results: Sequence[CellResult]) -
     )  # fmt: skip
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    xs, ys, es = [], [], []
+    groups: dict[str, list[tuple[float, float, float, int]]] = {}
     for c in doc["cells"]:
         q, w = c["metrics"]["authoritative_qps"], c["metrics"]["window_mean_s"]
         if q["mean"] is None or w["mean"] is None:
             continue
-        xs.append(q["mean"])
-        ys.append(w["mean"])
-        es.append(w["ci95"] or 0.0)
-        ax.annotate(f"TTL {c['params']['ttl']}", (q["mean"], w["mean"]), fontsize=8)
-    ax.errorbar(xs, ys, yerr=es, fmt="o-", capsize=3)
+        others = {k: v for k, v in c["params"].items() if k != "ttl" and k in doc["varying"]}
+        key = (
+            " ".join(f"{k}={mix_text(v) if k == 'mix' else v}" for k, v in others.items())
+            or "all cells"
+        )
+        groups.setdefault(key, []).append(
+            (q["mean"], w["mean"], w["ci95"] or 0.0, c["params"]["ttl"])
+        )
+    for key, pts in groups.items():
+        pts.sort(key=lambda p: p[3])
+        ax.errorbar(
+            [p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="o-",
+            capsize=3, label=key,
+        )  # fmt: skip
+        for x, y, _, ttl in pts:
+            ax.annotate(f"TTL {ttl}", (x, y), fontsize=8)
+    ax.legend()
     ax.set_xscale("log")
     ax.set_xlabel("authoritative queries/s (clients + resolver upstream, no probes)")
     ax.set_ylabel("mean stale-routing window (s)")
