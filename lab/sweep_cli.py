@@ -324,7 +324,8 @@ def execute(
 def summary(doc: dict[str, Any]) -> str:
     """The stdout table: one line per cell."""
     taus = doc["stale_at_s"]
-    head = f"{'cell':<4} {'params':<34} {'detect':>7} {'mean win':>14} {'p99':>7} {'max':>7}"
+    head = f"{'cell':<4} {'params':<34} {'detect':>7} {'mean win':>14} {'bounded':>8}"
+    head += f" {'p99':>7} {'max':>7}"
     head += "".join(f" {'@+' + format(t, 'g') + 's':>7}" for t in taus)
     head += f" {'auth q/s':>9} {'q/cl/h':>8}"
     lines = [
@@ -343,6 +344,7 @@ def summary(doc: dict[str, Any]) -> str:
         mean = v(mw) + ("" if mw["ci95"] is None else f"±{mw['ci95']:.2f}")
         cut = " CUT" if c["cut"] else ""
         line = f"{c['index']:<4} {c['label'][:34]:<34} {v(m['detection_s']):>7} {mean:>14}"
+        line += f" {v(m['window_mean_bounded_s']):>8}"
         line += f" {v(m['window_p99_s'], 1):>7} {v(m['window_max_s'], 1):>7}"
         line += "".join(f" {v(m[f'stale_share_at_{t:g}s'], 3):>7}" for t in taus)
         line += f" {v(m['authoritative_qps'], 1):>9} {v(m['queries_per_client_hour'], 1):>8}{cut}"

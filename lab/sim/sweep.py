@@ -234,6 +234,12 @@ def replicate_metrics(run: SimRun, stale_at: Sequence[float]) -> dict[str, float
     rec = run.record
     windows = list(run.windows.affected.values())
     st = stats(windows)
+    ttl = run.record.ttl
+    bounded = [
+        w
+        for cid, w in run.windows.affected.items()
+        if math.isfinite(run.record.clients[cid].profile.life(ttl))
+    ]
     n = len(rec.clients)
     hours = rec.end / 3600.0
     client_queries = sum(r.resolutions for r in run.results)
@@ -253,6 +259,7 @@ def replicate_metrics(run: SimRun, stale_at: Sequence[float]) -> dict[str, float
         "window_p99_s": st.p99 if windows else None,
         "window_max_s": st.max if windows else None,
         "window_mean_s": st.mean if windows else None,
+        "window_mean_bounded_s": statistics.fmean(bounded) if bounded else None,
         "failed_requests": float(sum(r.failed for r in run.results)),
         "requests": float(sum(r.requests for r in run.results)),
         "authoritative_qps": run.authoritative_queries / rec.end if rec.end > 0 else None,

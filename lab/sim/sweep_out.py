@@ -26,6 +26,7 @@ METRIC_ORDER = (
     "window_p99_s",
     "window_max_s",
     "window_mean_s",
+    "window_mean_bounded_s",
     "failed_requests",
     "requests",
     "authoritative_qps",
@@ -169,7 +170,8 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
     ]
     if doc["cut_cells"]:
         lines += [f"**WARNING — {n}**" for n in doc["notes"] if n.startswith("CUT")] + [""]
-    head = ["cell", "params", "detect s", "window p50 / p90 / p99 / max s", "mean s (model)"]
+    head = ["cell", "params", "detect s", "window p50 / p90 / p99 / max s", "mean s"]
+    head += ["bounded mean s (model)"]
     head += [f"stale @+{t:g}s" for t in taus]
     head += ["failed req", "auth q/s", "resolver hits", "q/client/h", "horizon s"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -180,8 +182,11 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
             for k in ("window_p50_s", "window_p90_s", "window_p99_s", "window_max_s")
         )
         model_mean = c["model"].get("mean_s")
-        mean = _fmt(m["window_mean_s"]) + (f" ({model_mean:.2f})" if model_mean is not None else "")
-        row = [str(c["index"]), c["label"], _fmt(m["detection_s"]), win, mean]
+        bounded = _fmt(m["window_mean_bounded_s"]) + (
+            f" ({model_mean:.2f})" if model_mean is not None else ""
+        )
+        row = [str(c["index"]), c["label"], _fmt(m["detection_s"]), win]
+        row += [_fmt(m["window_mean_s"]), bounded]
         row += [_fmt(m[f"stale_share_at_{t:g}s"], 3) for t in taus]
         hits = m["resolver_hit_ratio"]
         row += [
@@ -195,7 +200,8 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
     lines += [
         "",
         "- window: fault → the last request a client sent to the dead region, over affected "
-        "clients; stale @+t: share of all clients still sent there at or after fault + t",
+        "clients; bounded mean: without clients that never re-resolve (pinned), as the model; "
+        "stale @+t: share of all clients still sent there at or after fault + t",
         "- cost: auth q/s = the authoritative server's queries per second from clients and the "
         "resolver's upstream (the lab's own probes excluded); resolver hits = share of client "
         "queries the resolver answered from cache; q/client/h = DNS queries per client per hour",
