@@ -99,7 +99,7 @@ def register(subparsers: Any) -> None:
         "--tcp-max-per-source",
         type=int,
         metavar="N",
-        help="concurrent TCP connections from one address (default 16)",
+        help="concurrent TCP connections from one address (default 64)",
     )
     limits.add_argument(
         "--rrl-rate-limit",

@@ -30,7 +30,7 @@ class ServerLimits:
     tcp_idle_timeout: float = 10.0  # no whole message for this long: closed
     tcp_io_timeout: float = 0.5  # one message, from its first byte to its last: never extended
     tcp_max_connections: int = 256
-    tcp_max_per_source: int = 16
+    tcp_max_per_source: int = 64
     tcp_max_message: int = 65535
     udp_buffer: int = 4 * 1024 * 1024  # SO_RCVBUF/SO_SNDBUF asked for (the kernel caps it)
     rrl: RrlSettings | None = None  # response rate limiting over UDP (off by default)

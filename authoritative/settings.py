@@ -50,7 +50,7 @@ class ServerSettings(BaseModel):
     tcp_idle_timeout: float = Field(default=10.0, gt=0)  # between messages (Knot: tcp-idle-timeout)
     tcp_io_timeout: float = Field(default=0.5, gt=0)  # to receive one whole message, never extended
     tcp_max_connections: int = Field(default=256, ge=1)  # all sources (Knot: tcp-max-clients)
-    tcp_max_per_source: int = Field(default=16, ge=1)  # from one address
+    tcp_max_per_source: int = Field(default=64, ge=1)  # from one address
     transfer_allow: tuple[str, ...] = ()  # AXFR/IXFR ACL (addresses or networks); empty: none
     rrl: RrlSettings | None = None  # [authoritative.rrl]: off unless the table is present
 
