@@ -129,6 +129,11 @@ class Poller:
         self._stop.set()
         self._thread.join(5)
 
+    def wait_more(self, k: int, timeout: float = 10.0) -> None:
+        """Until ``k`` more polls (answered or not) are in."""
+        n = len(self.answers)
+        wait_for(lambda: len(self.answers) >= n + k, timeout, f"{k} more polls")
+
     def answered(self) -> list[list[str]]:
         return [a for _, a in self.answers if a is not None]
 
