@@ -87,7 +87,7 @@ class _Metrics:
             Counter(
                 "dnslab_authoritative_health_feed_refused",
                 "Event streams refused because they did not authenticate as the checker "
-                "(reason: unsigned, bad signature, no hello, wrong checker).",
+                "(reason: unsigned, bad signature, no hello, wrong checker, oversized).",
                 ["checker", "reason"],
                 registry=registry,
             ),

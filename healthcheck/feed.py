@@ -41,6 +41,7 @@ from healthcheck.sse import SSEMessage, SSEParser
 from lab.auth import NONCE_HEADER, StreamVerifier, new_nonce
 
 LOG = logging.getLogger("dnslab.healthfeed")
+MAX_UNVERIFIED = 1 << 20  # characters a stream may buffer before its hello verified
 
 
 class Refused(Exception):
@@ -132,6 +133,8 @@ class HealthFeed:
             parser = SSEParser()
             async for chunk in resp.aiter_text():
                 messages = parser.feed(chunk)
+                if not authenticated and parser.pending > MAX_UNVERIFIED:
+                    raise Refused(f"oversized: {parser.pending} characters before a hello")
                 if verifier is not None:
                     for msg in messages:  # check the whole chunk before applying any of it
                         if not verifier(msg.event, msg.id, msg.data, msg.sig):

@@ -57,6 +57,11 @@ class SSEParser:
         self.retry_ms: int | None = None
         self.comments = 0
 
+    @property
+    def pending(self) -> int:
+        """Characters buffered towards the next complete line or message."""
+        return len(self._buf) + sum(len(d) for d in self._data)
+
     def feed(self, chunk: str) -> list[SSEMessage]:
         if self._pending_cr and chunk.startswith("\n"):
             chunk = chunk[1:]  # the LF of a CRLF split across chunks
