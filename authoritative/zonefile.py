@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,33 +106,83 @@ class _Collector:
             more = entry[3] = {first.to_digestable(): first}
         more.setdefault(rdata.to_digestable(), rdata)
 
-    def nodes(self) -> tuple[dict[dns.name.Name, dict[int, dns.rrset.RRset]], int]:
-        """Owner -> type -> RRset (in ascending type order, records in canonical order as
-        RFC 4034 §6.3 and Knot keep them) and the number of records."""
-        nodes: dict[dns.name.Name, dict[int, dns.rrset.RRset]] = {}
-        count = 0
-        IN = dns.rdataclass.IN
-        for name, sets in self.names.items():
-            node = nodes[name] = {}
-            for (rdtype, covers), (ttl, _, first, more, _) in sorted(sets.items()):
-                rrset = dns.rrset.RRset(
-                    name, IN, dns.rdatatype.RdataType(rdtype), dns.rdatatype.RdataType(covers)
-                )
-                rrset.ttl = ttl
-                if more is None:
-                    rrset.items = {first: None}
-                else:
-                    rrset.items = dict.fromkeys(more[k] for k in sorted(more))
-                count += len(rrset.items)
-                node[rdtype] = rrset
-        return nodes, count
-
     def line_of(self, name: dns.name.Name, rdtype: int) -> str | None:
         """The ``file:line`` of the first record of an RRset."""
         for (t, _), entry in self.names.get(name, {}).items():
             if t == rdtype:
                 return str(entry[1])
         return None
+
+
+class LazyNodes(Mapping[dns.name.Name, Node]):
+    """A zone's nodes — owner -> type -> RRset, types ascending, records in canonical order
+    (RFC 4034 §6.3, as Knot keeps them) — each built from what the reader collected the
+    first time it is looked up. Answers are cached as wire bytes, so most nodes of a big
+    zone are never built; building all of them up front was a quarter of the loading time."""
+
+    __slots__ = ("_built", "_raw")
+
+    def __init__(self, raw: dict[dns.name.Name, dict[tuple[int, int], list[Any]]]) -> None:
+        self._raw = raw
+        self._built: dict[dns.name.Name, Node] = {}
+
+    def __getitem__(self, name: dns.name.Name) -> Node:
+        node = self._built.get(name)
+        if node is None:
+            node = self._built[name] = _build_node(name, self._raw[name])
+        return node
+
+    def get(self, name: dns.name.Name, default: Any = None) -> Any:
+        node = self._built.get(name)
+        if node is not None:
+            return node
+        return self[name] if name in self._raw else default
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __iter__(self) -> Iterator[dns.name.Name]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def counts(self) -> Iterator[tuple[dns.name.Name, dict[int, int]]]:
+        """(owner, type -> number of records) without building any RRset (and without a new
+        dict keyed by names: dnspython's Name hash is costly and collides often)."""
+        for name, sets in self._raw.items():
+            yield name, {t: 1 if e[3] is None else len(e[3]) for (t, _), e in sets.items()}
+
+    def count_of(self, name: dns.name.Name) -> dict[int, int]:
+        sets = self._raw.get(name, {})
+        return {t: 1 if e[3] is None else len(e[3]) for (t, _), e in sets.items()}
+
+    def names(self, origin: dns.name.Name) -> frozenset[dns.name.Name]:
+        """Every owner, the origin, and every empty non-terminal between them."""
+        raw = self._raw
+        origin_depth = len(origin.labels)
+        extra: set[dns.name.Name] = {origin}
+        for name in raw:
+            labels = name.labels
+            for i in range(1, len(labels) - origin_depth):
+                parent = dns.name.Name(labels[i:])
+                if parent in raw or parent in extra:
+                    break
+                extra.add(parent)
+        return frozenset(raw) | extra
+
+
+def _build_node(name: dns.name.Name, sets: dict[tuple[int, int], list[Any]]) -> Node:
+    node: dict[int, dns.rrset.RRset] = {}
+    for (rdtype, _), (ttl, _, first, more, _) in sorted(sets.items()):
+        rrset = dns.rrset.RRset(name, dns.rdataclass.IN, first.rdtype, first.covers())
+        rrset.ttl = ttl
+        if more is None:
+            rrset.items = {first: None}
+        else:
+            rrset.items = dict.fromkeys(more[k] for k in sorted(more))
+        node[rdtype] = rrset
+    return node
 
 
 class _Refused(dns.exception.DNSException):
@@ -227,9 +277,52 @@ class _Reader(dns.zonefile.Reader):
         if record is None:
             f.seek(pos)
             return False
-        name, ttl, rd, last_ttl = record
         tok.ungotten_token = None
         tok.ungotten_char = None
+        self._commit(record, line)
+        self._more_simple_lines()
+        return True
+
+    def _more_simple_lines(self) -> None:
+        """Go on past the line just read while the next lines are simple records too (the
+        owner field split off here instead of by the tokenizer); stop, rewound, at the first
+        line that is not: a directive, a comment, a blank line, anything unusual."""
+        tok = self.tok
+        f = tok.file
+        where = f"{tok.filename}:"
+        while not tok.eof:
+            pos = f.tell()
+            line = f.readline()
+            if not line:
+                return
+            head = line[0]
+            if head in "$;\n" or not _SIMPLE_LINE.match(line):
+                f.seek(pos)
+                return
+            try:
+                if head in " \t":
+                    name, relative, rest = self.last_name, False, line
+                else:
+                    owner, rest = line.split(None, 1)
+                    if '"' in owner:
+                        raise ValueError(owner)
+                    name = _name(owner, self.current_origin, tok)
+                    relative = not owner.endswith(".")
+                self.manager.where = where + str(tok.line_number)
+                record = self._simple_record(name, rest, relative)
+            except Exception:  # dnspython reads it again and says what is wrong
+                record = None
+            if record is None:
+                f.seek(pos)
+                return
+            self._commit(record, line)
+
+    def _commit(
+        self, record: tuple[dns.name.Name, int | None, dns.rdata.Rdata, int | None], line: str
+    ) -> None:
+        """The reader's bookkeeping for one record read here, then the record itself."""
+        tok = self.tok
+        name, ttl, rd, last_ttl = record
         if line.endswith("\n"):
             tok.line_number += 1
         else:
@@ -248,7 +341,6 @@ class _Reader(dns.zonefile.Reader):
         if ttl is None:
             raise dns.exception.SyntaxError("Missing default TTL value")  # type: ignore[no-untyped-call]
         self.txn.add(name, ttl, rd)
-        return True
 
     def _simple_record(
         self, name: dns.name.Name | None, line: str, relative: bool
@@ -342,8 +434,7 @@ def load_zone_text(text: str, filename: str, origin: str | None = None) -> Loade
         f"{where}: {name} is outside the zone {manager.origin}; remove it or fix the owner name"
         for where, name in manager.outside
     ]
-    nodes, count = manager.nodes()
-    return build_zone(manager.origin, nodes, manager.line_of, filename, outside, count)
+    return build_zone(manager.origin, LazyNodes(manager.names), manager.line_of, filename, outside)
 
 
 INCLUDE = re.compile(r"^(\$INCLUDE[ \t]+)(\S+)", re.IGNORECASE | re.MULTILINE)
@@ -386,13 +477,13 @@ def _syntax_message(filename: str, manager: _Collector, exc: Exception) -> str:
 
 def build_zone(
     origin: dns.name.Name,
-    nodes: dict[dns.name.Name, dict[int, dns.rrset.RRset]],
+    nodes: LazyNodes,
     lines: Callable[[dns.name.Name, int], str | None],
     filename: str,
     problems: Iterable[str] = (),
-    count: int = 0,
 ) -> LoadedZone:
-    """Check the records of a zone (every owner inside it, class IN) and freeze them."""
+    """Check the records of a zone (the reader keeps only owners inside it, class IN) and
+    freeze them."""
     errors: list[str] = list(problems)
     warnings: list[str] = []
 
@@ -400,63 +491,49 @@ def build_zone(
         return lines(name, rdtype) or filename
 
     errors += _check_semantics(origin, nodes, where)
-    cuts = frozenset(n for n, node in nodes.items() if dns.rdatatype.NS in node and n != origin)
-    warnings += _check_glue(origin, nodes, cuts, where)
+    cuts: set[dns.name.Name] = set()
+    dnames: set[dns.name.Name] = set()
+    records = 0
+    for name, types in nodes.counts():
+        records += sum(types.values())
+        if dns.rdatatype.NS in types and name != origin:
+            cuts.add(name)
+        if dns.rdatatype.DNAME in types:
+            dnames.add(name)
+    warnings += _check_glue(nodes, frozenset(cuts), where)
     if errors:
         raise ZoneError("\n".join(errors))
     soa = nodes[origin][dns.rdatatype.SOA]
     negative = dns.rrset.from_rdata_list(origin, min(soa.ttl, soa[0].minimum), list(soa))
-    names = set(nodes)  # every owner, then the empty non-terminals between them and the origin
-    names.add(origin)
-    depth = len(origin.labels)
-    for name in nodes:
-        labels = name.labels
-        for i in range(1, len(labels) - depth):
-            parent = dns.name.Name(labels[i:])
-            if parent in names:
-                break
-            names.add(parent)
-    frozen: dict[dns.name.Name, Node] = nodes  # type: ignore[assignment]
-    dnames = frozenset(n for n, node in nodes.items() if dns.rdatatype.DNAME in node)
-    zone = Zone(origin, frozen, frozenset(names), cuts, dnames, soa, negative, filename, count)
+    names = nodes.names(origin)
+    zone = Zone(
+        origin, nodes, names, frozenset(cuts), frozenset(dnames), soa, negative, filename, records
+    )
     return LoadedZone(zone, warnings)
 
 
-def canonical_order(rrset: dns.rrset.RRset) -> dns.rrset.RRset:
-    """The RRset with its records in canonical (RFC 4034 §6.3) order, as Knot DNS keeps them."""
-    if len(rrset) <= 1:
-        return rrset
-    ordered = dns.rrset.RRset(rrset.name, rrset.rdclass, rrset.rdtype, rrset.covers)
-    ordered.update_ttl(rrset.ttl)
-    for rdata in sorted(rrset, key=lambda rd: rd.to_digestable()):
-        ordered.add(rdata)
-    return ordered
-
-
-def _check_semantics(
-    origin: dns.name.Name, nodes: dict[dns.name.Name, dict[int, dns.rrset.RRset]], where: Any
-) -> list[str]:
+def _check_semantics(origin: dns.name.Name, nodes: LazyNodes, where: Any) -> list[str]:
     errors: list[str] = []
-    apex = nodes.get(origin, {})
+    apex = nodes.count_of(origin)
     if dns.rdatatype.SOA not in apex:
         errors.append(
             f"{where(origin, dns.rdatatype.SOA)}: no SOA record at the origin {origin}; add one"
         )
-    elif len(apex[dns.rdatatype.SOA]) != 1:
+    elif apex[dns.rdatatype.SOA] != 1:
         errors.append(f"{where(origin, dns.rdatatype.SOA)}: more than one SOA record at {origin}")
     if dns.rdatatype.NS not in apex:
         errors.append(
             f"{where(origin, dns.rdatatype.NS)}: no NS records at the origin {origin}; add at least one"
         )
-    for name, node in nodes.items():
-        if dns.rdatatype.SOA in node and name != origin:
+    for name, types in nodes.counts():
+        if dns.rdatatype.SOA in types and name != origin:
             errors.append(
                 f"{where(name, dns.rdatatype.SOA)}: SOA record below the origin at {name}"
             )
-        if CNAME in node:
-            if len(node[CNAME]) > 1:
+        if CNAME in types:
+            if types[CNAME] > 1:
                 errors.append(f"{where(name, CNAME)}: more than one CNAME at {name}")
-            others = [t for t in node if t != CNAME and t not in DNSSEC_TYPES]
+            others = [t for t in sorted(types) if t != CNAME and t not in DNSSEC_TYPES]
             if others:
                 kinds = ", ".join(dns.rdatatype.to_text(dns.rdatatype.RdataType(t)) for t in others)
                 errors.append(
@@ -468,12 +545,7 @@ def _check_semantics(
     return errors
 
 
-def _check_glue(
-    origin: dns.name.Name,
-    nodes: dict[dns.name.Name, dict[int, dns.rrset.RRset]],
-    cuts: frozenset[dns.name.Name],
-    where: Any,
-) -> list[str]:
+def _check_glue(nodes: LazyNodes, cuts: frozenset[dns.name.Name], where: Any) -> list[str]:
     warnings: list[str] = []
     for cut in sorted(cuts):
         for rdata in nodes[cut][dns.rdatatype.NS]:
