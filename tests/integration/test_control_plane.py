@@ -19,10 +19,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import dns.rcode
 import pytest
 
 from lab.auth import NONCE_HEADER, control_token, read_secret
-from lab.procs import wait_for
+from lab.procs import ProcessGroup, wait_for
 from lab.up import Lab
 from tests.integration.control_lab import (
     EU_CLIENT,
@@ -276,3 +277,21 @@ def test_kept_state_age_is_exported_explained_and_expires(tmp_path: Path) -> Non
         h = admin_json(cfg, "/v1/health")
         assert h["kept_state"]["local"]["expired"] is True and h["on_expired"] == "keep"
         assert ask(cfg, EU_CLIENT) == EU  # on_expired = "keep": the last word still serves
+
+
+def test_assume_down_without_knowledge_is_servfail_not_every_region(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    """Finding 2: with assume = "down" and no report yet, all_down = "fail-open" answered as
+    if every region were up. Now GeoDNS names answer SERVFAIL until a region is checked."""
+    from tests.integration import geo_lab
+
+    _, port, admin = geo_lab.start_lab(procs, tmp_path, **{'assume = "up"': 'assume = "down"'})
+    for source in (EU_CLIENT, NA_CLIENT):
+        r = geo_lab.ask(port, source)
+        assert r.rcode() == dns.rcode.SERVFAIL and not r.answer, r
+    h = geo_lab.admin(admin, "GET", "/v1/health").json()
+    assert h["feeds"]["local"] == "never connected"
+    assert all(r["state"] != "up" for r in h["regions"].values())
+    text = geo_lab.admin(admin, "GET", "/metrics").text
+    assert 'dnslab_authoritative_health_feed_up{checker="local"} 0.0' in text
