@@ -47,6 +47,7 @@ region = "eu-west"
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ttl", [7, 30])
 def test_bulk_accounting_equals_request_by_request(ttl: int) -> None:
     """Same seed, with and without per-request observations (no skipping over resolutions):
