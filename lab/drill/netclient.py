@@ -36,7 +36,7 @@ class HttpResult:
 def encode_query(qname: str, qid: int) -> bytes:
     q = DNSRecord.question(qname, "A")
     q.header.id = qid
-    q.header.rd = 0
+    q.header.rd = 1  # as a stub resolver asks: the lab resolver (as Unbound) refuses RD=0
     data: bytes = q.pack()
     return data
 

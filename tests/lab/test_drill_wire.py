@@ -18,6 +18,7 @@ def test_query_and_answer_round_trip() -> None:
     wire = encode_query("www.lab.example.", 4242)
     q = DNSRecord.parse(wire)
     assert q.header.id == 4242 and str(q.q.qname) == "www.lab.example." and q.q.qtype == QTYPE.A
+    assert q.header.rd == 1  # a stub's query: the lab resolver refuses RD=0 (Unbound does)
     reply = q.reply()
     reply.add_answer(RR("www.lab.example.", QTYPE.A, rdata=A("127.0.2.1"), ttl=5))
     reply.add_answer(RR("www.lab.example.", QTYPE.A, rdata=A("127.0.1.1"), ttl=3))
