@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint unit fast demo bench clean
+.PHONY: install test lint unit fast demo bench screenshot clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/dnsperf_vs_knot.py
+
+# the README's picture of the live page: a real live drill (TTL 5) watched in headless Chromium
+screenshot: install
+	$(BIN)/python -m lab.web.screenshot docs/img/live-page.png
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -61,8 +61,9 @@ def register(sub: Any) -> None:
         "--web",
         default=None,
         metavar="HOST:PORT",
-        help="serve the live page (SSE, docs/web.md) on http://HOST:PORT/ (default "
-        "127.0.0.1:8787; another free port if taken: the address is printed)",
+        help="serve the live page of the lab's health and answers (SSE, docs/web.md) on "
+        "http://HOST:PORT/ (default 127.0.0.1:8787; another free port if taken: the "
+        "address is printed)",
     )
     up.add_argument("--no-web", action="store_true", help="do not serve the live page")
     up.set_defaults(handler=handle_up)
@@ -130,8 +131,9 @@ def register(sub: Any) -> None:
         "--web",
         default=None,
         metavar="HOST:PORT",
-        help="serve the live page (SSE, docs/web.md) on http://HOST:PORT/ (default "
-        "127.0.0.1:8787; another free port if taken: the address is printed)",
+        help="serve the live page of the drill (SSE, docs/web.md) on http://HOST:PORT/ "
+        "(default 127.0.0.1:8787 for live drills, off with --sim unless given; another free "
+        "port if taken: the address is printed)",
     )
     drill.add_argument("--no-web", action="store_true", help="do not serve the live page")
     drill.set_defaults(handler=handle_drill)
@@ -165,7 +167,7 @@ def handle_drill(args: argparse.Namespace) -> int:
     from lab.up import sigterm_as_interrupt
     from lab.web.server import DEFAULT_LISTEN, parse_web_listen, serving_hub
 
-    web = None if args.no_web else (args.web or DEFAULT_LISTEN)
+    web = None if args.no_web or (args.sim and not args.web) else (args.web or DEFAULT_LISTEN)
     if web is not None:
         parse_web_listen(web)  # a bad flag fails before anything starts
     listen = args.metrics or ("off" if args.sim else metrics_server.DEFAULT_LISTEN)

@@ -29,6 +29,13 @@ function current() {
   return S.runs[S.runs.length - 1];
 }
 
+// 1, 2 or 5 times a power of ten, at least ``raw``: round tick steps
+const niceStep = (raw) => {
+  const p = Math.pow(10, Math.floor(Math.log10(raw || 1)));
+  return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= raw) || 10 * p;
+};
+const countStep = (n) => Math.max(1, niceStep(n / 3));
+const niceCount = (n) => Math.max(2, countStep(n) * Math.ceil(n / countStep(n)));
 const fmt = (x, nd = 2) => (x === null || x === undefined ? "—" : Number(x).toFixed(nd));
 
 // -- applying events --------------------------------------------------------------------------
@@ -150,15 +157,17 @@ function frame(svg, x0, x1, y0, y1, opts = {}) {
   const sx = (x) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
   const sy = (y) => H - B - ((y - y0) / (y1 - y0 || 1)) * (H - T - B);
   el(svg, "line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" });
-  for (let i = 0; i <= 5; i++) {
-    const x = x0 + ((x1 - x0) * i) / 5;
-    el(svg, "text", { x: sx(x), y: H - 6, "text-anchor": "middle" }, fmt(x, x1 - x0 < 5 ? 1 : 0));
+  const step = opts.xstep || niceStep((x1 - x0) / 6);
+  for (let x = Math.ceil(x0 / step) * step; x <= x1 + 1e-9; x += step) {
+    el(svg, "text", { x: sx(x), y: H - 6, "text-anchor": "middle" }, String(+x.toPrecision(6)));
   }
   if (!opts.noY) {
-    for (let i = 0; i <= 2; i++) {
-      const y = y0 + ((y1 - y0) * i) / 2;
+    // percentages: 0, 50, 100 %; counts: round steps up to y1 (niceCount)
+    const ys = opts.pct ? [y0, (y0 + y1) / 2, y1] : [];
+    for (let y = y0, h = countStep(y1); !opts.pct && y <= y1 + 1e-9; y += h) ys.push(y);
+    for (const y of ys) {
       el(svg, "line", { x1: L, y1: sy(y), x2: W - R, y2: sy(y), class: "axis" });
-      el(svg, "text", { x: L - 4, y: sy(y) + 4, "text-anchor": "end" }, opts.pct ? `${Math.round(y * 100)}%` : fmt(y, y1 < 5 ? 1 : 0));
+      el(svg, "text", { x: L - 4, y: sy(y) + 4, "text-anchor": "end" }, opts.pct ? `${Math.round(y * 100)}%` : Number.isInteger(y) ? String(y) : fmt(y, 1));
     }
   }
   if (opts.xlabel) el(svg, "text", { x: W - R, y: T + 4, "text-anchor": "end" }, opts.xlabel);
@@ -214,7 +223,7 @@ function drawAnswers(r) {
     tr.dataset.location = loc;
     tr.dataset.regions = a.regions.join(",");
     const dead = r.dead !== null && a.regions.includes(r.dead) && r.faultAt !== null;
-    const cells = [loc, a.addrs.join(" ") || "(from clients)", [...new Set(a.regions)].join(", "), `${fmt(a.at)} s`];
+    const cells = [loc, a.addrs.join(" ") || (a.probe ? "" : "(from clients)"), [...new Set(a.regions)].join(", "), `${fmt(a.at)} s`];
     cells.forEach((c, i) => {
       const td = document.createElement("td");
       td.textContent = c;
@@ -237,7 +246,7 @@ function drawSeries(id, r, pts, opts) {
   const svg = document.getElementById(id);
   const [x0d, x1d] = span(r);
   const x0 = opts.x0 !== undefined ? opts.x0 : x0d, x1 = opts.x1 !== undefined ? opts.x1 : x1d;
-  const ymax = opts.ymax || Math.max(1, ...pts.map((p) => p[1]));
+  const ymax = opts.ymax || niceCount(Math.max(...pts.map((p) => p[1]), 0));
   const f = frame(svg, x0, x1, 0, ymax, { pct: opts.pct, xlabel: opts.xlabel || "s" });
   if (opts.bars) {
     const w = Math.max(1, f.sx(x0 + BIN) - f.sx(x0) - 1);
@@ -259,7 +268,7 @@ function drawWindows(r) {
   const nb = 24, width = top / nb;
   const counts = new Array(nb).fill(0);
   for (const x of ws) counts[Math.min(nb - 1, Math.floor(Math.max(0, x.w) / width))] += 1;
-  const f = frame(svg, 0, top, 0, Math.max(1, ...counts), { xlabel: "s after the fault" });
+  const f = frame(svg, 0, top, 0, niceCount(Math.max(...counts)), { xlabel: "s after the fault" });
   counts.forEach((c, i) => {
     if (c) el(svg, "rect", { x: f.sx(i * width) + 1, y: f.sy(c), width: Math.max(1, f.sx(width) - f.sx(0) - 2), height: f.sy(0) - f.sy(c), class: final ? "hbar" : "hbar live" });
   });
@@ -294,11 +303,14 @@ const selected = () => (S.sel < 0 ? S.runs.length - 1 : S.sel);
 function render() {
   S.timer = null;
   if (S.view && S.view.sweep) return;
-  const r = S.runs.length ? S.runs[selected()] : current();
+  const idle = !S.runs.length; // nothing published yet (a drill's lab is still starting)
+  const r = idle ? newRun(null, { mode: "lab", assumeUp: false }) : S.runs[selected()];
   const regions = S.meta.regions || [];
   document.getElementById("title").textContent = S.view ? "dnslab — drill results" : S.meta.title || "dnslab — live drill";
   const [, , now] = span(r);
-  document.getElementById("runinfo").textContent = r.ttl === null
+  document.getElementById("runinfo").textContent = idle
+    ? (S.meta.source === "drill" ? "waiting for the drill's first run (its lab is starting)" : "waiting for the lab's first events")
+    : r.ttl === null
     ? `lab: health and answers (no drill running), t = ${fmt(now, 1)} s`
     : `${r.scenario} · TTL ${r.ttl} s · ${r.clients} clients · t = ${fmt(Math.min(now, r.end || now), 1)} / ${fmt(r.end, 0)} s${r.failed ? " · FAILED" : ""}${r.finished ? " · finished" : ""}`;
   drawRunNav();
@@ -311,6 +323,10 @@ function render() {
   }
   document.getElementById("failed-total").textContent = `${r.failedTotal} after the fault · ${r.requests} requests`;
   drawSeries("failed", r, r.failedSeries || binSeries(r, "failed"), { bars: true });
+  if (r.failedSeries) { // view mode: results.json keeps the total only
+    const svg = document.getElementById("failed");
+    el(svg, "text", { x: 300, y: 80, "text-anchor": "middle", class: "lbl" }, "results.json keeps the total only; observations.csv has every request");
+  }
   drawWindows(r);
   drawLog(r);
   const t = Date.now();
@@ -409,7 +425,8 @@ function viewSweep(doc) {
   const svg = document.getElementById("tradeoff");
   if (pts.length) {
     const lx = pts.map((p) => Math.log10(p.q.mean));
-    const x0 = Math.floor(Math.min(...lx) - 0.05), x1 = Math.ceil(Math.max(...lx) + 0.05);
+    const pad = Math.max(0.1, (Math.max(...lx) - Math.min(...lx)) * 0.1);
+    const x0 = Math.min(...lx) - pad, x1 = Math.max(...lx) + pad;
     const ymax = Math.max(...pts.map((p) => p.w.mean + (p.w.ci95 || 0))) * 1.1 || 1;
     const f = frame(svg, x0, x1, 0, ymax, { left: 48 });
     // the x axis is log10(q/s): relabel the ticks as q/s

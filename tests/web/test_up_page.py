@@ -1,0 +1,68 @@
+"""`dnslab up` without a drill: its page's stream carries the lab's own health and answers
+(lab/web/labwatch.py) as the typed events a drill publishes; a region SIGKILLed by PID shows
+up as the checker's DOWN decision and the answer change for its location."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.procs import ProcessGroup, free_port, wait_for
+from tests.conftest import DNSLAB
+from tests.integration.test_up import lab_config, log_text, read_pids
+from tests.web.test_stream import read_messages
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_up_page_streams_health_and_answers(procs: ProcessGroup, tmp_path: Path) -> None:
+    cfg, _ = lab_config(tmp_path)
+    port = free_port("127.0.0.1")
+    up = procs.start(
+        "up",
+        [DNSLAB, "up", "--config", str(cfg), "--logs", str(tmp_path / "up"), "--web", f"127.0.0.1:{port}"],
+    )  # fmt: skip
+    wait_for(lambda: "lab ready:" in log_text(procs, "up"), 60, "dnslab up ready", proc=up.proc)
+    assert f"live page: http://127.0.0.1:{port}/" in log_text(procs, "up")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/events")
+    resp = conn.getresponse()
+    [snap] = read_messages(resp, 1)
+    doc = json.loads(snap["data"])
+    assert doc["meta"]["source"] == "up" and set(doc["meta"]["regions"]) == {
+        "us-east",
+        "eu-west",
+        "ap-south",
+    }
+    seen: list[dict[str, Any]] = list(doc["events"])
+
+    def have(pred: Any) -> bool:
+        while not any(pred(e) for e in seen):
+            seen.append(json.loads(read_messages(resp, 1)[0]["data"]))
+        return True
+
+    for region in ("us-east", "eu-west", "ap-south"):
+        have(lambda e, r=region: e["type"] == "CheckerDecision" and e["region"] == r and e["up"])
+    for loc in ("na", "eu", "ap"):
+        have(lambda e, loc=loc: e["type"] == "AnswerChanged" and e["location"] == loc)
+    os.kill(read_pids(tmp_path / "up" / "logs")["region-eu-west"], signal.SIGKILL)
+    have(lambda e: e["type"] == "CheckerDecision" and e["region"] == "eu-west" and not e["up"])
+    have(
+        lambda e: (
+            e["type"] == "AnswerChanged"
+            and e["location"] == "eu"
+            and e["previous"]
+            and "eu-west" not in e["regions"]
+        )
+    )
+    seqs = [e["seq"] for e in seen]
+    assert seqs == list(range(1, len(seqs) + 1))
+    conn.close()
+    os.kill(up.pid, signal.SIGTERM)
+    assert up.proc.wait(timeout=30) == 0
