@@ -77,7 +77,7 @@ def prepare(response: dns.message.Message, settings: ResolverSettings) -> Cachea
         soa = [r for r in sections.authority if r.rdtype == dns.rdatatype.SOA]
         if not soa or settings.cache_max_negative_ttl == 0:
             return None  # RFC 2308 §5: no SOA, no negative caching (also referrals)
-    lo, hi = _clamps(settings)
+    lo, hi = ttl_clamps(settings)
     out: list[Section] = []
     for section_index, section in enumerate((sections.answer, sections.authority)):
         out.append(tuple(_clamped(r, section_index == 1, lo, hi, settings) for r in section))
@@ -89,7 +89,9 @@ def prepare(response: dns.message.Message, settings: ResolverSettings) -> Cachea
     return Cacheable(stored, ttl, negative)
 
 
-def _clamps(settings: ResolverSettings) -> tuple[int, int]:
+def ttl_clamps(settings: ResolverSettings) -> tuple[int, int]:
+    """The (min, max) TTL the cache stores answers with (``cache-min-ttl``/``cache-max-ttl``;
+    none with ``serve-original-ttl``). The drill's model reads its clamps from here too."""
     if settings.serve_original_ttl:
         return 0, 2**31 - 1
     return settings.cache_min_ttl, settings.cache_max_ttl

@@ -104,9 +104,9 @@ def duration(
 
 def resolver_rules(settings: ResolverSettings) -> model.ResolverTTL:
     """The resolver's TTL rules for the model (resolver/answers.py clamps)."""
-    lo, hi = settings.cache_min_ttl, settings.cache_max_ttl
-    if settings.serve_original_ttl:
-        lo, hi = 0, 2**31 - 1
+    from resolver.answers import ttl_clamps
+
+    lo, hi = ttl_clamps(settings)
     return model.ResolverTTL(lo, hi, settings.serve_expired, settings.serve_expired_reply_ttl)
 
 
