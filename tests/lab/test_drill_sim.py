@@ -197,3 +197,39 @@ def test_resolver_min_ttl_clamp_reaches_the_clients_and_the_model() -> None:
     assert prof["model"]["max_s"] == pytest.approx(1.5 + 0.05 + 10)
     assert prof["stale_window_s"]["max"] > 2 * 1.5 + 2  # far beyond what TTL 2 allows
     assert prof["stale_window_s"]["max"] <= prof["model"]["max_s"]
+
+
+def test_dynamic_ttl_policy_is_the_servers_rule(tmp_path: Path) -> None:
+    """ttl_policy = dynamic: answers carry the time until the deciding region could change,
+    clamped to [ttl_min, TTL] (authoritative.ttl), so clients see TTLs below the ceiling."""
+    sc = parse_scenario(HONOURS.format(clients=30, seed=3, ttl=30, at=5))
+    rec = simulate(sc, 30, ttl_policy="dynamic")
+    ttls = {o.ttl for o in rec.observations if o.kind == "resolve" and o.ttl is not None}
+    assert ttls and max(ttls) <= 30 and min(ttls) >= 1
+    assert ttls != {30}, "a dynamic TTL follows the health state, not the ceiling"
+    fixed = simulate(sc, 30)
+    assert {o.ttl for o in fixed.observations if o.kind == "resolve"} == {30}
+
+
+def test_quorum_of_two_vantage_points_is_the_servers_rule(tmp_path: Path) -> None:
+    """Two checkers: with quorum "any" one checker saying up keeps the region up, so the
+    answer changes only when both saw the kill; with "all" the first one decides."""
+    second = '[[checkers]]\nname = "eu-probe"\nlisten = "127.0.0.1:8055"\nlocation = "eu"\n'
+
+    def lab(quorum: str) -> Path:
+        return _lab_toml(
+            tmp_path / quorum,
+            lambda t: t.replace('quorum = "majority"', f'quorum = "{quorum}"').replace(
+                "[checks]", second + "\n[checks]"
+            ),
+        )
+
+    (tmp_path / "any").mkdir()
+    (tmp_path / "all").mkdir()
+    sc = parse_scenario(HONOURS.format(clients=20, seed=2, ttl=2, at=3))
+    anyq = simulate(sc, 2, config=lab("any"))
+    allq = simulate(sc, 2, config=lab("all"))
+    assert anyq.propagated_at is not None and allq.propagated_at is not None
+    assert anyq.propagated_at > allq.propagated_at  # same probe phases: "any" waits for both
+    downs = [t for t, text in anyq.events if "eu-west down" in text]
+    assert len(downs) == 2 and anyq.propagated_at >= max(downs)
