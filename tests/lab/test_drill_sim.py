@@ -233,3 +233,41 @@ def test_quorum_of_two_vantage_points_is_the_servers_rule(tmp_path: Path) -> Non
     assert anyq.propagated_at > allq.propagated_at  # same probe phases: "any" waits for both
     downs = [t for t, text in anyq.events if "eu-west down" in text]
     assert len(downs) == 2 and anyq.propagated_at >= max(downs)
+
+
+FAULT = """
+clients = 20
+request_interval = 0.2
+seed = 1
+ttls = [5]
+[locations]
+eu = 1
+[profiles]
+"honours-ttl" = 1
+[checks]
+interval = 0.5
+fall = 3
+timeout = 0.25
+[[faults]]
+at = 2.0
+action = "fault"
+region = "eu-west"
+fault = "{fault}"
+params = {params}
+"""
+
+
+def test_each_fault_acts_as_the_region_would() -> None:
+    """Not every fault is a refused connection: healthz-only fails the checks but serves the
+    traffic; error-rate fails its share of requests with the status; slow under the probe
+    timeout is no failure at all."""
+    lying = simulate(parse_scenario(FAULT.format(fault="healthz-only", params="{}")), 5)
+    assert lying.detected_at is not None  # the checker believes /healthz
+    after = [o for o in requests(lying.observations) if o.t >= 2.0]
+    assert after and all(o.ok for o in after)  # ... while every request to eu-west succeeded
+    errors = simulate(parse_scenario(FAULT.format(fault="error-rate", params="{ rate = 1.0 }")), 5)
+    failed = [o for o in requests(errors.observations) if o.t >= 2.0 and not o.ok]
+    assert failed and all(o.detail.endswith("status 503") for o in failed)
+    slow = simulate(parse_scenario(FAULT.format(fault="slow", params="{ ms = 100 }")), 5)
+    assert slow.detected_at is None
+    assert all(o.ok for o in requests(slow.observations))
