@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from authoritative.geo import Client, GeoMap
 
 LAB = {"na": ("127.1.0.0/16",), "eu": ("127.2.0.0/16",), "ap": ("127.3.0.0/16",)}
@@ -123,6 +125,7 @@ def test_mmdb_from_config_and_a_missing_file(tmp_path: Path) -> None:
         parse_config('[locations.eu]\ngeoip = ["continent:EU"]\n')
 
 
+@pytest.mark.slow
 def test_scope_is_always_safe_against_brute_force() -> None:
     """Random maps inside 10.0.0.0/24: the location is the longest match, and every address of
     the block the scope describes gets the same location (the scope is never too wide)."""

@@ -18,7 +18,7 @@ from tests.conftest import DNSLAB, REPO
 from tests.integration.geo_lab import AUTH, addrs, admin, ask, write_lab
 from tests.integration.knot import quiet_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EU, US = "127.0.2.1", "127.0.1.1"
 ASKS = 40  # fresh source ports: with 2 workers, 40 answers all from one worker is 2**-39

@@ -105,11 +105,13 @@ def test_docs_python_examples_run_and_show_what_they_say() -> None:
         checks[0](ast.literal_eval(out.getvalue().strip().splitlines()[-1]), ns)
 
 
+@pytest.mark.slow
 def test_no_request_rows_skips_the_observations_csv(tmp_path: Path) -> None:
     assert main(["drill", "--sim", "--no-request-rows", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "results.json").exists() and not (tmp_path / "observations.csv").exists()
 
 
+@pytest.mark.slow
 def test_a_run_too_short_for_its_ttl_is_a_loud_cut(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

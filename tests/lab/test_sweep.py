@@ -50,6 +50,7 @@ def _sweep(tmp_path: Path, flags: dict[str, object] | None = None, rows: bool = 
     return out
 
 
+@pytest.mark.slow
 def test_results_json_follows_its_schema_and_the_scenario_axes(tmp_path: Path) -> None:
     out = _sweep(tmp_path)
     doc = json.loads((out / "results.json").read_text())
@@ -79,6 +80,7 @@ def test_results_json_follows_its_schema_and_the_scenario_axes(tmp_path: Path) -
     assert len(rows) == n_affected
 
 
+@pytest.mark.slow
 def test_a_document_that_breaks_the_schema_is_refused(tmp_path: Path) -> None:
     doc = json.loads((_sweep(tmp_path) / "results.json").read_text())
     doc["cells"][0]["params"]["ttl"] = -1
@@ -86,11 +88,13 @@ def test_a_document_that_breaks_the_schema_is_refused(tmp_path: Path) -> None:
         jsonschema.validate(doc, schema())
 
 
+@pytest.mark.slow
 def test_no_client_rows_skips_the_big_csv(tmp_path: Path) -> None:
     out = _sweep(tmp_path, rows=False)
     assert (out / "cells.csv").exists() and not (out / "clients.csv").exists()
 
 
+@pytest.mark.slow
 def test_a_short_horizon_is_a_loud_cut(tmp_path: Path) -> None:
     sc = tmp_path / "small.toml"
     sc.write_text(SMALL)
