@@ -14,7 +14,8 @@ runs where (PIDs, addresses, logs), then shows a compact live status (region sta
 the checker, resolver hit ratio). Ctrl-C or SIGTERM stops every child by PID. With
 --prometheus it also runs Debian's Prometheus on a config generated for this lab (loopback
 targets, the drill exporter, observability/rules) and prints how to point Grafana at it
-(docs/observability.md).
+(docs/observability.md). The live page of the lab's health and answers is served on
+http://127.0.0.1:8787/ (or the free port printed; --web, --no-web; docs/web.md).
 """
 
 DRILL_HELP = """\
@@ -28,8 +29,15 @@ client's stale-routing window (fault → last request sent to the dead region), 
 requests, and the model's prediction beside them. Writes results.json, observations.csv,
 report.md and PNG plots to --out, and prints the summary table. Without SCENARIO it runs
 scenarios/default.toml: SIGKILL the region serving the most clients and keep it dead.
-Schema and profiles: docs/drills.md.
+Schema and profiles: docs/drills.md. While it runs, a live page (Server-Sent Events of the
+drill's events) is served on http://127.0.0.1:8787/ or the free port printed (--web, --no-web;
+docs/web.md); `dnslab view OUT` shows the finished results.json on the same page.
 """
+
+
+def add_web_flags(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--web", default=None, metavar="HOST:PORT", help=help)
+    parser.add_argument("--no-web", action="store_true", help="do not serve the live page")
 
 
 def register(sub: Any) -> None:
@@ -57,15 +65,12 @@ def register(sub: Any) -> None:
         help="with --prometheus: where drills against this lab serve their metrics (the "
         "address `dnslab drill --attach --metrics` uses; default 127.0.0.1:9310)",
     )
-    up.add_argument(
-        "--web",
-        default=None,
-        metavar="HOST:PORT",
-        help="serve the live page of the lab's health and answers (SSE, docs/web.md) on "
+    add_web_flags(
+        up,
+        "serve the live page of the lab's health and answers (SSE, docs/web.md) on "
         "http://HOST:PORT/ (default 127.0.0.1:8787; another free port if taken: the "
         "address is printed)",
     )
-    up.add_argument("--no-web", action="store_true", help="do not serve the live page")
     up.set_defaults(handler=handle_up)
 
     drill: argparse.ArgumentParser = sub.add_parser(
@@ -127,15 +132,12 @@ def register(sub: Any) -> None:
         help="also write the drill's series as timestamped OpenMetrics text (ending now), for "
         "`promtool tsdb create-blocks-from openmetrics FILE DIR` backfill (useful with --sim)",
     )
-    drill.add_argument(
-        "--web",
-        default=None,
-        metavar="HOST:PORT",
-        help="serve the live page of the drill (SSE, docs/web.md) on http://HOST:PORT/ "
+    add_web_flags(
+        drill,
+        "serve the live page of the drill (SSE, docs/web.md) on http://HOST:PORT/ "
         "(default 127.0.0.1:8787 for live drills, off with --sim unless given; another free "
         "port if taken: the address is printed)",
     )
-    drill.add_argument("--no-web", action="store_true", help="do not serve the live page")
     drill.set_defaults(handler=handle_drill)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from lab.drill.runner import DrillOptions, run_drill
 from lab.procs import wait_for
 from lab.web.hub import EventHub
 from lab.web.server import WebServer
-from tests.conftest import require_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
@@ -50,16 +48,6 @@ at = 3.0
 action = "kill"
 region = "busiest"
 """
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    require_tool("chromium")
-    require_tool("chromedriver")
-    from lab.web.browser import chromium
-
-    with chromium(tmp_path / "profile") as b:
-        yield b
 
 
 def page(browser: Any, expr: str) -> Any:

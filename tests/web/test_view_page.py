@@ -3,6 +3,7 @@ sweep's results.json (the sweep's trade-off curve), with no JavaScript console e
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
@@ -18,19 +19,22 @@ from lab.errors import ConfigError
 from lab.procs import free_port, wait_for
 from lab.web.cli import results_file
 from lab.web.server import WebServer
-from tests.conftest import require_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    require_tool("chromium")
-    require_tool("chromedriver")
-    from lab.web.browser import chromium
-
-    with chromium(tmp_path / "profile") as b:
-        yield b
+@contextlib.contextmanager
+def viewing(browser: Any, results: Path) -> Iterator[None]:
+    """``results`` served as ``dnslab view`` does, loaded in ``browser`` and drawn."""
+    server = WebServer("127.0.0.1", 0, results=results).start()
+    try:
+        browser.get(server.url)
+        wait_for(
+            lambda: browser.execute_script("return window.dnslab.viewed") is not None, 10, "view"
+        )
+        yield
+    finally:
+        server.stop()
 
 
 def test_drill_results(tmp_path: Path, browser: Any) -> None:
@@ -41,12 +45,7 @@ def test_drill_results(tmp_path: Path, browser: Any) -> None:
         run_drill(DrillOptions(ttls=[5, 15], out=out, sim=True), io.StringIO(), io.StringIO()) == 0
     )
     doc = json.loads((out / "results.json").read_text())
-    server = WebServer("127.0.0.1", 0, results=results_file(out)).start()
-    try:
-        browser.get(server.url)
-        wait_for(
-            lambda: browser.execute_script("return window.dnslab.viewed") is not None, 10, "view"
-        )
+    with viewing(browser, results_file(out)):
         js = browser.execute_script
         assert js("return window.dnslab.viewed") == "dnslab.drill.results/1"
         assert js("return document.querySelectorAll('#runs button').length") == 2  # one per TTL
@@ -62,8 +61,6 @@ def test_drill_results(tmp_path: Path, browser: Any) -> None:
         )
         assert rows == sorted(run["by_location"])
         assert console_errors(browser) == []
-    finally:
-        server.stop()
 
 
 def test_sweep_tradeoff(tmp_path: Path, browser: Any) -> None:
@@ -76,12 +73,7 @@ def test_sweep_tradeoff(tmp_path: Path, browser: Any) -> None:
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     doc = json.loads((out / "results.json").read_text())
-    server = WebServer("127.0.0.1", 0, results=results_file(out / "results.json")).start()
-    try:
-        browser.get(server.url)
-        wait_for(
-            lambda: browser.execute_script("return window.dnslab.viewed") is not None, 10, "view"
-        )
+    with viewing(browser, results_file(out / "results.json")):
         js = browser.execute_script
         assert js("return window.dnslab.viewed") == "dnslab.sweep.results/1"
         labels = js(
@@ -96,8 +88,6 @@ def test_sweep_tradeoff(tmp_path: Path, browser: Any) -> None:
         assert pts[0][0] > pts[1][0] > pts[2][0] and pts[0][1] > pts[1][1] > pts[2][1]
         assert js("return document.querySelectorAll('#cells tbody tr').length") == 3
         assert console_errors(browser) == []
-    finally:
-        server.stop()
 
 
 def test_view_refuses_other_files(tmp_path: Path) -> None:
