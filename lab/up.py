@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from lab.config import LabConfig
 
 READY_TIMEOUT_S = 30.0
-# zone loading is linear (bench/zone_load.py: about 2.5 MB of zone text per CPU second);
-# readiness allows 4x that on a busy machine: 1 s per 600 kB of zone files, on top of the rest
-ZONE_BYTES_PER_S = 600_000
+# zone loading is linear (bench/zone_load.py: about 0.9 MB of zone text per CPU second);
+# readiness allows 4.5x that for a busy machine: 1 s per 200 kB of zone files, on top of the rest
+ZONE_BYTES_PER_S = 200_000
 CURRENT_FILE = Path("runs") / "up-current.json"  # the running `dnslab up` (for --attach)
 PIDS_FILE = "pids.txt"  # every child this lab started, "NAME PID" per line (for audits/tests)  # python + uvicorn imports on a busy 2-core machine can take seconds
 
