@@ -1,4 +1,4 @@
-"""`dnslab up` without a drill: its page's stream carries the lab's own health and answers
+"""`dnslab up` without a drill: its page (and its stream) carries the lab's own health and answers
 (lab/web/labwatch.py) as the typed events a drill publishes; a region SIGKILLed by PID shows
 up as the checker's DOWN decision and the answer change for its location."""
 
@@ -18,10 +18,14 @@ from tests.conftest import DNSLAB
 from tests.integration.test_up import lab_config, log_text, read_pids
 from tests.web.test_stream import read_messages
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
 
 
-def test_up_page_streams_health_and_answers(procs: ProcessGroup, tmp_path: Path) -> None:
+def test_up_page_streams_health_and_answers(
+    procs: ProcessGroup, tmp_path: Path, browser: Any
+) -> None:
+    from lab.web.browser import console_errors
+
     cfg, _ = lab_config(tmp_path)
     port = free_port("127.0.0.1")
     up = procs.start(
@@ -30,6 +34,7 @@ def test_up_page_streams_health_and_answers(procs: ProcessGroup, tmp_path: Path)
     )  # fmt: skip
     wait_for(lambda: "lab ready:" in log_text(procs, "up"), 60, "dnslab up ready", proc=up.proc)
     assert f"live page: http://127.0.0.1:{port}/" in log_text(procs, "up")
+    browser.get(f"http://127.0.0.1:{port}/")
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/events")
     resp = conn.getresponse()
@@ -63,6 +68,28 @@ def test_up_page_streams_health_and_answers(procs: ProcessGroup, tmp_path: Path)
     )
     seqs = [e["seq"] for e in seen]
     assert seqs == list(range(1, len(seqs) + 1))
+    # the page drew the same: the region's DOWN decision and eu's new answer
+    wait_for(
+        lambda: (
+            "eu-west DOWN"
+            in browser.execute_script("return document.getElementById('log').textContent")
+        ),
+        10,
+        "the page showing eu-west DOWN",
+    )
+    answers = (
+        "return Object.fromEntries([...document.querySelectorAll('#answers tbody tr')]"
+        ".map(r => [r.dataset.location, r.dataset.regions]))"
+    )
+    wait_for(
+        lambda: (
+            (rows := browser.execute_script(answers)).keys() == {"na", "eu", "ap"}
+            and "eu-west" not in rows["eu"]
+        ),
+        10,
+        "the page showing eu's answer off eu-west",
+    )
+    assert console_errors(browser) == []
     conn.close()
     os.kill(up.pid, signal.SIGTERM)
     assert up.proc.wait(timeout=30) == 0

@@ -328,6 +328,11 @@ function render() {
     el(svg, "text", { x: 300, y: 80, "text-anchor": "middle", class: "lbl" }, "results.json keeps the total only; observations.csv has every request");
   }
   drawWindows(r);
+  if (r.ttl === null && !idle) { // dnslab up without a drill: no clients run here
+    for (const id of ["share", "failed", "windows"]) {
+      el(document.getElementById(id), "text", { x: 300, y: 80, "text-anchor": "middle", class: "lbl" }, "no clients run under dnslab up; a drill (dnslab drill --attach) serves its own page");
+    }
+  }
   drawLog(r);
   const t = Date.now();
   for (const seq of S.pending) probe.shown[seq] = t;
