@@ -63,7 +63,7 @@ def test_every_differential_case_reply_parses(server: Endpoint) -> None:
     udp = [c for c in cases if c.transport != "tcp"]
     for start in range(0, len(udp), 100):
         batch = udp[start : start + 100]
-        got = send_batch([c.wire for c in batch], [server.addr])
+        got = send_batch([c.wire for c in batch], [server.addr], settle=0.3)
         replies += [(c.id, r[0]) for c, r in zip(batch, got, strict=True)]
     assert sum(r is not None for _, r in replies) > 300  # the server did answer
     bad = unparsable(replies)
@@ -80,7 +80,7 @@ def test_seeded_random_query_replies_parse(server: Endpoint) -> None:
     replies = []
     for start in range(0, len(packets), 100):
         batch = packets[start : start + 100]
-        got = send_batch(batch, [server.addr])
+        got = send_batch(batch, [server.addr], settle=0.3)
         replies += [(wire.hex()[:80], r[0]) for wire, r in zip(batch, got, strict=True)]
     assert sum(r is not None for _, r in replies) > 100
     bad = unparsable(replies)

@@ -82,6 +82,7 @@ def trickle(socks: list[socket.socket]) -> None:
             s.send(b"\xff")
 
 
+@pytest.mark.slow
 def test_trickling_connections_cannot_lock_tcp(server: Endpoint) -> None:
     """256 connections from 32 addresses, each sending one byte of its next query now and then."""
     socks: list[socket.socket] = []
