@@ -93,7 +93,10 @@ def register(subparsers: Any) -> None:
         "--tcp-max-connections",
         type=int,
         metavar="N",
-        help="concurrent TCP connections; further ones are closed at once (default 256)",
+        help=(
+            "concurrent TCP connections (default 256); at the bound the oldest idle one is "
+            "closed for a newcomer, and a newcomer is closed when none is idle"
+        ),
     )
     limits.add_argument(
         "--tcp-max-per-source",
