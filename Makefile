@@ -27,7 +27,7 @@ test: lint
 # tiers (docs/testing.md): unit = pure logic, no sockets (~15 s); fast = everything not marked
 # slow or containers: unit plus the quick loopback integration tests (~1 min); test = all of it
 unit: install
-	$(BIN)/pytest -q -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not integration and not containers" $(PYTEST_ARGS)
 
 fast: install
 	$(BIN)/pytest -q -m "not slow and not containers" $(PYTEST_ARGS)
