@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint unit fast demo bench screenshot clean
+.PHONY: install test lint unit fast demo bench screenshot images clean
 
 install: $(STAMP)
 

@@ -25,6 +25,7 @@ PROVIDERS: tuple[str, ...] = (
     "lab.check_cli",  # check-config, secret
     "lab.sweep_cli",  # sweep
     "lab.web.cli",  # view
+    "lab.containers_cli",  # containers config/compose/drill
 )
 
 

@@ -16,6 +16,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 
 from lab.errors import InjectionError
 from lab.up import READY_TIMEOUT_S, Lab, read_current
@@ -92,6 +93,11 @@ class LabInjector:
         token = region_token(comp.secret_file, region)
         return await _post(region, comp.control or comp.address, body, token)
 
+    async def container_fault(self, action: str, region: str, params: Mapping[str, object]) -> str:
+        raise InjectionError(
+            f"{action} {region}: a container fault needs `dnslab containers drill`"
+        )
+
 
 class AttachedInjector:
     def __init__(self, listen_of: dict[str, str]) -> None:
@@ -123,3 +129,8 @@ class AttachedInjector:
         secret = current.get("secret_file")
         token = region_token(secret if isinstance(secret, str) else None, region)
         return await _post(region, where, body, token)
+
+    async def container_fault(self, action: str, region: str, params: Mapping[str, object]) -> str:
+        raise InjectionError(
+            f"{action} {region}: a container fault needs `dnslab containers drill`"
+        )

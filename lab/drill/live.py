@@ -23,7 +23,7 @@ from lab.drill.observe import AnswerProbe, CheckerWatch, Transition
 from lab.drill.population import Client, priming_ages
 from lab.drill.profiles import DNS_TIMEOUT_S, HTTP_TIMEOUT_S, Entry, Plan, plan, store
 from lab.drill.record import RECOVERY_ACTIONS, RunRecord
-from lab.drill.scenario import BUSIEST, FaultSpec
+from lab.drill.scenario import BUSIEST, CONTAINER_ACTIONS, FaultSpec
 from lab.errors import InjectionError
 
 
@@ -34,6 +34,9 @@ class Injector(Protocol):
     def kill(self, region: str) -> str: ...
     async def restart(self, region: str) -> str: ...
     async def post_fault(self, region: str, body: dict[str, object]) -> str: ...
+    async def container_fault(
+        self, action: str, region: str, params: Mapping[str, object]
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -193,12 +196,17 @@ class LiveRun:
                         self.now(), BUSIEST, step.action, "no client reached any region before it"
                     )
                     continue
+            t_call = self.now()
             try:
                 line = await self._inject(step, region)
             except InjectionError as exc:
                 self.record.injection_failed(self.now(), region, step.action, str(exc))
                 continue
             t, wall = self.now(), time.time()
+            if step.action in CONTAINER_ACTIONS:
+                # the engine acts at once, then answers (a kill waits for the exit, a
+                # disconnect for the cleanup): the fault took effect when the call began
+                wall, t = wall - (t - t_call), t_call
             if self.record.fault_at is None and step.action not in RECOVERY_ACTIONS:
                 self.fault_wall = wall
             self.record.fault_step(t, region, step.action, step.fault_name, line)
@@ -210,6 +218,8 @@ class LiveRun:
             return await self.injector.restart(region)
         if step.action == "clear":
             return await self.injector.post_fault(region, {"fault": "clear"})
+        if step.action in CONTAINER_ACTIONS:
+            return await self.injector.container_fault(step.action, region, step.params)
         return await self.injector.post_fault(region, {"fault": step.fault, **step.params})
 
     # -- the run -------------------------------------------------------------------------

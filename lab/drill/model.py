@@ -44,11 +44,27 @@ class Prediction:
         return {"mean_s": r(self.mean_s), "max_s": r(self.max_s)}
 
 
+# container faults whose probes time out: a killed container's address vanishes (nothing
+# refuses the connection), a paused one hangs, a partitioned one is unreachable
+TIMES_OUT = frozenset({"container-kill", "pause", "partition-checkers"})
+# faults the checkers never see: clients are cut off while every probe still succeeds
+UNSEEN_BY_CHECKERS = frozenset({"partition-clients"})
+
+
 def probe_latency(action: str, fault: str, check: CheckParams) -> float:
     """How long one failing probe takes: a refused connection fails at once; a hang times out."""
-    if action == "fault" and fault in ("hang", "slow"):
+    if (action == "fault" and fault in ("hang", "slow")) or action in TIMES_OUT:
         return check.timeout
     return 0.0
+
+
+def unseen(duration: float | None, request_interval: float) -> Prediction:
+    """A fault the checkers never see (``partition-clients``): no failover at all, so every
+    client of the region is stale for the whole fault, less the phase of its last request
+    (uniform in one request interval). Unbounded while the fault lasts (``None``)."""
+    if duration is None:
+        return Prediction(None, None)
+    return Prediction(mean_s=max(0.0, duration - request_interval / 2), max_s=duration)
 
 
 def detection(check: CheckParams, latency: float) -> Prediction:

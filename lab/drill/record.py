@@ -18,7 +18,7 @@ from lab.drill.model import ResolverTTL
 from lab.drill.population import Client
 from lab.drill.scenario import Scenario
 
-RECOVERY_ACTIONS = ("restart", "clear")
+RECOVERY_ACTIONS = ("restart", "clear", "heal")  # heal: the container lab's undo
 
 
 @dataclass

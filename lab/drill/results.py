@@ -91,6 +91,10 @@ def summarise(record: RunRecord) -> dict[str, Any]:
             "model": pred.as_dict(),
         }
     overall, unbounded = model.combine(preds)
+    if fault.action in model.UNSEEN_BY_CHECKERS:  # no failover: the fault's duration rules
+        healed = None if record.recovered_at is None else record.recovered_at - fault_at
+        overall = model.unseen(healed, sc.request_interval)
+        unbounded = 0 if healed is not None else len(windows.affected)
     overall_given = model.combine(given)[0] if given else None
     share = dead_share(reqs, dead, max(0.0, fault_at - 1.0), record.end, SHARE_STEP_S)
     return {

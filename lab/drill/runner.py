@@ -25,6 +25,7 @@ from lab.drill.labgen import patch_config, to_toml
 from lab.drill.population import build_population, probe_addr
 from lab.drill.record import RunRecord
 from lab.drill.scenario import (
+    CONTAINER_ACTIONS,
     DEFAULT_SCENARIO,
     CheckSpec,
     Scenario,
@@ -53,6 +54,9 @@ class DrillOptions:
     attach: bool = False
     sim: bool = False
     sinks: tuple[EventSink, ...] = ()  # subscribers to every run's typed drill events
+    # with attach: the injector for the running lab (default: PIDs and POSTs of `dnslab up`);
+    # `dnslab containers drill` passes lab.container_faults.ContainerInjector
+    injector: Callable[[LabConfig], Injector] | None = None
     request_rows: bool = True  # write observations.csv (one row per request/resolution)
     duration: float | None = None  # seconds per run (overrides the scenario's rule)
 
@@ -118,6 +122,7 @@ def live_run(
     attach: bool,
     err: TextIO,
     sinks: tuple[EventSink, ...] = (),
+    injector: Callable[[LabConfig], Injector] | None = None,
 ) -> RunRecord:
     """One TTL against a lab this process starts (or the running one with ``attach``)."""
     from lab.config import load_config
@@ -140,7 +145,8 @@ def live_run(
             f"http://{cfg.checkers[0].listen}/v1/status", list(cfg.regions), ALL_UP_TIMEOUT_S
         )
         listen = {n: r.listen for n, r in cfg.regions.items() if r.listen}
-        record = run(record, targets, cfg, AttachedInjector(listen))
+        inj = injector(cfg) if injector is not None else AttachedInjector(listen)
+        record = run(record, targets, cfg, inj)
         bar.done(record)
         return record
     for attempt in (1, 2):
@@ -269,6 +275,12 @@ def run_drill(
     from lab.drill.validate import check_scenario
 
     check_scenario(sc, load_config(cfg_file), str(opts.scenario or DEFAULT_SCENARIO))
+    container_steps = sorted({f.action for f in sc.faults} & CONTAINER_ACTIONS)
+    if container_steps and opts.injector is None:
+        raise ConfigError(
+            f"faults {container_steps} need the container lab: run `dnslab containers drill` "
+            "there (docs/containers.md)"
+        )
     if opts.attach:
         sc = _attach_checks(sc, cfg_file)
         ttl = _attach_ttl(cfg_file)
@@ -289,7 +301,9 @@ def run_drill(
             if opts.sim:
                 records.append(simulate(sc, ttl, config=cfg_file, sinks=opts.sinks))
             else:
-                records.append(live_run(sc, ttl, cfg_file, out, opts.attach, err, opts.sinks))
+                records.append(
+                    live_run(sc, ttl, cfg_file, out, opts.attach, err, opts.sinks, opts.injector)
+                )
     finally:
         if records:  # a failed or interrupted run still leaves the completed runs' results
             runs = [summarise(r) for r in records]

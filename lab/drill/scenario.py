@@ -22,6 +22,10 @@ from lab.pkgdata import scenario_dir
 SCENARIO_DIR = scenario_dir()  # the repository's scenarios/, or the installed package's copy
 DEFAULT_SCENARIO = SCENARIO_DIR / "default.toml"
 BUSIEST = "busiest"
+# faults only the container lab can inject (lab/container_faults.py)
+CONTAINER_ACTIONS = frozenset(
+    {"container-kill", "pause", "partition-checkers", "partition-clients", "netem", "heal"}
+)
 
 
 class CheckSpec(BaseModel):
@@ -41,6 +45,9 @@ class FaultSpec(BaseModel):
     ``kill``: SIGKILL the region's process (it stays dead unless a later ``restart``).
     ``fault``: ``POST /v1/faults`` on the region's backend with ``fault`` and ``params``.
     ``clear``: remove the region's faults. ``restart``: start a killed region again.
+    Container lab only (``dnslab containers drill``; docs/containers.md): ``container-kill``,
+    ``pause``, ``partition-checkers``, ``partition-clients``, ``netem`` (``params``: delay_ms,
+    jitter_ms, loss_pct, link = "region" | "resolver-upstream") and ``heal`` (undo them).
     ``region`` is a region name or ``"busiest"`` (the region serving the most clients just
     before the first fault).
     """
@@ -48,7 +55,18 @@ class FaultSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     at: float = Field(ge=0)
-    action: Literal["kill", "fault", "clear", "restart"]
+    action: Literal[
+        "kill",
+        "fault",
+        "clear",
+        "restart",
+        "container-kill",
+        "pause",
+        "partition-checkers",
+        "partition-clients",
+        "netem",
+        "heal",
+    ]
     region: str = BUSIEST
     fault: str = "down"
     params: dict[str, float | int | str] = Field(default_factory=dict)

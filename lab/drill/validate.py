@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
 def fault_problems(action: str, fault: str, params: Mapping[str, object]) -> str | None:
     """Why a ``fault`` step would be refused by a region (None: it would be accepted)."""
+    if action == "netem":
+        from lab.containers import netem_args
+
+        try:
+            netem_args(params)
+        except ConfigError as exc:
+            return f"params: {exc}"
+        return None
     if action != "fault":
         if params:
             return f"params: only action = 'fault' takes parameters (action is {action!r})"
