@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from lab.drill.live import HTTP_TIMEOUT_S
+from lab.drill.profiles import HTTP_TIMEOUT_S
 from lab.procs import wait_for
 from tests.conftest import REPO, require_tool
 from tests.integration.knot import quiet_port

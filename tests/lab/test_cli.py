@@ -20,6 +20,7 @@ EXPECTED = {
     "lab.sweep_cli": {"sweep"},
     "lab.check_cli": {"check-config", "secret"},
     "lab.web.cli": {"view"},
+    "lab.containers_cli": {"containers"},
 }
 
 
