@@ -239,9 +239,10 @@ class ContainerInjector:
             raise ConfigError(f"netem: link {link!r}: expected 'region' or 'resolver-upstream'")
         dev = self._device(cid, ip)
         for cmd in cmds:
-            code, out = self.engine.exec(cid, [dev if a == "{dev}" else a for a in cmd])
+            argv = [dev if a == "{dev}" else a for a in cmd]
+            code, out = self.engine.exec(cid, argv)
             if code != 0:
-                raise EngineError(f"{' '.join(cmd)}: exit {code}: {out.strip()}")
+                raise EngineError(f"{' '.join(argv)}: exit {code}: {out.strip()}")
         self.undo.setdefault(region, []).append(("netem", f"{cid} {dev}"))
         return f"netem {' '.join(args)} on {where} ({dev})"
 

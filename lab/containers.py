@@ -71,6 +71,7 @@ CLIENTS = Net(
     "clients", ipaddress.IPv4Network("172.30.8.0/21"), ipaddress.IPv4Network("172.30.8.0/24")
 )
 NETWORKS = (CORE, CHECKS, CLIENTS)
+LAB_ALLOW = "172.30.0.0/16 allow"  # the resolver's access-control rule for the lab networks
 
 # host numbers inside each network's ip_range
 AUTHORITATIVE, RESOLVER, PROMETHEUS, GRAFANA, DRILL = 53, 55, 90, 91, 100
@@ -189,6 +190,9 @@ def container_config(
     res["listen"] = f"{p.resolver_dns}:53"
     res["upstream"] = auth["listen"]
     res["metrics_listen"] = f"{p.resolver_metrics}:9301"
+    # the lab's networks may ask (clients, and the host through the bridge gateways' NAT)
+    rules = res.pop("access-control", None) or res.pop("access_control", None) or []
+    res["access_control"] = [*([rules] if isinstance(rules, str) else rules), LAB_ALLOW]
     path = out.get("checks", {}).get("path", "/healthz")
     for place in p.regions:
         region = out["regions"][place.name]

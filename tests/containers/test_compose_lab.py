@@ -53,14 +53,14 @@ eu = 1
 """
 KILL = f"""
 name = "container kill"
-duration = 13.0
-{COMMON}
+duration = 17.5
+{COMMON.replace("ttls = [5]", "ttls = [10]")}
 [[faults]]
 at = 2.0
 action = "container-kill"
 region = "eu-west"
 [[faults]]
-at = 10.5
+at = 16.0
 action = "restart"
 region = "eu-west"
 """
@@ -327,19 +327,29 @@ def _drill_once_undisturbed(lab: ComposeLab, name: str, text: str) -> dict[str, 
     raise AssertionError(f"probes failed before the fault twice: {run['notes']}")
 
 
+def _brief(run: dict[str, Any]) -> str:
+    keep = ("detection_s", "propagation_s", "stale_window_s", "model", "events", "notes")
+    return json.dumps({k: run[k] for k in keep}, indent=1)
+
+
 def test_container_kill_windows_match_the_model(lab: ComposeLab) -> None:
     """A killed container's addresses vanish: probes time out (τ includes the timeout), and a
-    client's request there hangs for the drill's HTTP timeout, so it sends at most one a second
-    to the dead region: windows end up to that much before the busy-client model's."""
+    client's request there hangs for the drill's HTTP timeout h. A hung client re-resolves up
+    to h late (after the answer changed, some that would have fetched the dead region again
+    do not) and sends its last request there up to h early: the mean window is about h below
+    the busy-client model's (docs/containers.md), hence TTL 10 and a bound derived from h."""
     run = _drill_once_undisturbed(lab, "kill", KILL)
     w, m = run["stale_window_s"], run["model"]
-    assert run["dead_region"] == "eu-west" and run["ttl"] == 5
+    assert run["dead_region"] == "eu-west" and run["ttl"] == 10
     assert run["clients_affected"] == 20 and run["censored"] == 0, run["notes"]
     # (F-1)·I + timeout .. F·I + timeout, with 0.5 s for the engine and a loaded machine
-    assert run["detection_s"] is not None and 1.8 - 0.5 <= run["detection_s"] <= 2.8 + 0.5, run
+    assert run["detection_s"] is not None and 1.8 - 0.5 <= run["detection_s"] <= 2.8 + 0.5, _brief(
+        run
+    )
     assert run["propagation_s"] is not None and run["propagation_s"] < 0.5
-    assert w["max"] <= m["max_s"] + 1.0, run
-    assert m["mean_s"] - HTTP_TIMEOUT_S - 0.25 <= w["mean"] <= m["mean_s"] * 1.2, run
+    assert w["max"] <= m["max_s"] + 1.0, _brief(run)
+    assert m["mean_s"] - HTTP_TIMEOUT_S - 0.5 <= w["mean"] <= m["mean_s"] * 1.2, _brief(run)
+    assert w["mean"] == pytest.approx(m["mean_s"], rel=0.2), _brief(run)
     events = [e[1] for e in run["events"]]
     assert any(e.startswith("SIGKILL container eu-west") for e in events)
     assert any(e.startswith("restarted container eu-west") for e in events), events
@@ -351,14 +361,15 @@ def test_clients_only_partition_is_never_failed_over(lab: ComposeLab) -> None:
     run = lab.drill("partition", PARTITION)["runs"][0]  # type: ignore[index]
     w, m = run["stale_window_s"], run["model"]
     assert run["dead_region"] == "eu-west"
-    assert run["detection_s"] is None, run["events"]
+    assert run["detection_s"] is None, _brief(run)
     assert "the checker never marked eu-west down during the run" in run["notes"]
-    assert run["clients_affected"] == 20 and run["censored"] == 0
+    # all still sent there when it healed: nothing ever failed over ("censored" at the heal)
+    assert run["clients_affected"] == 20 and run["censored"] == 20
     healed = run["fault"]["recovered_at_s"] - run["fault"]["at_s"]
     assert m["max_s"] == pytest.approx(healed, abs=1e-3)
-    assert w["max"] <= healed + 0.1, run
+    assert w["max"] <= healed + 0.1, _brief(run)
     # the last request before the heal began up to one hang (HTTP timeout) + interval earlier
-    assert healed - HTTP_TIMEOUT_S - 0.25 <= w["mean"] <= healed, run
+    assert healed - HTTP_TIMEOUT_S - 0.25 <= w["mean"] <= healed, _brief(run)
     assert run["failed_requests"] >= 20 * 3  # every client failed for ~5 s
 
 
@@ -398,6 +409,6 @@ def test_netem_on_a_region_link_and_on_the_resolver_upstream(lab: ComposeLab) ->
     doc = json.loads((lab.runs / "netem" / "results.json").read_text())
     events = [e[1] for e in doc["runs"][0]["events"]]
     failed = [e for e in events if "FAILED" in e]
-    assert len(failed) == 2, events
+    assert failed, events
     assert all("Specified qdisc kind is unknown" in e for e in failed), failed
-    assert failed[0].startswith("netem ap-south FAILED: netem ap-south: tc qdisc replace")
+    assert failed[0].startswith("netem ap-south FAILED: netem ap-south: tc qdisc replace dev eth")
