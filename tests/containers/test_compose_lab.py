@@ -53,7 +53,7 @@ eu = 1
 """
 KILL = f"""
 name = "container kill"
-duration = 17.5
+duration = 20.0
 {COMMON.replace("ttls = [5]", "ttls = [10]")}
 [[faults]]
 at = 2.0
