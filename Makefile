@@ -35,6 +35,11 @@ fast: install
 demo: install
 	$(BIN)/dnslab drill
 
+# The lab's images without a registry: Debian base (mmdebstrap), wheelhouse, dnslab
+# (--network=none) and Prometheus from Debian's package. docs/containers.md.
+images: install
+	bash docker/images.sh all
+
 bench: install
 	$(BIN)/python bench/dnsperf_vs_knot.py
 
