@@ -232,19 +232,13 @@ def write_config(
     resolver: Mapping[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``out_dir/lab.toml`` and ``out_dir/prometheus.yml`` derived from ``source``."""
-    import tomllib
-
-    from lab.config import parse_config
+    from lab.config import load_config, parse_config
     from lab.drill.labgen import to_toml
+    from lab.drill.sim import load_lab
 
-    try:
-        raw = tomllib.loads(source.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read config: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    parse_config(source.read_text(), source=str(source), base_dir=str(source.parent))
-    data = container_config(raw, source.parent, ttl, checks, resolver)
+    raw, base, _ = load_lab(source)
+    load_config(source)  # the source itself must be a valid lab.toml (errors name it)
+    data = container_config(raw, base, ttl, checks, resolver)
     out_dir.mkdir(parents=True, exist_ok=True)
     secret = out_dir / SECRET  # the lab secret (docs/security.md): made once, kept on reruns
     if not secret.exists():

@@ -69,11 +69,10 @@ def handle_config(args: argparse.Namespace) -> int:
 
 
 def handle_compose(args: argparse.Namespace) -> int:
-    import tomllib
-
     from lab.containers import render_compose
+    from lab.drill.sim import load_lab
 
-    text = render_compose(tomllib.loads(args.config.read_text()))
+    text = render_compose(load_lab(args.config)[0])
     if args.check is None:
         sys.stdout.write(text)
         return 0
@@ -103,14 +102,12 @@ def local_routes(nets: list[str]) -> None:
 
 
 def handle_drill(args: argparse.Namespace) -> int:
-    import tomllib
-
     from lab.container_faults import ContainerInjector, Engine, own_project
     from lab.containers import plan
     from lab.drill.runner import DrillOptions, run_drill
+    from lab.drill.sim import load_lab
 
-    raw = tomllib.loads(args.config.read_text())
-    lab_plan = plan(raw)
+    lab_plan = plan(load_lab(args.config)[0])
     local_routes([str(n) for n in lab_plan.locations.values()])
     engine = Engine()
     injector = ContainerInjector(lab_plan, own_project(engine), engine)

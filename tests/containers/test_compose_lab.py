@@ -51,16 +51,18 @@ eu = 1
 "honours-ttl" = 1
 {CHECKS}
 """
+# the restart comes after the model's longest window (2 + 2.8 + 0.4 + 10 s) and may take
+# several seconds on a loaded machine (docker start, then Python and uvicorn start)
 KILL = f"""
 name = "container kill"
-duration = 20.0
+duration = 26.0
 {COMMON.replace("ttls = [5]", "ttls = [10]")}
 [[faults]]
 at = 2.0
 action = "container-kill"
 region = "eu-west"
 [[faults]]
-at = 16.0
+at = 15.5
 action = "restart"
 region = "eu-west"
 """
