@@ -45,6 +45,7 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 NETWORK_LABEL = "com.docker.compose.network"
 READY_TIMEOUT_S = 30.0
+PAUSE_TRIES = 5
 
 
 class EngineError(Exception):
@@ -205,7 +206,15 @@ class ContainerInjector:
             return f"SIGKILL container {region} ({cid[:12]})"
         if action == "pause":
             cid = self.container(region)
-            self.engine.call("POST", f"/containers/{cid}/pause")
+            for attempt in range(1, PAUSE_TRIES + 1):
+                try:
+                    self.engine.call("POST", f"/containers/{cid}/pause")
+                    break
+                except EngineError as exc:
+                    # the cgroup freezer gives up while a busy task will not stop in time
+                    if "unable to freeze" not in str(exc) or attempt == PAUSE_TRIES:
+                        raise
+                    time.sleep(0.1)
             self.undo.setdefault(region, []).append(("unpause", cid))
             return f"paused container {region} ({cid[:12]})"
         if action in ("partition-checkers", "partition-clients"):

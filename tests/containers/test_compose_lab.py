@@ -348,7 +348,9 @@ def test_container_kill_windows_match_the_model(lab: ComposeLab) -> None:
     assert run["detection_s"] is not None and 1.8 - 0.5 <= run["detection_s"] <= 2.8 + 0.5, _brief(
         run
     )
-    assert run["propagation_s"] is not None and run["propagation_s"] < 0.5
+    # the answer changes at the quorum's 2nd "down": up to one probe interval after vantage
+    # point 0 (the one the drill watches), or before it (then propagation is 0)
+    assert run["propagation_s"] is not None and run["propagation_s"] < 1.0 + 0.5, _brief(run)
     assert w["max"] <= m["max_s"] + 1.0, _brief(run)
     assert m["mean_s"] - HTTP_TIMEOUT_S - 0.5 <= w["mean"] <= m["mean_s"] * 1.2, _brief(run)
     assert w["mean"] == pytest.approx(m["mean_s"], rel=0.2), _brief(run)
