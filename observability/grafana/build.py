@@ -248,8 +248,9 @@ def failover() -> db.Dashboard:
         bars(
             "Stale-routing window per TTL (p50 / p90 / p99 / max)",
             "Per-client windows (fault → last request sent to the dead region) of the runs in "
-            "the time range, from the drill's histogram (quantiles are exact to a bucket width) "
-            "and its max gauge. Compare with results.json.",
+            "the time range, from the drill's histogram (quantiles are interpolated inside "
+            "their bucket, so they are exact to a bucket width and p99 can pass max by less "
+            "than one) and its max gauge. Compare with results.json.",
             "s",
             [
                 Q(
