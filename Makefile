@@ -24,7 +24,7 @@ lint: install
 test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-# tiers (docs/testing.md): unit = pure logic, no sockets (~15 s); fast = everything not marked
+# tiers (docs/testing.md): unit = pure logic, no sockets (under a minute); fast = everything not marked
 # slow or containers: unit plus the quick loopback integration tests (~1 min); test = all of it
 unit: install
 	$(BIN)/pytest -q -m "not integration and not containers" $(PYTEST_ARGS)
