@@ -75,6 +75,8 @@ LAB_ALLOW = "172.30.0.0/16 allow"  # the resolver's access-control rule for the 
 
 # host numbers inside each network's ip_range
 AUTHORITATIVE, RESOLVER, PROMETHEUS, GRAFANA, DRILL = 53, 55, 90, 91, 100
+DRILL_METRICS_PORT = 9310  # `dnslab drill --metrics` inside the drill container
+RULES_DIR = "rules"  # Prometheus rules, copied beside prometheus.yml by write_config
 FIRST_REGION, FIRST_CHECKER = 11, 61
 
 
@@ -215,11 +217,14 @@ def prometheus_config(data: Mapping[str, Any]) -> dict[str, Any]:
 
     return {
         "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
+        "rule_files": [f"{RULES_DIR}/*.rules.yml"],  # beside this file (write_config copies)
         "scrape_configs": [
             job("authoritative", [f"{p.authoritative_admin}:8053"]),
             job("healthcheck", [f"{c.core}:{CHECKER_PORT}" for c in p.checkers]),
             job("resolver", [f"{p.resolver_metrics}:9301"]),
             job("regions", [f"{r.core}:{REGION_CONTROL_PORT}" for r in p.regions]),
+            # the drill container's exporter while a drill runs (down otherwise)
+            job("drill", [f"{CORE.host(DRILL)}:{DRILL_METRICS_PORT}"]),
         ],
     }
 
@@ -252,6 +257,11 @@ def write_config(
     lab.write_text(text)
     prom = out_dir / "prometheus.yml"
     prom.write_text(json.dumps(prometheus_config(data), indent=2) + "\n")
+    from lab.pkgdata import rules_dir
+
+    (out_dir / RULES_DIR).mkdir(exist_ok=True)
+    for rules in rules_dir().glob("*.rules.yml"):  # observability/rules (package data)
+        (out_dir / RULES_DIR / rules.name).write_text(rules.read_text())
     return lab, prom
 
 

@@ -103,7 +103,8 @@ def local_routes(nets: list[str]) -> None:
 
 def handle_drill(args: argparse.Namespace) -> int:
     from lab.container_faults import ContainerInjector, Engine, own_project
-    from lab.containers import plan
+    from lab.containers import DRILL_METRICS_PORT, plan
+    from lab.drill import metrics_server
     from lab.drill.runner import DrillOptions, run_drill
     from lab.drill.sim import load_lab
 
@@ -111,15 +112,22 @@ def handle_drill(args: argparse.Namespace) -> int:
     local_routes([str(n) for n in lab_plan.locations.values()])
     engine = Engine()
     injector = ContainerInjector(lab_plan, own_project(engine), engine)
-    opts = DrillOptions(
-        scenario=args.scenario,
-        out=args.out,
-        config=args.config,
-        attach=True,
-        injector=lambda _cfg: injector,
+    regions = [r.name for r in lab_plan.regions]
+    # the drill's series for the compose Prometheus (job drill); on the lab network only
+    exporter = metrics_server.serving(
+        f"0.0.0.0:{DRILL_METRICS_PORT}", metrics_server.DEFAULT_LINGER_S, regions, sys.stderr
     )
     try:
-        return run_drill(opts)
+        with exporter as sink:
+            opts = DrillOptions(
+                scenario=args.scenario,
+                out=args.out,
+                config=args.config,
+                attach=True,
+                injector=lambda _cfg: injector,
+                sinks=(sink,) if sink is not None else (),
+            )
+            return run_drill(opts)
     finally:
         for line in injector.heal_all():  # never leave the lab partitioned or paused
             print(f"after the drill: {line}", file=sys.stderr)

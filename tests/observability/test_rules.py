@@ -65,3 +65,19 @@ def test_check_generated_config(tmp_path: Path) -> None:
     proc = promtool("check", "config", str(path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS: 1 rule files found" in proc.stdout
+
+
+def test_container_config_loads_the_rules_and_scrapes_the_drill(tmp_path: Path) -> None:
+    """The compose Prometheus (config written by `dnslab containers config`) has the same
+    rules beside its config and a drill job at the drill container's exporter."""
+    from lab.containers import CORE, DRILL, DRILL_METRICS_PORT, write_config
+
+    _, prom = write_config(REPO / "lab.toml", tmp_path)
+    conf = json.loads(prom.read_text())
+    drill = next(j for j in conf["scrape_configs"] if j["job_name"] == "drill")
+    assert drill["static_configs"][0]["targets"] == [f"{CORE.host(DRILL)}:{DRILL_METRICS_PORT}"]
+    copied = tmp_path / "rules" / "dnslab.rules.yml"
+    assert copied.read_text() == (OBS / "rules" / "dnslab.rules.yml").read_text()
+    proc = promtool("check", "config", str(prom))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS: 8 rules found" in proc.stdout
