@@ -159,13 +159,20 @@ def handle_up(args: argparse.Namespace) -> int:
 
 def handle_drill(args: argparse.Namespace) -> int:
     import contextlib
+    import dataclasses
     import sys
 
     from lab.config import load_config
     from lab.drill import metrics_server
     from lab.drill.events import EventSink
     from lab.drill.openmetrics import OpenMetricsRecorder
-    from lab.drill.runner import DrillOptions, config_path, parse_ttls, run_drill
+    from lab.drill.runner import (
+        DrillOptions,
+        config_path,
+        parse_ttls,
+        prepare_scenario,
+        run_drill,
+    )
     from lab.up import sigterm_as_interrupt
     from lab.web.server import DEFAULT_LISTEN, parse_web_listen, serving_hub
 
@@ -175,6 +182,18 @@ def handle_drill(args: argparse.Namespace) -> int:
     listen = args.metrics or ("off" if args.sim else metrics_server.DEFAULT_LISTEN)
     if listen != "off":
         metrics_server.parse_listen(listen)  # a bad flag fails before anything starts
+    opts = DrillOptions(
+        scenario=args.scenario,
+        ttls=parse_ttls(args.ttl) if args.ttl else None,
+        clients=args.clients,
+        out=args.out,
+        request_rows=not args.no_request_rows,
+        duration=args.duration,
+        config=args.config,
+        attach=args.attach,
+        sim=args.sim,
+    )
+    scenario = prepare_scenario(opts)  # a bad scenario fails before anything is served
     regions = list(load_config(config_path(args.config)).regions)
     sinks: list[EventSink] = []
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:  # SIGTERM: Ctrl-C's cleanup
@@ -192,19 +211,8 @@ def handle_drill(args: argparse.Namespace) -> int:
         recorder = OpenMetricsRecorder(regions) if args.openmetrics else None
         if recorder is not None:
             sinks.append(recorder)
-        opts = DrillOptions(
-            scenario=args.scenario,
-            ttls=parse_ttls(args.ttl) if args.ttl else None,
-            clients=args.clients,
-            out=args.out,
-            request_rows=not args.no_request_rows,
-            duration=args.duration,
-            config=args.config,
-            attach=args.attach,
-            sim=args.sim,
-            sinks=tuple(sinks),
-        )
-        rc = run_drill(opts)
+        opts = dataclasses.replace(opts, sinks=tuple(sinks))
+        rc = run_drill(opts, prepared=scenario)
         if recorder is not None:
             n = recorder.write(args.openmetrics)
             print(f"openmetrics: {n} samples in {args.openmetrics}", file=sys.stderr)

@@ -238,17 +238,13 @@ def _attach_ttl(cfg_file: Path) -> int:
     return found[1].ttl
 
 
-def run_drill(
-    opts: DrillOptions, out_stream: TextIO | None = None, err: TextIO | None = None
-) -> int:
-    """Run the drill; ``out_stream``/``err`` default to the streams current at the call."""
-    out_stream = out_stream or sys.stdout
-    err = err or sys.stderr
-    from lab.drill.plots import write_plots
-    from lab.drill.report import render_report, render_summary
-    from lab.drill.results import document, summarise, write_json, write_observations
-    from lab.drill.sim import simulate
+def prepare_scenario(opts: DrillOptions, err: TextIO | None = None) -> Scenario:
+    """The scenario the drill will run: loaded, flags applied, checked against the lab.
 
+    Raises ConfigError naming the file and field; nothing is started or written. The CLI
+    calls it before it serves the live page or /metrics (issue 9: checked before anything
+    starts); ``run_drill`` calls it when not given the result."""
+    err = err or sys.stderr
     sc = load_scenario(opts.scenario)
     update: dict[str, object] = {}
     if opts.ttls:
@@ -287,6 +283,25 @@ def run_drill(
         if opts.ttls and opts.ttls != [ttl]:
             err.write(f"--attach: the running lab serves TTL {ttl}; --ttl is ignored\n")
         sc = sc.model_copy(update={"ttls": [ttl]})
+    return sc
+
+
+def run_drill(
+    opts: DrillOptions,
+    out_stream: TextIO | None = None,
+    err: TextIO | None = None,
+    prepared: Scenario | None = None,
+) -> int:
+    """Run the drill; ``out_stream``/``err`` default to the streams current at the call."""
+    out_stream = out_stream or sys.stdout
+    err = err or sys.stderr
+    from lab.drill.plots import write_plots
+    from lab.drill.report import render_report, render_summary
+    from lab.drill.results import document, summarise, write_json, write_observations
+    from lab.drill.sim import simulate
+
+    sc = prepared if prepared is not None else prepare_scenario(opts, err)
+    cfg_file = config_path(opts.config)
     out = opts.out or default_out()
     out.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -105,3 +105,21 @@ def test_drill_refuses_before_anything_starts(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"bad.toml: faults\[0\].region"):
         run_drill(DrillOptions(scenario=bad, out=out), io.StringIO(), io.StringIO())
     assert not out.exists(), "nothing may be written (or started) for a refused scenario"
+
+
+def test_drill_command_serves_nothing_for_a_refused_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The live page and /metrics start only after the scenario passed (item 6)."""
+    from lab.cli import main
+    from lab.procs import free_port
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(_scenario(region="eu-wst"))
+    out = tmp_path / "out"
+    argv = ["drill", str(bad), "--out", str(out), "--web", "127.0.0.1:0"]
+    rc = main([*argv, "--metrics", f"127.0.0.1:{free_port()}"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "faults[0].region: unknown region 'eu-wst'" in err, err
+    assert "live page" not in err and "drill metrics" not in err, err
+    assert not out.exists()
