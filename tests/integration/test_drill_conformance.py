@@ -1,6 +1,10 @@
 """One scenario, two drivers: the live lab and the virtual clock agree (issue 9 acceptance).
 
-Same affected clients, the same order of events, mean stale window within 15 %."""
+Same affected clients, the same order of events, mean stale window within 15 %. The population
+mixes clients with their own caches and clients behind the lab resolver, so the live path
+through the real resolver is compared too: with drill clients asking RD=0 (refused by the
+resolver, as Unbound does; fixed in 38ecbef) the shared-resolver clients never resolved live,
+were not affected, and this test failed."""
 
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ seed = 7
 [locations]
 eu = 1
 [profiles]
-"honours-ttl" = 1
+"honours-ttl" = 4
+"shared-resolver" = 1
 [checks]
 interval = 0.5
 fall = 3
@@ -68,6 +73,11 @@ def test_live_and_simulated_drills_agree(tmp_path: Path) -> None:
     live = ev.EventLog()
     opts = DrillOptions(scenario=path, out=tmp_path / "live", sinks=(live,))
     assert run_drill(opts, io.StringIO(), io.StringIO()) == 0
+    resolved = [e for e in live.events if isinstance(e, ev.ClientResolved)]
+    fault_at = next(e.at for e in live.events if isinstance(e, ev.FaultInjected))
+    assert {e.profile for e in resolved} == {"honours-ttl", "shared-resolver"}
+    bad = [e for e in resolved if e.at < fault_at and not e.ok]
+    assert not bad, f"resolutions failed before the fault: {bad[:3]}"
     sim = ev.EventLog()
     simulate(parse_scenario(SCENARIO), 10, sinks=[sim])
     assert _milestones(live) == _milestones(sim), (_milestones(live), _milestones(sim))
