@@ -50,6 +50,8 @@ class Targets:
     region_addrs: Mapping[str, frozenset[str]]
     events_url: str
     probe_sources: Mapping[str, str]  # location -> source address of the answer probe
+    checker_key: bytes | None = None  # the lab has a secret: the watch verifies the stream
+    checker_name: str | None = None
 
 
 Progress = Callable[[float, float, RunRecord], None]
@@ -261,7 +263,12 @@ class LiveRun:
     async def run(self, clients: list[Client], end: float) -> RunRecord:
         await self.prime_resolver(clients)
         self.t0 = time.monotonic()
-        watch = CheckerWatch(self.targets.events_url, on_transition=self._decision)
+        watch = CheckerWatch(
+            self.targets.events_url,
+            on_transition=self._decision,
+            key=self.targets.checker_key,
+            checker=self.targets.checker_name,
+        )
         probe = AnswerProbe(
             self.targets.authoritative,
             self.targets.probe_sources,

@@ -46,6 +46,8 @@ class CheckerWatch:
     transitions: list[Transition] = field(default_factory=list)
     connected: bool = False
     on_transition: Callable[[Transition], None] | None = None
+    key: bytes | None = None  # the checker's key: believe only its signed stream
+    checker: str | None = None
 
     async def run(self) -> None:
         from healthcheck.events import Snapshot, StateEvent
@@ -68,7 +70,13 @@ class CheckerWatch:
         def on_snapshot(snap: Snapshot) -> None:
             self.connected = True
 
-        await HealthFeed(self.events_url, on_snapshot=on_snapshot, on_event=on_event).run()
+        await HealthFeed(
+            self.events_url,
+            on_snapshot=on_snapshot,
+            on_event=on_event,
+            key=self.key,
+            checker=self.checker,
+        ).run()
 
     def first(self, region: str, state: str, after_wall: float) -> Transition | None:
         return next(

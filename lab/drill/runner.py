@@ -130,7 +130,7 @@ def live_run(
     from lab.drill.live import run_live
     from lab.drill.progress import ProgressBar
     from lab.procs import free_port
-    from lab.up import Lab, plan_lab, prepare_control, wait_all_up
+    from lab.up import Lab, plan_lab, prepare_control, read_current, wait_all_up
 
     bar = ProgressBar(f"TTL {ttl:>3}s", stream=err)
 
@@ -145,6 +145,9 @@ def live_run(
             f"http://{cfg.checkers[0].listen}/v1/status", list(cfg.regions), ALL_UP_TIMEOUT_S
         )
         listen = {n: r.listen for n, r in cfg.regions.items() if r.listen}
+        current = read_current()
+        secret = current.get("secret_file") if current else None
+        targets = signed_watch(targets, cfg, secret if isinstance(secret, str) else None)
         inj = injector(cfg) if injector is not None else AttachedInjector(listen)
         record = run(record, targets, cfg, inj)
         bar.done(record)
@@ -153,6 +156,7 @@ def live_run(
         cfg = _generate(sc, ttl, cfg_file, out)
         record, targets = _record(sc, ttl, cfg, sinks)
         files = prepare_control(cfg, out / f"state-ttl{ttl}")
+        targets = signed_watch(targets, cfg, files.secret_file)
         comps = plan_lab(cfg, out / f"lab-ttl{ttl}.toml", control_port=free_port, files=files)
         t0 = time.monotonic()
         try:
@@ -174,6 +178,20 @@ def live_run(
         break
     bar.done(record)
     return record
+
+
+def signed_watch(targets: Targets, cfg: LabConfig, secret_file: str | None) -> Targets:
+    """With the lab's secret the drill's checker watch believes only the checker's signed
+    stream (docs/security.md), like the authoritative server."""
+    import dataclasses
+
+    from lab.auth import derive, read_secret
+
+    if not secret_file:
+        return targets
+    name = cfg.checkers[0].name
+    key = derive(read_secret(secret_file), "checker", name)
+    return dataclasses.replace(targets, checker_key=key, checker_name=name)
 
 
 def _targets(cfg: LabConfig, nets: dict[str, ipaddress.IPv4Network]) -> Targets:
