@@ -74,6 +74,9 @@ class LabInjector:
     def kill(self, region: str) -> str:
         _, child = self.lab.region(region)
         pid = child.pid
+        if not child.alive():  # e.g. killed by an earlier step: nothing to kill, say so
+            code = child.proc.returncode
+            raise InjectionError(f"SIGKILL {region} (pid {pid}): not running (exit code {code})")
         child.kill(signal.SIGKILL)
         return f"SIGKILL {region} (pid {pid})"
 
