@@ -270,6 +270,12 @@ def run_sweep(
     out_stream.write(f"\nresults: {out}/results.json, report: {out}/report.md\n")
     for note in doc["notes"]:
         err.write(f"WARNING: {note}\n")
+    if doc["failed_cells"]:
+        err.write(
+            f"sweep FAILED: a fault step did not happen in {doc['failed_cells']} cell(s), so "
+            "their numbers describe no real outage (see the INJECTION FAILED notes)\n"
+        )
+        return 1
     return 0
 
 
@@ -291,10 +297,12 @@ def execute(
     tasks = [(c, k) for c in cells for k in range(axes.replicates)]
     results: dict[int, Any] = {}
     metrics: dict[int, list[tuple[int, Any]]] = {}
+    failures: dict[int, list[tuple[int, list[str]]]] = {}
 
     def take(cell: Any, k: int, got: tuple[Any, Any]) -> None:
         m, res = got
         metrics.setdefault(cell.index, []).append((k, m))
+        failures.setdefault(cell.index, []).append((k, res.failures))
         if k == 0:
             results[cell.index] = res
 
@@ -317,6 +325,7 @@ def execute(
     for cell in cells:
         res = results[cell.index]
         res.runs = [m for _, m in sorted(metrics[cell.index], key=lambda x: x[0])]
+        res.failures = [f for _, fs in sorted(failures[cell.index]) for f in fs]
         out.append(res)
     return out
 

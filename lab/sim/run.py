@@ -196,7 +196,11 @@ def simulate_run(
 
 def _measured(record: RunRecord, timeline: WorldTimeline, end: float) -> Measured:
     """The fault, detection and propagation of the run, into the record (and its events)."""
-    for t, step in timeline.applied:
+    done = [(t, step, None) for t, step in timeline.applied]
+    for t, step, why in sorted([*done, *timeline.failed], key=lambda x: x[0]):
+        if why is not None:  # as live: the run fails, the report says so
+            record.injection_failed(t, step.region, step.action, why)
+            continue
         name = step.fault.fault if step.fault is not None else step.action
         record.fault_step(t, step.region, step.action, name, f"{step.action} {step.region}")
     vantage = timeline.cfg.checkers[0].name if timeline.cfg.checkers else "checker"

@@ -286,6 +286,7 @@ class CellResult:
     model: dict[str, float | None] = field(default_factory=dict)
     ttl_clock: str = ""
     fault_at: float = 0.0
+    failures: list[str] = field(default_factory=list)  # fault steps that did not happen
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """Per metric: mean over replicates, 95 % CI half-width, and the replicate values."""
@@ -372,6 +373,7 @@ def run_cell(
     run = simulate_cell(sc, spec, config)
     res = CellResult(cell, run.record.end)
     metrics = replicate_metrics(run, axes.stale_at)
+    res.failures = [f"replicate {replicate}: {f}" for f in run.record.failures]
     if replicate == 0:
         res.windows = [(w, cid in run.windows.censored) for cid, w in run.windows.affected.items()]
         res.by_profile = profile_windows(run)

@@ -66,6 +66,10 @@ def document(
     notes: list[str] = []
     for r in results:
         label = r.cell.label(varying)
+        for f in r.failures:  # first: these cells measured no real outage
+            notes.append(f"INJECTION FAILED in cell {r.cell.index} ({label}): {f}")
+    for r in results:
+        label = r.cell.label(varying)
         if r.cut:
             notes.append(
                 f"CUT in cell {r.cell.index} ({label}): {r.cut} clients with a bounded window were "
@@ -79,6 +83,7 @@ def document(
                 "params": r.cell.params(),
                 "horizon_s": round(r.horizon, 3),
                 "cut": r.cut,
+                "failed": bool(r.failures),
                 "metrics": r.summary(),
                 "model": {k: None if v is None else round(v, 4) for k, v in r.model.items()},
                 "by_profile": r.by_profile,
@@ -98,6 +103,7 @@ def document(
             "stale_at_s": list(stale_at),
             "varying": list(varying),
             "cut_cells": sum(1 for r in results if r.cut),
+            "failed_cells": sum(1 for r in results if r.failures),
             "cells": cells,
             "notes": notes,
         }
@@ -168,6 +174,9 @@ def render_report(doc: dict[str, Any], plots: Sequence[str]) -> str:
         "- model: max ≈ F·I + τ + TTL_eff, mean ≈ (F - 1/2)·I + τ + TTL_eff/2 (bounded clients)",
         "",
     ]
+    if doc["failed_cells"]:
+        lines += [f"**SWEEP FAILED — {n}**" for n in doc["notes"] if n.startswith("INJECTION")]
+        lines += ["", "Those cells' numbers describe no real outage.", ""]
     if doc["cut_cells"]:
         lines += [f"**WARNING — {n}**" for n in doc["notes"] if n.startswith("CUT")] + [""]
     head = ["cell", "params", "detect s", "window p50 / p90 / p99 / max s", "mean s"]

@@ -73,6 +73,15 @@ class RegionState:
     def effect(self, now: float, kind: rf.RequestKind, timeout: float, roll: float) -> rf.Effect:
         return rf.effect(self.faults, self.killed, now, kind, timeout, roll)
 
+    def refusal(self, step: Step) -> str | None:
+        """Why ``step`` cannot take effect on this region (None: it does), as the live drill
+        finds it: a killed region has no process to kill and no control API to POST to."""
+        if self.killed and step.action == "kill":
+            return "not running (killed by an earlier step)"
+        if self.killed and step.action in ("fault", "clear"):
+            return "not running (killed by an earlier step): its control API refuses the POST"
+        return None
+
     def after(self, step: Step, now: float) -> RegionState:
         if step.action == "kill":
             return RegionState(True, self.faults)
@@ -124,6 +133,7 @@ class WorldTimeline:
     decisions: list[Decision]
     applied: list[tuple[float, Step]]  # the fault steps as they happened (busiest resolved)
     region_of_addr: dict[str, str]
+    failed: list[tuple[float, Step, str]] = field(default_factory=list)  # steps that did not
     _epoch_at: list[float] = field(default_factory=list)
     _region_at: dict[str, list[float]] = field(default_factory=dict)
 
@@ -261,8 +271,13 @@ def _fault(timeline: WorldTimeline, step: Step, t: float, busiest: Busiest) -> N
     if region == "busiest":
         region = busiest(timeline, t) or ""
         if not region:
+            timeline.failed.append((t, step, "no client reached any region before it"))
             return
     hist = timeline.regions.setdefault(region, [(-math.inf, RegionState())])
+    why = hist[-1][1].refusal(step)
+    if why is not None:
+        timeline.failed.append((t, replace(step, region=region), why))
+        return
     hist.append((t, hist[-1][1].after(step, t)))
     timeline.applied.append((t, replace(step, region=region)))
 

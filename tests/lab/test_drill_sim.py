@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import events as ev
 from lab.drill import model
 from lab.drill.measure import requests, stale_windows
 from lab.drill.plots import write_plots
@@ -271,3 +272,26 @@ def test_each_fault_acts_as_the_region_would() -> None:
     slow = simulate(parse_scenario(FAULT.format(fault="slow", params="{ ms = 100 }")), 5)
     assert slow.detected_at is None
     assert all(o.ok for o in requests(slow.observations))
+
+
+@pytest.mark.parametrize(
+    ("second", "why"),
+    [
+        ('action = "kill"', "not running"),
+        ('action = "fault"\nfault = "hang"', "control API refuses"),
+    ],
+)
+def test_a_step_on_a_killed_region_fails_the_run(second: str, why: str) -> None:
+    """As live (no process to kill, no control API to POST to): InjectionFailed, run failed."""
+    sc = parse_scenario(
+        'ttls = [5]\nclients = 10\n[locations]\neu = 1\n[profiles]\n"honours-ttl" = 1\n'
+        '[[faults]]\nat = 2.0\naction = "kill"\nregion = "eu-west"\n'
+        f'[[faults]]\nat = 3.0\nregion = "eu-west"\n{second}\n'
+    )
+    log = ev.EventLog()
+    record = simulate(sc, 5, sinks=[log])
+    assert record.dead_region == "eu-west" and record.fault_at == pytest.approx(2.0)
+    assert len(record.failures) == 1 and why in record.failures[0], record.failures
+    failed = [e for e in log.events if isinstance(e, ev.InjectionFailed)]
+    assert [(e.at, e.region) for e in failed] == [(3.0, "eu-west")]
+    assert summarise(record)["failed"] is True

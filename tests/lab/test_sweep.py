@@ -150,3 +150,19 @@ def test_bad_sweep_table_names_the_file_and_field(tmp_path: Path) -> None:
     sc.write_text(SMALL.replace("ttl = [5, 20]", "ttl = [-1]"))
     with pytest.raises(ConfigError, match=r"bad.toml: sweep.ttl"):
         run_sweep(SweepOptions(sc, None, tmp_path / "o", {}, jobs=1), io.StringIO(), io.StringIO())
+
+
+def test_a_step_that_cannot_happen_fails_the_sweep(tmp_path: Path) -> None:
+    """A second kill of a dead region (as the live drill finds it: nothing to kill) fails the
+    sweep: exit 1, a note per replicate, the cell marked, report.md says so first."""
+    sc = tmp_path / "twice.toml"
+    sc.write_text(SMALL.replace("[sweep]", '[[faults]]\nat = 6.0\naction = "kill"\n[sweep]'))
+    err = io.StringIO()
+    opts = SweepOptions(sc, None, tmp_path / "o", {"ttl": [5]}, jobs=1)
+    assert run_sweep(opts, io.StringIO(), err) == 1
+    doc = json.loads((tmp_path / "o" / "results.json").read_text())
+    jsonschema.validate(doc, schema())
+    assert doc["failed_cells"] == 1 and doc["cells"][0]["failed"] is True
+    assert sum("INJECTION FAILED in cell 0" in n for n in doc["notes"]) == 2  # 2 replicates
+    assert "not running" in doc["notes"][0] and "sweep FAILED" in err.getvalue()
+    assert "SWEEP FAILED" in (tmp_path / "o" / "report.md").read_text().split("|")[0]
