@@ -246,7 +246,14 @@ def write_plots(out: Path, doc: dict[str, Any], results: Sequence[CellResult]) -
                 linestyle="none",
             )  # fmt: skip
             ax.axvline(r.horizon - r.fault_at, color=line.get_color(), linestyle=":", alpha=0.6)
-    ax.plot([], [], marker="x", linestyle="none", color="black", label="censored from here (cut)")
+    ax.plot(
+        [],
+        [],
+        marker="x",
+        linestyle="none",
+        color="black",
+        label="censored from here (still stale at the run's end: pinned or cut)",
+    )
     _finish(
         plt, fig, ax, out / "window_cdf.png", "Stale-routing window, CDF per cell",
         "stale-routing window (s after the fault)", "share of affected clients",
