@@ -68,8 +68,8 @@ def test_sweep_tradeoff(tmp_path: Path, browser: Any) -> None:
 
     out = tmp_path / "sweep"
     subprocess.run(
-        [sys.executable, "-m", "lab.cli", "sweep", "--ttl", "5,30,120", "--clients", "100",
-         "--replicates", "2", "--no-client-rows", "--out", str(out)],
+        [sys.executable, "-m", "lab.cli", "sweep", "--ttl", "5,30,120", "--interval", "0.5,2",
+         "--clients", "100", "--replicates", "2", "--no-client-rows", "--out", str(out)],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     doc = json.loads((out / "results.json").read_text())
@@ -84,9 +84,18 @@ def test_sweep_tradeoff(tmp_path: Path, browser: Any) -> None:
         pts = js(
             "return [...document.querySelectorAll('#tradeoff circle')].map(c => [+c.getAttribute('cx'), +c.getAttribute('cy')])"
         )
-        assert len(pts) == 3
-        assert pts[0][0] > pts[1][0] > pts[2][0] and pts[0][1] > pts[1][1] > pts[2][1]
-        assert js("return document.querySelectorAll('#cells tbody tr').length") == 3
+        assert [c["params"]["interval"] for c in doc["cells"]] == [0.5] * 3 + [2.0] * 3
+        assert len(pts) == 6
+        for a, b, c in (pts[0:3], pts[3:6]):  # per interval, along the TTL
+            assert a[0] > b[0] > c[0] and a[1] > b[1] > c[1]
+        # one curve per interval, TTL along it: no line joins cells of different intervals
+        paths = js(
+            "return [...document.querySelectorAll('#tradeoff path.series')].map(p => p.getAttribute('d'))"
+        )
+        assert len(paths) == 2 and all(d.count("L") == 2 for d in paths), paths
+        assert js("return document.querySelectorAll('#cells tbody tr').length") == 6
+        head = js("return document.querySelector('#cells thead').textContent")
+        assert "window_mean_s" in head and "queries_per_client_hour" in head
         assert console_errors(browser) == []
 
 

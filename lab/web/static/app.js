@@ -441,22 +441,40 @@ function viewSweep(doc) {
     el(svg, "text", { x: f.W - f.R, y: f.H - 24, "text-anchor": "end" }, "authoritative queries/s (log)");
     el(svg, "text", { x: f.L + 4, y: f.T + 10 }, "mean stale-routing window (s), ±95% CI");
     const xy = pts.map((p, i) => [f.sx(lx[i]), f.sy(p.w.mean)]);
-    el(svg, "path", { d: xy.map((p, i) => `${i ? "L" : "M"}${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(""), class: "series" });
+    // one curve per setting of the other axes, TTL along it (as tradeoff.png): a line never
+    // joins cells that differ in anything but the TTL
+    const groups = new Map();
+    pts.forEach((p, i) => {
+      const rest = Object.entries(p.c.params || {}).filter(([k]) => k !== "ttl");
+      const key = JSON.stringify(rest);
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(i);
+    });
+    const colors = ["#2a66d9", "#e07b00", "#2c9c4a", "#c2393c", "#7d4cc2", "#7a5230"];
+    [...groups.values()].forEach((idx, g) => {
+      idx.sort((a, b) => lx[a] - lx[b]);
+      const d = idx.map((i, n) => `${n ? "L" : "M"}${xy[i][0].toFixed(1)},${xy[i][1].toFixed(1)}`).join("");
+      el(svg, "path", { d, class: "series", style: `stroke:${colors[g % colors.length]}` });
+    });
     pts.forEach((p, i) => {
       const [x, y] = xy[i], e = p.w.ci95 || 0;
       if (e) el(svg, "line", { x1: x, y1: f.sy(p.w.mean - e), x2: x, y2: f.sy(p.w.mean + e), class: "err" });
       el(svg, "circle", { cx: x, cy: y, r: 4, class: "pt" });
-      el(svg, "text", { x: x + 6, y: y - 6, class: "lbl" }, p.c.label || `cell ${p.c.index}`);
+      const right = x > f.W - f.R - 160; // near the right edge: label on the left of the point
+      el(svg, "text", { x: right ? x - 6 : x + 6, y: y - 6, class: "lbl", "text-anchor": right ? "end" : "start" }, p.c.label || `cell ${p.c.index}`);
     });
   }
-  const keys = ["window_p50_s", "window_p90_s", "window_max_s", "detection_s", "failed_requests", "authoritative_qps"];
+  const keys = ["window_mean_s", "window_p50_s", "window_p90_s", "window_max_s", "detection_s", "failed_requests", "authoritative_qps", "queries_per_client_hour"];
   document.querySelector("#cells thead").innerHTML = "<tr><th>cell</th>" + keys.map((k) => `<th>${k}</th>`).join("") + "</tr>";
   const tb = document.querySelector("#cells tbody");
   for (const c of doc.cells) {
     const tr = document.createElement("tr");
     const td = (t) => { const d = document.createElement("td"); d.textContent = t; tr.appendChild(d); };
     td(c.label || String(c.index));
-    for (const k of keys) td(fmt(c.metrics[k].mean));
+    for (const k of keys) {
+      const m = c.metrics[k] || { mean: null };
+      td(m.mean === null ? "-" : fmt(m.mean) + (m.ci95 ? ` ± ${fmt(m.ci95)}` : ""));
+    }
     tb.appendChild(tr);
   }
   document.getElementById("foot").textContent = doc.notes.join(" ");
