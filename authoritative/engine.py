@@ -42,7 +42,9 @@ from authoritative.wirecache import DEFAULT_BYTES, DEFAULT_ENTRIES, Budget, LruC
 AnswerKey = tuple[bytes, int, int, tuple[int, int, int], Hashable]
 AnswerEntry = tuple[bytes, int, int, int, int]  # wire, rcode, ECS scope, OPT RDLENGTH at, ECS at
 ExactEntry = tuple[bytes, tuple[str, int, int]]  # reply after the ID, metrics key
-GeoEntry = tuple[bytes, tuple[str, int, int], Any]  # ... and the geo answer counter
+# ... the geo answer counter, valid until (inf: fixed TTL), provider and its generation
+GeoEntry = tuple[bytes, tuple[str, int, int], Any, float, Any, int]
+INF = math.inf
 
 AXFR = 252
 IXFR = 251
@@ -161,7 +163,10 @@ class Engine:
                 found = geo.get(by)
             else:
                 by = key
-            if found is not None:
+            if found is not None and (
+                found[3] == INF  # fixed TTL: as long as this state serves
+                or (found[4].generation == found[5] and found[4].clock.now() < found[3])
+            ):  # a dynamic TTL: while it is still the TTL (and the times did not move)
                 geo.move_to_end(by)
                 m.cache_hits += 1
                 m.queries[found[1]] += 1
@@ -284,15 +289,23 @@ class Engine:
             self.exact_dynamic[transport].put(
                 (data[2:], variant), (reply[2:], entry[1]), len(data) + len(reply)
             )
-            if planned is not None and until == math.inf:
+            if planned is not None:
                 # the variant is a function of the query bytes (ECS) or of bytes and source
-                # address, for as long as this state serves: keep the reply by those
+                # address, for as long as this state serves (a dynamic TTL: until it counts
+                # down or the provider's times move): keep the reply by those
                 by: bytes | tuple[bytes, str] = (
                     data[2:] if ecs is not None and ecs.source > 0 else (data[2:], client[0])
                 )
                 self.exact_geo[transport].put(
                     by,
-                    (reply[2:], (transport, q.qtype, entry[1]), planned[1]),
+                    (
+                        reply[2:],
+                        (transport, q.qtype, entry[1]),
+                        planned[1],
+                        until,
+                        provider,
+                        getattr(provider, "generation", 0),
+                    ),
                     len(data) + len(reply),
                 )
         return reply, entry[1]

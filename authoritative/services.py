@@ -162,6 +162,7 @@ class ServiceProvider:
         self._by_location: dict[str | None, Selection] = {}
         self._counters: dict[tuple[str, str], Any] = {}
         self._blocks: dict[tuple[int, int], Plan] = {}  # (width, block of the geo map) -> plan
+        self.generation = 0  # + 1 per retime: dynamic TTLs computed before are out of date
         self._fixed: dict[tuple[int, int], tuple[Hashable, Any, float]] = {}  # fixed TTL: all of it
         # the answer depends on more than the client's block of the map
         self._per_client = self.service.policy == "weighted" or services.geomap.uses_geoip
@@ -204,8 +205,10 @@ class ServiceProvider:
 
     def retime(self, services: Services) -> None:
         """Adopt a health view that chose the same answers (same up/down, same RTTs) and moved
-        only the times of possible changes: dynamic TTLs read them from the next query on."""
+        only the times of possible changes: dynamic TTLs read them from the next query on
+        (replies kept with an earlier TTL see the new generation and are not served)."""
         self.services = services
+        self.generation += 1
 
     def fast_variant(self, ecs: ClientSubnet | None, client: tuple[str, int]) -> Hashable | None:
         """``variant`` by the fast path (see ``fast_plan``); None where that does not apply."""

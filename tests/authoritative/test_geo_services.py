@@ -308,3 +308,23 @@ def test_the_fast_path_answers_as_the_request_path() -> None:
         slow = provider.variant(Request(None, 1, 1, "udp", client, None, ecs))
         assert fast == slow, (ecs, client)
     assert provider.fast_variant(None, ("not-an-address", 1)) is None  # type: ignore[attr-defined]
+
+
+def test_a_kept_dynamic_ttl_reply_counts_down_with_the_clock() -> None:
+    """Dynamic TTLs on the fast path: the reply kept for the same query bytes is served only
+    while its TTL is still the TTL; a second later the same query gets the smaller one."""
+    cfg = lab(**{'ttl_policy = "fixed"': 'ttl_policy = "dynamic"', "ttl_max = 30": "ttl_max = 300"})
+    h = Harness(cfg)
+    h.runtime.on_update("local", status("eu-west", "up"))  # could change at 1100
+    assert h.ask("127.2.0.9").answer[0].ttl == 100
+    assert h.ask("127.2.0.9").answer[0].ttl == 100  # the same instant: still 100
+    assert len(h.engine.exact_geo["udp"]) == 1
+    h.clock.advance(10.5)
+    assert h.ask("127.2.0.9").answer[0].ttl == 89
+    h.clock.advance(0.2)
+    assert h.ask("127.2.0.9", ecs="127.2.0.0/24").answer[0].ttl == 89
+    assert h.ask("127.2.0.9").answer[0].ttl == 89  # kept until 1011
+    # a probe that moves only the time of the next possible change: the kept reply is old
+    later = status("eu-west", "up").model_copy(update={"next_change_at": 1150.0})
+    h.runtime.on_update("local", later)
+    assert h.ask("127.2.0.9").answer[0].ttl == 139
