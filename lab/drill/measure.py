@@ -52,12 +52,16 @@ class Stats:
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default), ``q`` in [0, 100]."""
+    """Nearest rank, ``q`` in [0, 100]: the ceil(q/100 * N)-th smallest value (the smallest
+    for q = 0). Always one of the values, never an interpolation between two. It is the
+    sample Prometheus's ``histogram_quantile`` ranks too (the first bucket whose cumulative
+    count reaches q * N holds it), so the histogram's quantile and this one lie in the same
+    bucket: they differ by at most its width."""
     if not sorted_values:
         return 0.0
-    pos = (len(sorted_values) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+    # round() drops float noise (0.07 * 100 = 7.000000000000001) before the ceiling
+    rank = math.ceil(round(len(sorted_values) * q / 100.0, 9))
+    return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
 
 
 def stats(values: Iterable[float]) -> Stats:

@@ -153,11 +153,15 @@ def check_expression(prom: Prom, e: Expr, start: float, end: float) -> str | Non
 
 def check_histogram(prom: Prom, run: dict[str, Any], at: float) -> None:
     """The drill's histogram in Prometheus is results.json's windows, bucket for bucket, and
-    its quantiles agree with results.json's within a bucket width.
+    its quantiles agree with results.json's within the bucket width (no other allowance).
 
-    results.json's quantiles interpolate between order statistics (numpy's default); the
-    histogram's rank q*N can name the neighbouring one, so where those two windows straddle a
-    bucket edge the bound also allows their gap (with few clients this matters for p99)."""
+    results.json's percentile is the nearest rank, the ceil(q*N)-th smallest window
+    (lab.drill.measure.percentile); histogram_quantile interpolates inside the first bucket
+    whose cumulative count reaches q*N, which is the bucket holding that same window, so
+    both lie in one bucket. Mutation: numpy's linear interpolation between order statistics
+    ((N-1)q) put back into measure.percentile failed this (p90 off by 0.61 s > 0.5 s and p99
+    by 0.73 s > 0.5 s with ~20 windows: the interpolated value names the neighbouring window,
+    in another bucket); so does `rank - 1` instead of the ceiling."""
     sel = '{scenario="observability", ttl="3"}'  # its target is gone: use the last samples
     got = {
         float(r["metric"]["le"]): float(r["value"][1])
@@ -169,7 +173,6 @@ def check_histogram(prom: Prom, run: dict[str, Any], at: float) -> None:
     assert len(windows) == run["clients_affected"]
     want = {le: float(sum(1 for w in windows if w <= le)) for le in got}
     assert got == want and got[math.inf] == len(windows)
-    n = len(windows)
     for q, key in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
         result = prom.query(
             f"histogram_quantile({q}, sum by (le) (last_over_time("
@@ -177,11 +180,10 @@ def check_histogram(prom: Prom, run: dict[str, Any], at: float) -> None:
             at,
         )
         est, measured = float(result[0]["value"][1]), run["stale_window_s"][key]
-        k = math.floor((n - 1) * q)
-        gap = windows[min(k + 1, n - 1)] - windows[k]
         print(f"{key}: histogram {est:.3f}s, results.json {measured:.3f}s, bucket "
-              f"{bucket_width(est):g}s, neighbour gap {gap:.3f}s, n={n}")  # fmt: skip
-        assert abs(est - measured) <= bucket_width(est) + gap + 1e-9, (key, est, measured, gap)
+              f"{bucket_width(est):g}s, n={len(windows)}")  # fmt: skip
+        # results.json rounds to 4 decimals: 1e-4 is that rounding, not an allowance
+        assert abs(est - measured) <= bucket_width(est) + 1e-4, (key, est, measured)
 
 
 def test_every_panel_and_rule_has_data(procs: ProcessGroup, tmp_path: Path) -> None:

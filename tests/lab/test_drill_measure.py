@@ -62,10 +62,15 @@ def test_dead_share_over_time() -> None:
     assert share[-1][1] == pytest.approx(1 / 4)
 
 
-def test_percentiles_match_numpy_linear() -> None:
+def test_percentiles_are_nearest_rank() -> None:
+    """ceil(q/100 * N)-th smallest. Mutation: numpy's linear interpolation gives 2.5 and 3.7."""
     xs = [1.0, 2.0, 3.0, 4.0]
-    assert percentile(xs, 50) == 2.5
-    assert percentile(xs, 90) == pytest.approx(3.7)
+    assert percentile(xs, 50) == 2.0  # rank ceil(2.0) = 2
+    assert percentile(xs, 90) == 4.0  # rank ceil(3.6) = 4
+    assert percentile(xs, 0) == 1.0 and percentile(xs, 100) == 4.0
+    twenty = [float(i) for i in range(1, 21)]
+    assert [percentile(twenty, q) for q in (50, 90, 99)] == [10.0, 18.0, 20.0]
+    assert percentile([float(i) for i in range(1, 101)], 7) == 7.0  # not 8 from float noise
     s = stats([4.0, 1.0, 3.0, 2.0])
     assert (s.n, s.max, s.mean) == (4, 4.0, 2.5)
     assert stats([]).n == 0

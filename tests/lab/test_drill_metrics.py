@@ -185,3 +185,24 @@ def test_delays_are_live_then_final() -> None:
     assert value(reg, "dnslab_drill_propagation_delay_seconds", **run) == pytest.approx(0.2)
     m.publish(DelayMeasured("propagation", 0.19, "eu-west", 5))
     assert value(reg, "dnslab_drill_propagation_delay_seconds", **run) == pytest.approx(0.19)
+
+
+def test_nearest_rank_percentile_shares_the_histograms_bucket() -> None:
+    """For any windows, histogram_quantile over WINDOW_BUCKETS and results.json's percentile
+    (lab.drill.measure.percentile, nearest rank) differ by at most the bucket's width: the
+    acceptance bound, with no allowance for the gap between neighbouring windows.
+    Mutation: numpy's linear interpolation ((N-1)q) back in measure.percentile fails this
+    (windows on either side of a bucket edge)."""
+    import random
+
+    from lab.drill.measure import percentile
+
+    rng = random.Random(10)
+    for trial in range(400):
+        n = rng.randint(1, 60)
+        windows = sorted(round(rng.expovariate(1 / rng.choice((2, 8, 40))), 3) for _ in range(n))
+        cumulative = [(e, float(sum(1 for w in windows if w <= e))) for e in WINDOW_BUCKETS]
+        b = [*cumulative, (math.inf, float(n))]
+        for q in (0.5, 0.9, 0.99):
+            est, measured = histogram_quantile(q, b), percentile(windows, q * 100)
+            assert abs(est - measured) <= bucket_width(est), (trial, q, windows, est, measured)
