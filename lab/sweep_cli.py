@@ -226,6 +226,8 @@ def run_sweep(
 
     out_stream = out_stream or sys.stdout
     err = err or sys.stderr
+    if opts.jobs is not None and opts.jobs < 1:
+        raise ConfigError(f"--jobs {opts.jobs}: worker processes must be >= 1 (default: 2)")
     source = str(opts.scenario or DEFAULT_SCENARIO)
     sc = load_scenario(opts.scenario)
     cfg_file = config_path(opts.config)

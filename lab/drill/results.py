@@ -144,7 +144,16 @@ def summarise(record: RunRecord) -> dict[str, Any]:
         "events": [[_r(t, 3), text] for t, text in record.events],
         "failed": record.failed,
         "notes": [
-            *(f"INJECTION FAILED {f}: this run measured no real outage" for f in record.failures),
+            *(
+                f"INJECTION FAILED {f}: "
+                + (
+                    "this run measured no real outage"
+                    if record.fault_at is None
+                    else "the scenario did not run as written (the numbers describe the fault "
+                    "that did happen, not the scenario's timeline)"
+                )
+                for f in record.failures
+            ),
             *([record.cut_note(n)] if (n := record.cut(windows.censored)) else []),
             *record.notes,
         ],

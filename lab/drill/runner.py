@@ -356,8 +356,9 @@ def run_drill(
     failures = [f"TTL {r.ttl}: {f}" for r in records for f in r.failures]
     if failures:
         err.write(
-            "drill FAILED: a fault step did not happen, so the numbers above describe no real "
-            "outage:\n" + "".join(f"  {f}\n" for f in failures)
+            "drill FAILED: a fault step did not happen, so the numbers above do not describe "
+            "the scenario (no real outage at all if it was the first fault):\n"
+            + "".join(f"  {f}\n" for f in failures)
         )
         return 1
     return 0

@@ -121,6 +121,7 @@ def test_a_short_horizon_is_a_loud_cut(tmp_path: Path) -> None:
         (["--resolvers", "mine"], "--resolvers"),
         (["--clients", "0"], "--clients"),
         (["--timeout", "5", "--interval", "1"], "--timeout"),
+        (["--jobs", "0"], "--jobs"),
     ],
 )
 def test_bad_grids_name_the_flag(
