@@ -146,6 +146,10 @@ def test_the_lint_checks_can_fail() -> None:
     assert any("datasource variable" in p for p in found)
     assert any("no unit" in p for p in found) and any("no description" in p for p in found)
     assert any("not the $datasource" in p for p in found)
+    untitled = {**broken, "title": "", "panels": [{}, {"title": "p"}, {"title": "p"}]}
+    found = panel_problems(untitled)
+    assert any("without title" in p for p in found) and any(": no title" in p for p in found)
+    assert any("duplicate title" in p for p in found)
 
 
 def test_every_metric_named_exists_in_code() -> None:
