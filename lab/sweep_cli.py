@@ -218,7 +218,7 @@ def run_sweep(
     opts: SweepOptions, out_stream: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     from lab.config import load_config
-    from lab.drill.runner import config_path
+    from lab.drill.runner import config_path, refuse_container_steps
     from lab.drill.scenario import DEFAULT_SCENARIO, load_scenario
     from lab.drill.validate import check_scenario
     from lab.sim import sweep as sw
@@ -232,6 +232,7 @@ def run_sweep(
     sc = load_scenario(opts.scenario)
     cfg_file = config_path(opts.config)
     check_scenario(sc, load_config(cfg_file), source)
+    refuse_container_steps(sc)  # the simulation has no model of container faults
     axes = _axes(opts, sc.sweep, source)
     for mix in axes.mix or []:
         check_scenario(sc.model_copy(update={"profiles": mix}), load_config(cfg_file), "--mix")

@@ -256,6 +256,17 @@ def _attach_ttl(cfg_file: Path) -> int:
     return found[1].ttl
 
 
+def refuse_container_steps(sc: Scenario) -> None:
+    """Container faults (pause, netem, ...) exist only in the container lab: anywhere else
+    (a private lab, --attach, the simulation, a sweep) the scenario is refused up front."""
+    container_steps = sorted({f.action for f in sc.faults} & CONTAINER_ACTIONS)
+    if container_steps:
+        raise ConfigError(
+            f"faults {container_steps} need the container lab: run `dnslab containers drill` "
+            "there (docs/containers.md)"
+        )
+
+
 def prepare_scenario(opts: DrillOptions, err: TextIO | None = None) -> Scenario:
     """The scenario the drill will run: loaded, flags applied, checked against the lab.
 
@@ -289,12 +300,8 @@ def prepare_scenario(opts: DrillOptions, err: TextIO | None = None) -> Scenario:
     from lab.drill.validate import check_scenario
 
     check_scenario(sc, load_config(cfg_file), str(opts.scenario or DEFAULT_SCENARIO))
-    container_steps = sorted({f.action for f in sc.faults} & CONTAINER_ACTIONS)
-    if container_steps and opts.injector is None:
-        raise ConfigError(
-            f"faults {container_steps} need the container lab: run `dnslab containers drill` "
-            "there (docs/containers.md)"
-        )
+    if opts.injector is None:
+        refuse_container_steps(sc)
     if opts.attach:
         sc = _attach_checks(sc, cfg_file)
         ttl = _attach_ttl(cfg_file)

@@ -167,3 +167,16 @@ def test_a_step_that_cannot_happen_fails_the_sweep(tmp_path: Path) -> None:
     assert sum("INJECTION FAILED in cell 0" in n for n in doc["notes"]) == 2  # 2 replicates
     assert "not running" in doc["notes"][0] and "sweep FAILED" in err.getvalue()
     assert "SWEEP FAILED" in (tmp_path / "o" / "report.md").read_text().split("|")[0]
+
+
+def test_container_faults_are_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The simulation has no model of a paused container: refused as a drill refuses it
+    (it crashed in a worker with a bare AssertionError)."""
+    sc = tmp_path / "pause.toml"
+    sc.write_text(SMALL.replace('action = "kill"', 'action = "pause"\nregion = "eu-west"'))
+    assert main(["sweep", str(sc), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "dnslab sweep: error: faults ['pause'] need the container lab" in err, err
+    assert not (tmp_path / "o").exists()
