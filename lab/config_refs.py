@@ -136,7 +136,9 @@ def _addresses(cfg: LabConfig) -> list[str]:
             return
         key = (proto, value.lower())
         if key in taken:
-            out.append(f"{field}: {value} is also {taken[key]}")
+            msg = f"{field}: {value} is also {taken[key]}"
+            if msg not in out:  # once, not once per protocol (DNS listens on UDP and TCP)
+                out.append(msg)
         else:
             taken[key] = field
 

@@ -42,6 +42,7 @@ MISTAKES = [
     ('assume = "up"', 'assume = "up"\nmax_stale = 0', "authoritative.max_stale"),
     ('assume = "up"', 'assume = "up"\non_expired = "forget"', "authoritative.on_expired"),
     ("[checks]", '[control]\nauth = "maybe"\n\n[checks]', "control.auth"),
+    ('listen = "127.0.0.1:5301"', 'listen = "127.0.0.1:5300"', "resolver.listen: 127.0.0.1:5300 is also authoritative.listen"),
 ]  # fmt: skip
 
 
@@ -55,6 +56,7 @@ def test_each_lab_mistake_names_the_field(
     code, out = run(capsys, "--config", str(path))
     assert code == 1
     assert f"{path}: " in out and field in out, out
+    assert out.count(field) == 1, out  # each mistake said once
 
 
 def test_what_only_the_files_can_tell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
