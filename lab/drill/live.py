@@ -211,7 +211,7 @@ class LiveRun:
                 wall, t = wall - (t - t_call), t_call
             if self.record.fault_at is None and step.action not in RECOVERY_ACTIONS:
                 self.fault_wall = wall
-            self.record.fault_step(t, region, step.action, step.fault_name, line)
+            self.record.fault_step(t, region, step.action, step.fault_name, line, step.lasts)
 
     async def _inject(self, step: FaultSpec, region: str) -> str:
         if step.action == "kill":

@@ -93,14 +93,26 @@ class RunRecord:
             )
         )
 
-    def fault_step(self, t: float, region: str, action: str, fault: str, detail: str) -> None:
+    def fault_step(
+        self,
+        t: float,
+        region: str,
+        action: str,
+        fault: str,
+        detail: str,
+        lasts: float | None = None,
+    ) -> None:
         """A fault step took effect at ``t`` (both drivers): the first kill/fault is the
-        measured fault; a restart/clear of that region is its recovery."""
+        measured fault; a restart/clear of that region, or the end of the fault's own
+        ``duration`` (``lasts``), is its recovery: requests after it are no longer stale."""
         recovers = action in RECOVERY_ACTIONS
-        if recovers and region == self.dead_region and self.recovered_at is None:
+        earlier = self.recovered_at is None or t < self.recovered_at
+        if recovers and region == self.dead_region and earlier:
             self.recovered_at = t
         if self.fault_at is None and not recovers:
             self.fault_at, self.fault_action, self.dead_region = t, action, region
+            if lasts is not None:
+                self.recovered_at = t + lasts
         self.note(t, detail)
         if recovers:
             self.emit(ev.FaultCleared(t, region, action, detail))

@@ -76,6 +76,12 @@ class FaultSpec(BaseModel):
         """What the step does to the region: ``kill``, a fault's name, ``clear``, ``restart``."""
         return self.fault if self.action == "fault" else self.action
 
+    @property
+    def lasts(self) -> float | None:
+        """Seconds a ``fault`` step lasts by itself (its ``duration`` parameter), else None."""
+        d = self.params.get("duration") if self.action == "fault" else None
+        return float(d) if isinstance(d, int | float) else None
+
 
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

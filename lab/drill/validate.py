@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.drill.profiles import parse_profile
+from lab.drill.record import RECOVERY_ACTIONS
 from lab.drill.scenario import BUSIEST, Scenario, load_scenario
 from lab.errors import ConfigError
 from regions.faults import FaultError, parse_fault
@@ -52,6 +53,12 @@ def problems(sc: Scenario, regions: list[str], locations: Mapping[str, bool]) ->
     has an IPv4 network), as ``field: message`` lines."""
     out: list[str] = []
     known_regions = ", ".join([BUSIEST, *regions])
+    if sc.faults and all(f.action in RECOVERY_ACTIONS for f in sc.faults):
+        actions = sorted({f.action for f in sc.faults})
+        out.append(
+            f"faults: only recovery steps ({', '.join(actions)}): no outage to measure; add a "
+            "kill, fault or container fault step"
+        )
     for i, step in enumerate(sc.faults):
         if step.region != BUSIEST and step.region not in regions:
             out.append(

@@ -202,7 +202,8 @@ def _measured(record: RunRecord, timeline: WorldTimeline, end: float) -> Measure
             record.injection_failed(t, step.region, step.action, why)
             continue
         name = step.fault.fault if step.fault is not None else step.action
-        record.fault_step(t, step.region, step.action, name, f"{step.action} {step.region}")
+        lasts = getattr(step.fault, "duration", None) if step.action == "fault" else None
+        record.fault_step(t, step.region, step.action, name, f"{step.action} {step.region}", lasts)
     vantage = timeline.cfg.checkers[0].name if timeline.cfg.checkers else "checker"
     for d in timeline.decisions:
         if d.at < 0:

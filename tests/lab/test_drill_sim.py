@@ -298,3 +298,20 @@ def test_a_step_on_a_killed_region_fails_the_run(second: str, why: str) -> None:
     assert run["failed"] is True
     # the first fault did happen: the note says the timeline was not followed, not "no outage"
     assert "did not run as written" in run["notes"][0], run["notes"]
+
+
+def test_a_fault_with_a_duration_ends_the_windows_when_it_expires() -> None:
+    """A 1 s `down` (shorter than detection, F·I = 1.5 s): the region is healthy again after
+    1 s, so no window outlasts it (they ran to the end of the run before)."""
+    sc = parse_scenario(
+        "ttls = [5]\nclients = 20\nrequest_interval = 0.1\n[locations]\neu = 1\n"
+        '[profiles]\n"honours-ttl" = 1\n[checks]\ninterval = 0.5\nfall = 3\n'
+        '[[faults]]\nat = 2.0\naction = "fault"\nregion = "eu-west"\nfault = "down"\n'
+        "params = { duration = 1.0 }\n"
+    )
+    record = simulate(sc, 5)
+    assert record.fault_at == pytest.approx(2.0)
+    assert record.recovered_at == pytest.approx(3.0)
+    run = summarise(record)
+    assert run["clients_affected"] == 20 and run["detection_s"] is None
+    assert 0.8 <= run["stale_window_s"]["max"] <= 1.0, run["stale_window_s"]

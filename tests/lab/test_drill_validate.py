@@ -123,3 +123,9 @@ def test_drill_command_serves_nothing_for_a_refused_scenario(
     assert rc == 1 and "faults[0].region: unknown region 'eu-wst'" in err, err
     assert "live page" not in err and "drill metrics" not in err, err
     assert not out.exists()
+
+
+def test_a_timeline_of_recoveries_only_is_refused() -> None:
+    """Nothing would fail: a table of 'windows' would describe no outage."""
+    msg = _problem(_scenario(action="restart", fault="down").replace("params = {}", ""))
+    assert "s.toml: faults: only recovery steps (restart): no outage to measure" in msg
