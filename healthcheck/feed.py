@@ -11,10 +11,16 @@
 * A feed is **up** from its first message until the connection fails or stays silent longer
   than ``stale_after`` seconds (heartbeats arrive every second by default). ``on_status(False)``
   then lets the server keep its last state (fail-static) and export a feed-up gauge of 0.
-* Reconnects quickly, with exponential backoff and full jitter: the n-th consecutive failure
-  waits ``uniform(0, min(backoff_max, base·2^n))`` where ``base`` is the server's ``retry``
-  (500 ms from our checker) or ``backoff_initial``; ``backoff_max`` is 1 s, so a checker that
-  comes back is followed again within about a second. A connection that delivered a message resets n.
+* Reconnects quickly. A connection that delivered messages for at least ``linger`` (1 s) and
+  then ended is retried at once. While the checker **refuses connections** (``ConnectError``:
+  nothing listens, e.g. it is restarting) the feed retries every
+  ``uniform(0, min(quick_max, 5 ms·2^k))`` (``quick_max`` 25 ms) for up to ``quick_for``
+  (10 s) of refusals in a row, so a restarted checker is followed within ~25 ms of listening
+  (a refused connect on loopback costs well under a millisecond). Every other failure (and
+  refusals beyond ``quick_for``) backs off exponentially with full jitter: the n-th
+  consecutive failure waits ``uniform(0, min(backoff_max, base·2^n))`` where ``base`` is the
+  server's ``retry`` (500 ms from our checker) or ``backoff_initial``; ``backoff_max`` is 1 s.
+  A connection that delivered a message resets n.
 * With a ``key`` (``lab.auth.derive(secret, "checker", NAME)``) the feed **authenticates**
   the checker: each connection sends a fresh nonce (``X-Dnslab-Nonce``); the first message
   must be a ``hello`` naming ``checker``, and every message must carry a valid ``sig``
@@ -61,6 +67,9 @@ class HealthFeed:
         backoff_initial: float = 0.1,
         backoff_max: float = 1.0,
         connect_timeout: float = 2.0,
+        quick_max: float = 0.025,
+        quick_for: float = 10.0,
+        linger: float = 1.0,
         rng: random.Random | None = None,
         key: bytes | None = None,
         checker: str | None = None,
@@ -72,6 +81,7 @@ class HealthFeed:
         self.stale_after = stale_after
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.connect_timeout = connect_timeout
+        self.quick_max, self.quick_for, self.linger = quick_max, quick_for, linger
         self.rng = rng or random.Random()
         self.last_id: str | None = None
         self.retry_ms: int | None = None
@@ -93,13 +103,35 @@ class HealthFeed:
         base = self.retry_ms / 1000 if self.retry_ms is not None else self.backoff_initial
         return self.rng.uniform(0, min(self.backoff_max, base * 2**attempt))
 
+    def quick_backoff(self, attempt: int) -> float:
+        """The wait after the ``attempt``-th refused connect in a row (0: the first)."""
+        return self.rng.uniform(0, min(self.quick_max, 0.005 * 2**attempt))
+
+    def next_wait(
+        self, delivered: bool, lasted: float, refused_for: float | None, attempt: int, quick: int
+    ) -> float:
+        """How long to wait before the next connect (``refused_for``: seconds of refused
+        connects in a row so far, None if this failure was no refusal)."""
+        if delivered and lasted >= self.linger:
+            return 0.0  # a long-lived stream ended (the checker stopped?): look again at once
+        if refused_for is not None and refused_for < self.quick_for:
+            return self.quick_backoff(quick)
+        return self.backoff(attempt)
+
     async def run(self) -> None:
-        attempt = 0
+        attempt = quick = 0
+        refused_since: float | None = None
+        loop = asyncio.get_running_loop()
         async with httpx.AsyncClient(timeout=None) as client:
             while True:
                 delivered = False
+                refused = False
+                began = loop.time()
                 try:
                     delivered = await self._session(client)
+                except httpx.ConnectError as exc:  # nothing listens (yet): cheap to retry soon
+                    refused = True
+                    LOG.info("feed %s: %s: %s", self.url, type(exc).__name__, exc)
                 except Refused as exc:
                     self.refused += 1
                     LOG.warning("feed %s: refused stream: %s", self.url, exc)
@@ -111,8 +143,21 @@ class HealthFeed:
                 finally:
                     self._set_up(False)
                 self.failures += 1
+                now = loop.time()
                 attempt = 0 if delivered else attempt + 1
-                await asyncio.sleep(self.backoff(attempt))
+                if refused:
+                    refused_since = now if refused_since is None else refused_since
+                else:
+                    refused_since, quick = None, 0
+                wait = self.next_wait(
+                    delivered,
+                    now - began,
+                    None if refused_since is None else now - refused_since,
+                    attempt,
+                    quick,
+                )
+                quick += refused
+                await asyncio.sleep(wait)
 
     async def _session(self, client: httpx.AsyncClient) -> bool:
         headers = {"Accept": "text/event-stream"}

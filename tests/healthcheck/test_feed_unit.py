@@ -59,3 +59,21 @@ def test_status_callback_only_on_change() -> None:
     for up in (False, True, True, False, False, True):
         feed._set_up(up)
     assert seen == [True, False, True]
+
+
+def test_refused_connects_retry_within_quick_max_then_back_off() -> None:
+    feed = HealthFeed("http://x", rng=random.Random(2))
+    feed.retry_ms = 500
+    # a long-lived stream that ended: reconnect at once; a short one backs off as usual
+    assert feed.next_wait(True, 5.0, None, 0, 0) == 0.0
+    assert max(feed.next_wait(True, 0.2, None, 0, 0) for _ in range(50)) > 0.1
+    # refused: quick, full jitter, never above quick_max (25 ms), growing from 5 ms
+    first = [feed.next_wait(False, 0.0, 0.0, 1, 0) for _ in range(50)]
+    assert all(0 <= d <= 0.005 for d in first)
+    later = [feed.next_wait(False, 0.0, 3.0, 9, 8) for _ in range(200)]
+    assert all(0 <= d <= feed.quick_max for d in later) and max(later) > feed.quick_max / 2
+    # refused for longer than quick_for (10 s): the ordinary backoff (up to 1 s)
+    slow = [feed.next_wait(False, 0.0, 10.5, 9, 80) for _ in range(50)]
+    assert max(slow) > 0.5 and all(d <= 1.0 for d in slow)
+    # any other failure: the ordinary backoff
+    assert max(feed.next_wait(False, 0.0, None, 3, 0) for _ in range(50)) > 0.5

@@ -211,3 +211,34 @@ def test_checker_killed_and_restarted_feed_resyncs(procs: ProcessGroup) -> None:
     assert {r.region: r.reason for r in snaps[1].regions}["a"].startswith(
         "first probe failed: timeout"
     )
+
+
+def test_a_checker_that_listens_again_is_reached_within_quick_max() -> None:
+    """While nothing listens the feed retries every <= quick_max (25 ms), also after 1.5 s of
+    refusals (the exponential backoff would wait up to 1 s by then): three times, a listener
+    started on the port is connected to within quick_max + 175 ms of slack for a loaded
+    machine. Before the quick retries, each try had about a 1-in-5 chance of that."""
+    port = free_port()
+    delays: list[float] = []
+
+    async def go() -> None:
+        accepted = asyncio.Event()
+
+        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            accepted.set()
+            w.close()
+
+        feed = HealthFeed(f"http://127.0.0.1:{port}/v1/events")
+        async with running(feed):
+            for _ in range(3):
+                accepted.clear()
+                await asyncio.sleep(1.5)  # refused all along
+                srv = await asyncio.start_server(handle, "127.0.0.1", port)
+                t0 = time.monotonic()
+                await asyncio.wait_for(accepted.wait(), 5)
+                delays.append(time.monotonic() - t0)
+                srv.close()
+                await srv.wait_closed()
+
+    asyncio.run(go())
+    assert all(d <= 0.025 + 0.175 for d in delays), delays
