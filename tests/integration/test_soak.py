@@ -26,10 +26,18 @@ import pytest
 
 from healthcheck.events import Snapshot, StateEvent
 from healthcheck.feed import HealthFeed, running
-from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
+from lab.procs import (
+    Child,
+    ProcessGroup,
+    free_port,
+    http_ready,
+    tcp_ready,
+    wait_for,
+    wait_for_async,
+)
 from tests.conftest import DNSLAB
 from tests.integration.geo_lab import start
-from tests.integration.test_region_failover_dns import lab_toml
+from tests.integration.test_region_failover_dns import feed_up, lab_toml
 from tests.integration.test_robustness import rss_mib
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -105,25 +113,33 @@ class Soak:
     rss: list[float]
     quiet: list[tuple[float, float]]  # checker restarts: (from, to), no decision in between
     restarts: list[float]  # when each checker restart began
+    subscribed: float  # when the server's feed first came up (its health_feed_up metric)
 
     @property
     def answers(self) -> list[tuple[float, str, int]]:
         return sorted(self.load.answers)
 
-    def late(self, decisions: list[tuple[int, Decision]]) -> list[tuple[int, str, float, float]]:
+    def late(
+        self, decisions: list[tuple[int, Decision]]
+    ) -> list[tuple[int, str, float, float, int]]:
         """Decisions some query sent 50 ms or more after their event still contradicted:
-        (index, state, checker lag, last contradiction), times from the decision, seconds."""
+        (index, state, checker lag, last contradiction, how many), times from the decision,
+        seconds."""
         out = []
         answers = self.answers
         for i, d in decisions:
             expect = R1 if d.state == "down" else R0
             until = self.decisions[i + 1].at if i + 1 < len(self.decisions) else float("inf")
             # the event: the checker's decision as it reached its subscribers (this test's
-            # feed hears it beside the server's); the checker's own lag (at -> seen) is shown
-            event = max(d.at, d.seen)
+            # feed hears it beside the server's); the checker's own lag (at -> seen) is shown.
+            # A decision made before the server first subscribed (the startup verdict) reaches
+            # it in its first snapshot: counted from then.
+            event = max(d.at, d.seen, self.subscribed)
             wrong = [a for a in answers if event + PROPAGATION <= a[0] < until and a[1] != expect]
             if wrong:
-                out.append((i, d.state, round(d.seen - d.at, 3), round(wrong[-1][0] - d.at, 3)))
+                out.append(
+                    (i, d.state, round(d.seen - d.at, 3), round(wrong[-1][0] - d.at, 3), len(wrong))
+                )
         return out
 
     def report(self) -> str:
@@ -138,7 +154,10 @@ class Soak:
             f"soak: {len(load.answers)} answers in {load.duration:.1f}s, lost {load.lost}, "
             f"slowest {load.slowest * 1000:.1f} ms; per decision, ms from the checker's decision "
             f"to its event on the stream + to the first answer showing it: {', '.join(shown)}; "
-            f"restarts before decisions {sorted(self.first_after_restart())}; RSS {self.rss} MiB"
+            f"restarts before decisions {sorted(self.first_after_restart())}; server subscribed "
+            f"{(self.subscribed - self.decisions[0].at) * 1000:.0f} ms after decision 0, heard "
+            f"by this test {(self.decisions[0].seen - self.decisions[0].at) * 1000:.0f} ms after "
+            f"it; RSS {self.rss} MiB"
         )
 
     def first_after_restart(self) -> set[int]:
@@ -206,6 +225,13 @@ def run_soak(procs: ProcessGroup, tmp_path: Path) -> Soak:
     rss: list[float] = []
     quiet: list[tuple[float, float]] = []  # checker restarts: (from, to) with no decision
     restarts: list[float] = []
+    subscribed = [0.0]
+
+    def server_subscribed() -> bool:
+        if feed_up(admin_port) != 1.0:
+            return False
+        subscribed[0] = time.time()
+        return True
 
     async def answered(addr: str) -> None:
         await wait_for_async(
@@ -224,6 +250,9 @@ def run_soak(procs: ProcessGroup, tmp_path: Path) -> Soak:
         async with running(feed):
             pump = asyncio.create_task(load.run(stop))
             try:
+                await asyncio.to_thread(
+                    wait_for, server_subscribed, 30, "the server's feed up", 0.01
+                )
                 await answered(R0)
                 for cycle in range(CYCLES):
                     rss.append(rss_mib(auth_pid))
@@ -253,7 +282,7 @@ def run_soak(procs: ProcessGroup, tmp_path: Path) -> Soak:
                 await pump
 
     asyncio.run(go())
-    result = Soak(load, decisions, rss, quiet, restarts)
+    result = Soak(load, decisions, rss, quiet, restarts, subscribed[0])
     print(result.report())
     return result
 
@@ -287,16 +316,10 @@ def test_answers_follow_each_decision_within_50ms(soak: Soak) -> None:
     late = soak.late(steady)
     assert not late, (
         f"answers contradict a decision 50 ms old (index, state, checker lag, last wrong "
-        f"after): {late}; {soak.report()}"
+        f"after, how many): {late}; {soak.report()}"
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="on a loaded machine the first decision of a freshly restarted checker reached the "
-    "server up to ~0.4 s late in about half the runs (without load: 1-8 ms); see "
-    "docs/authoritative.md, Soak",
-)
 def test_answers_follow_the_first_decision_after_a_checker_restart_within_50ms(
     soak: Soak,
 ) -> None:
