@@ -24,6 +24,7 @@ See docs/config.md for every field.
 from __future__ import annotations
 
 import ipaddress
+import json
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -188,7 +189,12 @@ class Location(_Model):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        return {"nets": value} if isinstance(value, list) else value
+        # tuples: what this returns is validated strictly as Python data (parse_config)
+        if isinstance(value, list):
+            return {"nets": tuple(value)}
+        if isinstance(value, dict):
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+        return value
 
     @field_validator("geoip")
     @classmethod
@@ -286,7 +292,10 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG, base_dir: str = ".") -
         if key in data:
             raise ConfigError(f"{source}: {key}: unknown key (it is set by the loader)")
     try:
-        cfg = LabConfig.model_validate({**data, "source": source, "base_dir": base_dir})
+        # strict, as JSON: TOML has types, so `ttl = "30"` or `fall = true` is a mistake to
+        # name, not a value to coerce (arrays still fill tuples)
+        raw = json.dumps({**data, "source": source, "base_dir": base_dir}, default=str)
+        cfg = LabConfig.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source, LabConfig)) from None
     problems = check_references(cfg)

@@ -76,7 +76,12 @@ def _message(err: Any, model: type[BaseModel]) -> tuple[str, str]:
     if kind == "missing":
         return path, "required key is missing"
     msg = str(err["msg"]).removeprefix("Value error, ")
-    for python, toml in (("a valid tuple", "a list [...]"), ("a valid dictionary", "a table")):
+    for python, toml in (
+        ("a valid tuple", "a list [...]"),
+        ("a valid array", "a list [...]"),  # strict JSON-mode validation (lab.config)
+        ("a valid dictionary", "a table"),
+        ("should be an object", "should be a table"),
+    ):
         msg = msg.replace(python, toml)  # say it in TOML's words
     value = err.get("input")
     if not isinstance(value, dict | list) and kind not in ("value_error", "assertion_error"):

@@ -42,6 +42,10 @@ MISTAKES = [
     ('assume = "up"', 'assume = "up"\nmax_stale = 0', "authoritative.max_stale"),
     ('assume = "up"', 'assume = "up"\non_expired = "forget"', "authoritative.on_expired"),
     ("[checks]", '[control]\nauth = "maybe"\n\n[checks]', "control.auth"),
+    ("ttl = 30", 'ttl = "30"', "services.www.ttl: Input should be a valid integer (got '30')"),
+    ("fall = 3", "fall = true", "checks.fall: Input should be a valid integer (got True)"),
+    ("interval = 2.0", 'interval = "2"', "checks.interval: Input should be a valid number"),
+    ('v4 = ["127.0.2.1"]', 'v4 = "127.0.2.1"', "regions.eu-west.v4: Input should be a list [...]"),
     ('listen = "127.0.0.1:5301"', 'listen = "127.0.0.1:5300"', "resolver.listen: 127.0.0.1:5300 is also authoritative.listen"),
 ]  # fmt: skip
 
