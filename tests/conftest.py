@@ -65,7 +65,8 @@ _unmarked_slow: list[tuple[str, float]] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call" and report.duration > SLOW_HINT_S and "slow" not in report.keywords:
+    tier = "slow" in report.keywords or "containers" in report.keywords  # outside `make fast`
+    if report.when == "call" and report.duration > SLOW_HINT_S and not tier:
         _unmarked_slow.append((report.nodeid, report.duration))
 
 
