@@ -124,6 +124,11 @@ def handle(args: argparse.Namespace) -> int:
         print(line)
     if not problems:
         print(f"{path}: ok ({'; '.join(info)})")
+        if cfg is not None:
+            from lab.config_refs import not_loopback
+
+            for line in not_loopback(cfg):
+                print(f"{path}: warning: {line}")
     bad = bool(problems)
     for sc_path in args.scenarios:
         if cfg is None:

@@ -6,6 +6,7 @@ prefixes each with the file name. Pure: reads the parsed model only (no file acc
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -125,15 +126,29 @@ def check_references(cfg: LabConfig) -> list[str]:
     return out
 
 
+def listeners(cfg: LabConfig) -> list[tuple[str, str, str]]:
+    """Every (field, HOST:PORT, protocol) the lab listens on."""
+    out: list[tuple[str, str, str]] = []
+    a, res = cfg.authoritative, cfg.resolver
+    fields: list[tuple[str, str | None, tuple[str, ...]]] = [
+        ("authoritative.listen", a.listen, ("udp", "tcp")),
+        ("authoritative.admin_listen", a.admin_listen, ("tcp",)),
+        *((f"checkers[{i}].listen", c.listen, ("tcp",)) for i, c in enumerate(cfg.checkers)),
+        *((f"regions.{n}.listen", r.listen, ("tcp",)) for n, r in cfg.regions.items()),
+        ("resolver.listen", getattr(res, "listen", None), ("udp", "tcp")),
+        ("resolver.metrics_listen", getattr(res, "metrics_listen", None), ("tcp",)),
+    ]
+    for field, value, protos in fields:
+        out.extend((field, value, proto) for proto in protos if value)
+    return out
+
+
 def _addresses(cfg: LabConfig) -> list[str]:
     """Two listeners of one lab on one HOST:PORT would fight for it (the second one fails
     to start, or — with SO_REUSEPORT — steals half the traffic)."""
     out: list[str] = []
     taken: dict[tuple[str, str], str] = {}
-
-    def claim(field: str, value: str | None, proto: str = "tcp") -> None:
-        if not value:
-            return
+    for field, value, proto in listeners(cfg):
         key = (proto, value.lower())
         if key in taken:
             msg = f"{field}: {value} is also {taken[key]}"
@@ -141,17 +156,20 @@ def _addresses(cfg: LabConfig) -> list[str]:
                 out.append(msg)
         else:
             taken[key] = field
+    return out
 
-    a = cfg.authoritative
-    for proto in ("udp", "tcp"):
-        claim("authoritative.listen", a.listen, proto)
-    claim("authoritative.admin_listen", a.admin_listen)
-    for i, checker in enumerate(cfg.checkers):
-        claim(f"checkers[{i}].listen", checker.listen)
-    for name, region in cfg.regions.items():
-        claim(f"regions.{name}.listen", region.listen)
-    res = cfg.resolver
-    for proto in ("udp", "tcp"):
-        claim("resolver.listen", getattr(res, "listen", None), proto)
-    claim("resolver.metrics_listen", getattr(res, "metrics_listen", None))
+
+def not_loopback(cfg: LabConfig) -> list[str]:
+    """Listeners outside 127.0.0.0/8 and ::1 (allowed, but the threat model of
+    docs/security.md assumes loopback: say so)."""
+    out: list[str] = []
+    for field, value, _ in listeners(cfg):
+        host = value.rpartition(":")[0].strip("[]")
+        try:
+            loop = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loop = host.lower() == "localhost"
+        line = f"{field}: {value} is not loopback (reachable beyond this host; docs/security.md)"
+        if not loop and line not in out:
+            out.append(line)
     return out

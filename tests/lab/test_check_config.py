@@ -102,3 +102,19 @@ def test_scenario_mistakes_use_the_drill_rules(
     assert code == 1
     assert f"{sc}: faults[0].region: unknown region 'eu-wst'" in out
     assert f"{sc}: faults[0].params.ms" in out
+
+
+def test_a_listener_beyond_loopback_is_warned_not_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "lab.toml"
+    path.write_text(SHIPPED.replace('listen = "127.0.0.1:5301"', 'listen = "0.0.0.0:5301"', 1))
+    code, out = run(capsys, "--config", str(path))
+    assert code == 0, out
+    warned = [line for line in out.splitlines() if ": warning: " in line]
+    assert warned == [
+        f"{path}: warning: resolver.listen: 0.0.0.0:5301 is not loopback"
+        " (reachable beyond this host; docs/security.md)"
+    ], out
+    code, out = run(capsys, "--config", str(REPO / "lab.toml"))
+    assert code == 0 and "warning" not in out, out
