@@ -216,7 +216,7 @@ def prometheus_config(data: Mapping[str, Any]) -> dict[str, Any]:
         return {"job_name": name, "static_configs": [{"targets": targets}]}
 
     return {
-        "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
+        "global": {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"},
         "rule_files": [f"{RULES_DIR}/*.rules.yml"],  # beside this file (write_config copies)
         "scrape_configs": [
             job("authoritative", [f"{p.authoritative_admin}:8053"]),
@@ -293,8 +293,8 @@ def _ready(kind: str, target: str) -> dict[str, Any]:
     return {
         "test": ["CMD", "python3", "-m", "lab.ready", kind, target],
         "interval": "3s",
-        "timeout": "3s",
-        "retries": 30,
+        "timeout": "5s",  # a loaded machine can take seconds to start Python
+        "retries": 40,
     }
 
 

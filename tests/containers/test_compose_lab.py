@@ -25,11 +25,12 @@ from typing import Any
 import pytest
 
 from lab.drill.profiles import HTTP_TIMEOUT_S
+from lab.errors import ProcessError
 from lab.procs import wait_for
 from tests.conftest import REPO, require_tool
 from tests.integration.knot import quiet_port
 
-pytestmark = [pytest.mark.containers, pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.containers, pytest.mark.integration, pytest.mark.timeout(900)]
 
 # Settings wide enough for a shared 2-core machine: a region serves 20 clients at 4 requests/s
 # each, and a probe gets 0.8 s before it counts as failed.
@@ -81,7 +82,7 @@ region = "eu-west"
 """
 OTHERS = f"""
 name = "the other container faults"
-duration = 9.0
+duration = 12.0
 {COMMON}
 [[faults]]
 at = 1.0
@@ -170,7 +171,7 @@ class ComposeLab:
     scenarios: Path
     runs: Path
 
-    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [self.compose, "-p", self.project, "-f", str(REPO / "compose.yaml"), *args],
             cwd=REPO,
@@ -299,24 +300,33 @@ def test_the_lab_answers_dig_on_the_published_loopback_ports(lab: ComposeLab) ->
 
 
 def test_prometheus_scrapes_every_component(lab: ComposeLab) -> None:
+    """Every component's /metrics has been scraped (``up`` was 1 at some scrape): on a loaded
+    machine one slow scrape may fail, which is not what this test is about."""
+    import urllib.parse
     import urllib.request
 
-    url = f"http://127.0.0.1:{lab.port['DNSLAB_PROMETHEUS_PORT']}/api/v1/targets"
+    base = f"http://127.0.0.1:{lab.port['DNSLAB_PROMETHEUS_PORT']}/api/v1"
+    expected = ["authoritative", *["healthcheck"] * 3, *["regions"] * 3, "resolver"]
 
-    def targets() -> list[dict[str, object]]:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return list(json.loads(resp.read())["data"]["activeTargets"])
+    def get(path: str) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(base + path, timeout=5) as resp:
+            data = json.loads(resp.read())["data"]
+        return list(data["activeTargets"] if "activeTargets" in data else data["result"])
 
-    def all_up() -> bool:
+    def scraped() -> list[dict[str, Any]]:
+        query = urllib.parse.quote("max_over_time(up[10m]) == 1")
         try:
-            found = targets()
+            return get(f"/query?query={query}")
         except OSError:
-            return False
-        return len(found) == 8 and all(t["health"] == "up" for t in found)
+            return []
 
-    wait_for(all_up, 60, "every Prometheus target up")
-    jobs = sorted(str(t["labels"]["job"]) for t in targets())  # type: ignore[index]
-    assert jobs == ["authoritative", *["healthcheck"] * 3, *["regions"] * 3, "resolver"]
+    try:
+        wait_for(lambda: len(scraped()) == len(expected), 90, "every component scraped once")
+    except ProcessError:
+        targets = [(t["scrapeUrl"], t["health"], t["lastError"]) for t in get("/targets")]
+        raise AssertionError(f"not every target was scraped: {targets}") from None
+    jobs = sorted(str(r["metric"]["job"]) for r in scraped())
+    assert jobs == expected
 
 
 def _drill_once_undisturbed(lab: ComposeLab, name: str, text: str) -> dict[str, Any]:
@@ -387,7 +397,9 @@ def test_pause_and_checkers_only_partition_take_effect_and_heal(lab: ComposeLab)
         "disconnected us-east from the checks network",
         "healed us-east: reconnected 172.30.4.11",
     ):
-        assert any(e.startswith(expected) for e in events), (expected, events)
+        assert any(e.startswith(expected) for e in events), f"{expected!r} not in\n" + "\n".join(
+            events
+        )
     # cut off from the checkers, us-east is failed over although clients could still reach it
     assert any("checker: us-east up → down" in e for e in events), events
     assert _dig(lab.port["DNSLAB_DNS_PORT"]) == ["172.30.8.11"]  # the lab is whole again
