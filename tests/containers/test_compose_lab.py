@@ -12,6 +12,7 @@ tests hold the loopback lab (tests/integration/test_drill_live.py).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -52,19 +53,12 @@ eu = 1
 "honours-ttl" = 1
 {CHECKS}
 """
-# the restart comes after the model's longest window (2 + 2.8 + 0.4 + 10 s) and may take
-# several seconds on a loaded machine (docker start, then Python and uvicorn start)
 KILL = f"""
 name = "container kill"
-duration = 26.0
 {COMMON.replace("ttls = [5]", "ttls = [10]")}
 [[faults]]
 at = 2.0
 action = "container-kill"
-region = "eu-west"
-[[faults]]
-at = 15.5
-action = "restart"
 region = "eu-west"
 """
 PARTITION = f"""
@@ -137,6 +131,7 @@ SERVICES = [
 ]  # every service but grafana (its image needs a registry) and the drill (run per test)
 
 
+LOCK = "/tmp/dnslab-container-tests.lock"
 PORT_VARS = (
     "DNSLAB_DNS_PORT",
     "DNSLAB_ADMIN_PORT",
@@ -215,6 +210,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeLab]:
     docker = require_engine()
     compose = require_tool("docker-compose")
     require_tool("mmdebstrap")
+    # the lab's subnets are fixed: one run per engine at a time (other worktrees' suites wait)
+    lock = open(LOCK, "w")  # noqa: SIM115 (held until the fixture ends)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # Ryuk needs a registry pull
     for step in ("base", "wheelhouse", "debs"):
         done = subprocess.run(
@@ -257,6 +255,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeLab]:
         down = cl.run("down", "--volumes", "--remove-orphans", "--timeout", "2")
         for tag in images:  # untag only: layers shared with other tags stay
             subprocess.run([docker, "image", "rm", tag], capture_output=True, timeout=120)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
         assert down.returncode == 0, down.stderr[-2000:]
 
 
@@ -365,8 +365,11 @@ def test_container_kill_windows_match_the_model(lab: ComposeLab) -> None:
     assert m["mean_s"] - HTTP_TIMEOUT_S - 0.5 <= w["mean"] <= m["mean_s"] * 1.2, _brief(run)
     assert w["mean"] == pytest.approx(m["mean_s"], rel=0.2), _brief(run)
     events = [e[1] for e in run["events"]]
-    assert any(e.startswith("SIGKILL container eu-west") for e in events)
-    assert any(e.startswith("restarted container eu-west") for e in events), events
+    assert any(e.startswith("SIGKILL container eu-west") for e in events), "\n".join(events)
+    # the lab whole again for the next drills (a `restart` step can take longer than a run
+    # on a loaded machine: docker start, then Python and uvicorn)
+    up = lab.run("up", "-d", "eu-west")
+    assert up.returncode == 0, up.stderr[-2000:]
 
 
 def test_clients_only_partition_is_never_failed_over(lab: ComposeLab) -> None:
