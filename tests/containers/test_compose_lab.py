@@ -354,16 +354,20 @@ def test_container_kill_windows_match_the_model(lab: ComposeLab) -> None:
     w, m = run["stale_window_s"], run["model"]
     assert run["dead_region"] == "eu-west" and run["ttl"] == 10
     assert run["clients_affected"] == 20 and run["censored"] == 0, run["notes"]
-    # (F-1)·I + timeout .. F·I + timeout, with 0.5 s for the engine and a loaded machine
-    assert run["detection_s"] is not None and 1.8 - 0.5 <= run["detection_s"] <= 2.8 + 0.5, _brief(
+    # (F-1)·I .. F·I + timeout: mostly timeouts, but a dying container may still reset the
+    # probe's connection (no timeout); 1 s more for the engine and a loaded machine
+    assert run["detection_s"] is not None and 1.0 - 0.2 <= run["detection_s"] <= 2.8 + 1.0, _brief(
         run
     )
-    # the answer changes at the quorum's 2nd "down": up to one probe interval after vantage
-    # point 0 (the one the drill watches), or before it (then propagation is 0)
-    assert run["propagation_s"] is not None and run["propagation_s"] < 1.0 + 0.5, _brief(run)
+    # the answer changes at the quorum's 2nd "down": up to one probe interval + timeout after
+    # vantage point 0 (the one the drill watches), or before it (then propagation is 0)
+    assert run["propagation_s"] is not None and run["propagation_s"] < 1.0 + 0.8 + 0.5, _brief(run)
     assert w["max"] <= m["max_s"] + 1.0, _brief(run)
-    assert m["mean_s"] - HTTP_TIMEOUT_S - 0.5 <= w["mean"] <= m["mean_s"] * 1.2, _brief(run)
-    assert w["mean"] == pytest.approx(m["mean_s"], rel=0.2), _brief(run)
+    # the model with this run's detection and propagation; the clients' remaining cache lives
+    # are uniform in [0, TTL]: their mean over n clients spreads by sigma = TTL / sqrt(12 n)
+    given = m["given_measured_detection"]["mean_s"]
+    sigma = 10 / (12 * 20) ** 0.5
+    assert given - HTTP_TIMEOUT_S - 3 * sigma <= w["mean"] <= given + 3 * sigma, _brief(run)
     events = [e[1] for e in run["events"]]
     assert any(e.startswith("SIGKILL container eu-west") for e in events), "\n".join(events)
     # the lab whole again for the next drills (a `restart` step can take longer than a run
@@ -378,11 +382,13 @@ def test_clients_only_partition_is_never_failed_over(lab: ComposeLab) -> None:
     run = lab.drill("partition", PARTITION)["runs"][0]  # type: ignore[index]
     w, m = run["stale_window_s"], run["model"]
     assert run["dead_region"] == "eu-west"
-    assert run["detection_s"] is None, _brief(run)
-    assert "the checker never marked eu-west down during the run" in run["notes"]
+    healed = run["fault"]["recovered_at_s"] - run["fault"]["at_s"]
+    # no checker saw it down while it was cut off (a loaded machine may flap it afterwards)
+    downs = [t for t, e in run["events"] if e.startswith("checker: eu-west up → down")]
+    assert not [t for t in downs if t < run["fault"]["recovered_at_s"]], _brief(run)
+    assert run["detection_s"] is None or run["detection_s"] > healed, _brief(run)
     # all still sent there when it healed: nothing ever failed over ("censored" at the heal)
     assert run["clients_affected"] == 20 and run["censored"] == 20
-    healed = run["fault"]["recovered_at_s"] - run["fault"]["at_s"]
     assert m["max_s"] == pytest.approx(healed, abs=1e-3)
     assert w["max"] <= healed + 0.1, _brief(run)
     # the last request before the heal began up to one hang (HTTP timeout) + interval earlier
