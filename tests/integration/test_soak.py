@@ -194,6 +194,12 @@ def run_soak(procs: ProcessGroup, tmp_path: Path) -> Soak:
     config.write_text(lab_toml(dns_port, admin_port, hport, ports))
     checker_argv = [DNSLAB, "healthcheck", "--config", str(config), "--name", "vp"]
 
+    def gone(child: Child) -> None:
+        # SIGKILL, then wait until it is reaped: a port check right after the signal can
+        # still reach the dying checker's socket and call the new one ready too early
+        child.kill()
+        child.proc.wait(timeout=10)
+
     def checker(n: int) -> Child:
         child = procs.start(f"checker-{n}", checker_argv)
         procs.wait_ready(child, tcp_ready("127.0.0.1", hport))
@@ -263,7 +269,7 @@ def run_soak(procs: ProcessGroup, tmp_path: Path) -> Soak:
                     if cycle == 1:  # checker restart while r0 is down and known down
                         quiet.append((time.time(), 0.0))
                         restarts.append(time.time())
-                        checkers[-1].kill()
+                        await asyncio.to_thread(gone, checkers[-1])
                         checkers.append(await asyncio.to_thread(checker, len(checkers)))
                         await asyncio.sleep(1.0)  # the server resyncs; answers must not move
                         quiet[-1] = (quiet[-1][0], time.time())
@@ -272,7 +278,7 @@ def run_soak(procs: ProcessGroup, tmp_path: Path) -> Soak:
                     if cycle == 3:  # and while r0 is up
                         quiet.append((time.time(), 0.0))
                         restarts.append(time.time())
-                        checkers[-1].kill()
+                        await asyncio.to_thread(gone, checkers[-1])
                         checkers.append(await asyncio.to_thread(checker, len(checkers)))
                         await asyncio.sleep(1.0)
                         quiet[-1] = (quiet[-1][0], time.time())
