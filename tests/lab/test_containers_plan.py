@@ -35,7 +35,7 @@ def test_the_container_config_validates_and_keeps_everything_but_addresses() -> 
     assert cfg.resolver.upstream == cfg.authoritative.listen
     assert "172.30.0.0/16 allow" in cfg.resolver.access_control
     for loc in cfg.locations.values():
-        assert len(loc.nets) == 1 and ipaddress.ip_network(loc.nets[0]).subnet_of(CLIENTS.subnet)
+        assert len(loc.nets) == 1 and ipaddress.IPv4Network(loc.nets[0]).subnet_of(CLIENTS.subnet)
 
 
 def test_a_drill_ttl_and_checks_are_patched_in() -> None:
@@ -67,15 +67,21 @@ def test_bad_netem_arguments_are_named(params: dict[str, object], message: str) 
         netem_args(params)
 
 
-def test_the_loopback_drill_refuses_container_faults(tmp_path: Path) -> None:
-    scenario = tmp_path / "c.toml"
-    scenario.write_text('[[faults]]\nat = 1.0\naction = "partition-clients"\nregion = "eu-west"\n')
-    done = subprocess.run(
+def _drill(tmp_path: Path, scenario_text: str) -> subprocess.CompletedProcess[str]:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(scenario_text)
+    return subprocess.run(
         [DNSLAB, "drill", str(scenario), "--out", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=REPO,
+    )
+
+
+def test_the_loopback_drill_refuses_container_faults(tmp_path: Path) -> None:
+    done = _drill(
+        tmp_path, '[[faults]]\nat = 1.0\naction = "partition-clients"\nregion = "eu-west"\n'
     )
     assert done.returncode == 1
     assert "['partition-clients'] need the container lab" in done.stderr
@@ -83,14 +89,6 @@ def test_the_loopback_drill_refuses_container_faults(tmp_path: Path) -> None:
 
 
 def test_a_bad_netem_step_is_a_scenario_error(tmp_path: Path) -> None:
-    scenario = tmp_path / "n.toml"
-    scenario.write_text('[[faults]]\nat = 1.0\naction = "netem"\nparams = {delay = 5}\n')
-    done = subprocess.run(
-        [DNSLAB, "drill", str(scenario), "--out", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
+    done = _drill(tmp_path, '[[faults]]\nat = 1.0\naction = "netem"\nparams = {delay = 5}\n')
     assert done.returncode == 1
     assert "faults[0].params: netem: unknown params ['delay']" in done.stderr
