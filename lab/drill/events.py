@@ -20,7 +20,10 @@ event                       when
 ``AnswerChanged``           the authoritative answer for a location changed
 ``ClientResolved``          a client resolved the service name (or failed to)
 ``ClientRequest``           a client sent one request to the region its answer named
-``WindowClosed``            after the run: one per affected client, its stale window
+``WindowClosed``            an affected client's window closed (its first request after
+                            the fault to another region); at the end of the run, windows
+                            still open (censored, pinned clients) and reopened ones (the
+                            latest event of a client is its window in results.json)
 ``DelayMeasured``           after the run: detection or propagation delay
 ``RunFinished``             the run ended (``end`` seconds), after the events above
 ==========================  =============================================================

@@ -114,24 +114,55 @@ class Windows:
     censored: frozenset[int]  # affected clients still sent to the dead region at the end
 
 
+@dataclass(slots=True)
+class WindowState:
+    """One client's stale-window state, fed its requests in time order: the one place the
+    window rule is written (``stale_windows`` over a run, and the live drill as requests
+    arrive). The client is affected when its last request before the fault, or any request
+    after it (and before the recovery ``until``), went to ``dead``; ``window`` is then the
+    latest such request's time minus the fault's (0 for the last one before)."""
+
+    dead: str
+    window: float | None = None  # None: not affected (so far)
+    region: str = ""  # region of the latest request that counts
+
+    def feed(self, o: Observation, fault_at: float, until: float | None) -> bool:
+        """Count one request; True when it closes the window as of now: it was sent after
+        the fault (before the recovery) to another region by an affected client (the window
+        is final unless the client is sent to the dead region again; a live drill then publishes
+        the revised value)."""
+        if o.t < fault_at:
+            self.region = o.region
+            self.window = 0.0 if o.region == self.dead else None
+            return False
+        if until is not None and o.t >= until:
+            return False
+        self.region = o.region
+        if o.region == self.dead:
+            self.window = max(self.window or 0.0, o.t - fault_at)
+            return False
+        return self.window is not None
+
+    @property
+    def censored(self) -> bool:
+        """Affected and still sent to the dead region by its latest request that counts."""
+        return self.window is not None and self.region == self.dead
+
+
 def stale_windows(
     reqs: Sequence[Observation], dead: str, fault_at: float, until: float | None = None
 ) -> Windows:
     """Windows of the clients sent to ``dead`` after ``fault_at`` and before ``until`` (the
     region's recovery: requests to it after that are no longer stale)."""
-    before = region_before(reqs, fault_at)
-    windows = {c: 0.0 for c, region in before.items() if region == dead}
-    last_region: dict[int, str] = dict(before)
-    for o in reqs:
-        if o.t < fault_at:
-            continue
-        if until is not None and o.t >= until:
-            break
-        last_region[o.client] = o.region
-        if o.region == dead:
-            windows[o.client] = max(windows.get(o.client, 0.0), o.t - fault_at)
-    censored = frozenset(c for c in windows if last_region.get(c) == dead)
-    return Windows(windows, censored)
+    states: dict[int, WindowState] = {}
+    for o in sorted(reqs, key=lambda o: o.t):
+        st = states.get(o.client)
+        if st is None:
+            st = states[o.client] = WindowState(dead)
+        st.feed(o, fault_at, until)
+    affected = {c: st.window for c, st in sorted(states.items()) if st.window is not None}
+    censored = frozenset(c for c, st in states.items() if st.censored)
+    return Windows(affected, censored)
 
 
 def failed_after(reqs: Sequence[Observation], at: float) -> int:

@@ -30,7 +30,8 @@ Series (every one labelled ``scenario`` and ``ttl``; other labels bounded — ne
 When a window closes: at the client's first request after the fault to another region (its
 window is then its last request to the dead region minus the fault time, as in
 ``measure.stale_windows``), when the dead region recovers, or — for windows still open — from
-the run's ``WindowClosed`` events at the end. A window that reopens later (the client is sent
+the run's ``WindowClosed`` events (published as each window closes, and at the end for those
+still open; each is checked against the value observed here). A window that reopens later (the client is sent
 back to the dead region) cannot be un-observed; ``mismatches`` lists such clients so the drill
 can say so instead of silently disagreeing with results.json.
 """

@@ -3,7 +3,13 @@
 Both drivers add to a record through ``observe`` (a client's resolution or request) and
 ``emit`` (any other drill event); each call also publishes a typed event
 (``lab.drill.events``) to the record's ``bus``, so consumers see the same events from a live
-drill and a simulation. ``conclude`` publishes the measured windows and delays at the end.
+drill and a simulation. A client's ``WindowClosed`` is published by ``observe`` as soon as
+its window closes (``measure.WindowState.feed``: its first request after the fault, and
+before the recovery, to another region); a window that reopens (the client is sent to the dead
+region again) is published again with its new value at the end, and windows that never close
+during the run (pinned clients, clients still stale at the end: ``censored``) are published by
+``conclude``, with the delays. The last ``WindowClosed`` of each client is its window in
+``measure.stale_windows`` (results.json).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lab.drill import events as ev
-from lab.drill.measure import Observation, Windows, requests, stale_windows
+from lab.drill.measure import Observation, Windows, WindowState, requests, stale_windows
 from lab.drill.model import ResolverTTL
 from lab.drill.population import Client
 from lab.drill.scenario import Scenario
@@ -47,6 +53,10 @@ class RunRecord:
     failures: list[str] = field(default_factory=list)  # injections that did not happen
     authoritative_queries: int | None = None  # clients' + resolver upstream (known in a sim)
     bus: ev.EventBus = field(default_factory=ev.EventBus)
+    # per client, once the fault is known and someone listens: its window so far, and the
+    # (window, censored) last published for it
+    _windows: dict[int, WindowState] | None = field(default=None, repr=False)
+    _published: dict[int, tuple[float, bool]] = field(default_factory=dict, repr=False)
 
     def note(self, t: float, text: str) -> None:
         self.events.append((t, text))
@@ -84,6 +94,36 @@ class RunRecord:
                     o.t, o.client, c.profile.name, c.location, o.region, o.ok, dead, o.detail
                 )
             )
+            if self._windows is not None:
+                self._feed(o)
+
+    def _track_windows(self) -> None:
+        """The fault is known: follow each client's window from its requests so far."""
+        if not self.bus.sinks or self.dead_region is None:
+            return
+        self._windows = {}
+        for o in requests(self.observations):
+            self._feed(o, publish=False)
+
+    def _feed(self, o: Observation, publish: bool = True) -> None:
+        assert self._windows is not None and self.fault_at is not None
+        assert self.dead_region is not None
+        st = self._windows.get(o.client)
+        if st is None:
+            st = self._windows[o.client] = WindowState(self.dead_region)
+        if st.feed(o, self.fault_at, self.recovered_at) and publish:
+            assert st.window is not None
+            self._publish_window(o.client, st.window, False)
+
+    def _publish_window(self, cid: int, window: float, censored: bool) -> None:
+        last = self._published.get(cid)
+        if last is not None and abs(last[0] - window) <= 1e-9 and last[1] == censored:
+            return
+        self._published[cid] = (window, censored)
+        c = self.clients[cid]
+        self.bus.publish(
+            ev.WindowClosed(cid, c.profile.name, c.location, self.ttl, window, censored)
+        )
 
     def start(self, ttl_clock: str = "") -> None:
         self.ttl_clock = ttl_clock
@@ -113,6 +153,7 @@ class RunRecord:
             self.fault_at, self.fault_action, self.dead_region = t, action, region
             if lasts is not None:
                 self.recovered_at = t + lasts
+            self._track_windows()
         self.note(t, detail)
         if recovers:
             self.emit(ev.FaultCleared(t, region, action, detail))
@@ -138,8 +179,8 @@ class RunRecord:
         self.emit(ev.InjectionFailed(t, region, action, detail))
 
     def conclude(self, windows: Windows | None = None) -> None:
-        """Publish the stale windows (measured from the observations unless given) and the
-        delays of this run, then ``RunFinished``."""
+        """Publish the stale windows not published yet or changed since (measured from the
+        observations unless given) and the delays of this run, then ``RunFinished``."""
         if not self.bus.sinks:
             return
         if self.fault_at is not None and self.dead_region is not None:
@@ -147,12 +188,7 @@ class RunRecord:
                 requests(self.observations), self.dead_region, self.fault_at, self.recovered_at
             )
             for cid, window in sorted(w.affected.items()):
-                c = self.clients[cid]
-                self.bus.publish(
-                    ev.WindowClosed(
-                        cid, c.profile.name, c.location, self.ttl, window, cid in w.censored
-                    )
-                )
+                self._publish_window(cid, window, cid in w.censored)
             if self.detected_at is not None:
                 self.bus.publish(
                     ev.DelayMeasured(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,14 @@ def test_live_drill_publishes_typed_events(tmp_path: Path) -> None:
     assert any(e.dead and not e.ok for e in reqs)
     assert all(not e.dead for e in reqs if e.at < fault.at)
     closed = [e for e in log.events if isinstance(e, ev.WindowClosed)]
-    assert len(closed) == 20 and all(e.ttl == 2 and e.location == "eu" for e in closed)
+    assert all(e.ttl == 2 and e.location == "eu" for e in closed)
+    # published as the windows close: the first comes before the clients' last request
+    last_req = max(i for i, e in enumerate(log.events) if isinstance(e, ev.ClientRequest))
+    assert log.events.index(closed[0]) < last_req
+    # each client's latest WindowClosed is its window in results.json
+    final = {e.client: (round(e.window_s, 4), e.censored) for e in closed}
+    [run] = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert len(final) == 20
+    assert final == {c["client"]: (c["window_s"], c["censored"]) for c in run["client_windows"]}
     measured = {e.what for e in log.events if isinstance(e, ev.DelayMeasured)}
     assert measured == {"detection", "propagation"}

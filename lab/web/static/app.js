@@ -16,7 +16,7 @@ function newRun(ttl, info) {
     mode: info.mode || "live", t0wall: info.t0wall || null, finished: false, failed: false,
     faultAt: null, dead: null, recoveredAt: null, marks: [], log: [],
     health: {}, answers: {}, bins: new Map(), failedTotal: 0, requests: 0,
-    lastDead: new Map(), liveWin: new Map(), finalWin: [], delays: {}, latest: 0,
+    stale: new Set(), windows: new Map(), delays: {}, latest: 0,
     assumeUp: info.assumeUp !== false,
   };
 }
@@ -105,17 +105,13 @@ function apply(e) {
       if (!b) r.bins.set(k, (b = { clients: new Set(), dead: new Set(), failed: 0 }));
       b.clients.add(e.client);
       r.requests += 1;
-      if (e.dead) { b.dead.add(e.client); r.lastDead.set(e.client, e.at); }
+      if (e.dead) { b.dead.add(e.client); r.stale.add(e.client); } else r.stale.delete(e.client);
       if (!e.ok) { b.failed += 1; if (r.faultAt !== null && e.at >= r.faultAt) r.failedTotal += 1; }
-      // a provisional window: the client reached a live region after its last dead request
-      // (the measured one, WindowClosed, replaces it when the run ends)
-      if (!e.dead && e.ok && r.lastDead.has(e.client) && r.faultAt !== null) {
-        r.liveWin.set(e.client, r.lastDead.get(e.client) - r.faultAt);
-      }
       break;
     }
     case "WindowClosed":
-      r.finalWin.push({ w: e.window_s, censored: e.censored });
+      // published by the drill as each window closes; a client's later one replaces it
+      r.windows.set(e.client, { w: e.window_s, censored: e.censored });
       break;
     case "DelayMeasured":
       r.delays[e.what] = e.seconds;
@@ -259,11 +255,11 @@ function drawSeries(id, r, pts, opts) {
 
 function drawWindows(r) {
   const svg = document.getElementById("windows");
-  const final = r.finalWin.length > 0 || r.finished;
-  const ws = final ? r.finalWin : [...r.liveWin.values()].map((w) => ({ w, censored: false }));
+  const final = r.finished;
+  const ws = [...r.windows.values()];
   document.getElementById("windows-note").textContent = final
     ? `${ws.length} clients, measured (${ws.filter((x) => x.censored).length} still stale at the end)`
-    : `${ws.length} closed so far (provisional until the run ends)`;
+    : `${ws.length} closed so far, ${r.stale.size} clients still stale`;
   const top = Math.max(1, ...ws.map((x) => x.w));
   const nb = 24, width = top / nb;
   const counts = new Array(nb).fill(0);
@@ -403,7 +399,7 @@ function viewDrill(doc) {
     for (const [loc, v] of Object.entries(run.by_location || {})) {
       r.answers[loc] = { addrs: [], regions: [`${v.clients_affected}/${v.clients} clients stale, p90 ${fmt(v.stale_window_s.p90)} s`], at: fa || 0, probe: true };
     }
-    r.finalWin = (run.client_windows || []).map((c) => ({ w: c.window_s, censored: c.censored }));
+    r.windows = new Map((run.client_windows || []).map((c) => [c.client, { w: c.window_s, censored: c.censored }]));
     r.log = (run.events || []).map(([t, text]) => [/fault|kill|FAILED/.test(text) ? "fault" : /checker/.test(text) ? "decision" : /authoritative/.test(text) ? "answer" : "", t, text]);
     return r;
   });
