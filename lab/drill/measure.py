@@ -5,7 +5,10 @@ since the run started. A client is *affected* if its last request before the fau
 request after it, went to the dead region; its stale-routing window is the time from the
 fault to its last request sent to the dead region (0 if it never sent one after the fault).
 Windows of clients still sent to the dead region at the end of the run are *censored*
-(the true window is at least the value).
+(the true window is at least the value). The rule is written once, in ``WindowState``: over a
+run's requests (``stale_windows``), as a live drill's requests arrive (``RunRecord.observe``
+publishes ``WindowClosed``) and over the simulation's runs of requests to one answer
+(``lab.sim.clients``).
 """
 
 from __future__ import annotations
@@ -129,17 +132,26 @@ class WindowState:
     def feed(self, o: Observation, fault_at: float, until: float | None) -> bool:
         """Count one request; True when it closes the window as of now: it was sent after
         the fault (before the recovery) to another region by an affected client (the window
-        is final unless the client is sent to the dead region again; a live drill then publishes
-        the revised value)."""
+        is final unless the client is sent to the dead region again; a live drill then
+        publishes the revised value)."""
         if o.t < fault_at:
-            self.region = o.region
-            self.window = 0.0 if o.region == self.dead else None
+            self.before(o.region)
             return False
         if until is not None and o.t >= until:
             return False
-        self.region = o.region
-        if o.region == self.dead:
-            self.window = max(self.window or 0.0, o.t - fault_at)
+        return self.after(o.region, o.t - fault_at)
+
+    def before(self, region: str) -> None:
+        """A request before the fault (only the client's last one before it matters)."""
+        self.region = region
+        self.window = 0.0 if region == self.dead else None
+
+    def after(self, region: str, since_fault: float) -> bool:
+        """A request ``since_fault`` seconds after the fault, before the recovery (a caller
+        that accounts a run of requests to one region passes the run's last one)."""
+        self.region = region
+        if region == self.dead:
+            self.window = max(self.window or 0.0, since_fault)
             return False
         return self.window is not None
 

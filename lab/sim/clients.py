@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from authoritative.geo import Client as GeoClient
-from lab.drill.measure import Observation
+from lab.drill.measure import Observation, WindowState
 from lab.drill.population import Client
 from lab.drill.profiles import HTTP_TIMEOUT_S, Plan, due, plan, store
 from lab.sim.world import Answer, WorldTimeline
@@ -51,8 +51,6 @@ class ClientResult:
     failed: int = 0  # failed requests at or after the fault
     window: float | None = None  # None: not affected
     censored: bool = False
-    last_before: str = ""  # region of its last request before the fault
-    last_region: str = ""  # region of its last request (before recovery)
 
 
 Source = Callable[[float], Answer]
@@ -74,6 +72,7 @@ class _Acc:
     i_last: int = -1
     bounds: list[float] = field(default_factory=list)
     times: Sequence[float] | None = None  # Poisson arrivals: the request times; None: a grid
+    win: WindowState = field(default_factory=lambda: WindowState(""))  # the drill's rule
 
     def t(self, i: int) -> float:
         if self.times is not None:
@@ -96,16 +95,14 @@ class _Acc:
             return
         res, m, region = self.res, self.m, ans.region
         res.requests += b - a
-        if a <= self.i_fault - 1 < b:
-            res.last_before = region
-        if a <= self.i_last < b:
-            res.last_region = region
-        if region and region == m.dead and m.fault_at is not None:
+        if m.fault_at is not None and m.dead is not None:
+            # the requests of [a, b) that count for the window: the last before the fault,
+            # and the last after it (before the recovery); the rule is measure.WindowState's
+            if a <= self.i_fault - 1 < b:
+                self.win.before(region)
             hi = min(b, self.i_last + 1)
-            lo = max(a, self.i_fault)
-            if lo < hi:
-                w = self.t(hi - 1) - m.fault_at
-                res.window = w if res.window is None else max(res.window, w)
+            if max(a, self.i_fault) < hi:
+                self.win.after(region, self.t(hi - 1) - m.fault_at)
         self._effects(ans, a, b, how, ttl)
 
     def _effects(self, ans: Answer, a: int, b: int, how: str, ttl: int | None) -> None:
@@ -147,8 +144,13 @@ class _Acc:
         self.res.requests += 1
         if i >= self.i_fault:
             self.res.failed += 1
-        if self.i_last == i:
-            self.res.last_region = ""
+        if (
+            self.m.fault_at is not None and self.m.dead is not None
+        ):  # a request that went nowhere, for the window rule
+            if i == self.i_fault - 1:
+                self.win.before("")
+            elif self.i_fault <= i <= self.i_last:
+                self.win.after("", self.t(i) - self.m.fault_at)
         if self.observations is not None:
             self.observations.append(
                 Observation(self.t(i), self.c.id, "request", "", "", None, False, f"dns: {why}")
@@ -187,6 +189,7 @@ def _acc(
     times: Sequence[float] | None = None,
 ) -> _Acc:
     acc = _Acc(c, r, timeline, m, rng, observations, ClientResult(c.id), bounds=bounds, times=times)
+    acc.win = WindowState(m.dead or "")
     acc.n = acc.idx(m.end)
     acc.i_fault = acc.idx(m.fault_at) if m.fault_at is not None else acc.n
     acc.i_last = min(acc.n, acc.idx(m.until) if m.until is not None else acc.n) - 1
@@ -194,10 +197,9 @@ def _acc(
 
 
 def _finish(acc: _Acc) -> ClientResult:
-    res, m = acc.res, acc.m
-    if m.dead is not None and res.last_before == m.dead and res.window is None:
-        res.window = 0.0
-    res.censored = res.window is not None and res.last_region == m.dead
+    res = acc.res
+    if acc.m.dead is not None:
+        res.window, res.censored = acc.win.window, acc.win.censored
     return res
 
 
