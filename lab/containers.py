@@ -44,7 +44,9 @@ def _port(var: str, default: int, inner: int, proto: str = "") -> str:
     return f"127.0.0.1:${{{var}:-{default}}}:{inner}" + (f"/{proto}" if proto else "")
 
 
-GRAFANA_IMAGE = "grafana/grafana-oss:11.2.0"  # not obtainable without a registry (docs)
+# the release whose @grafana/schema (observability/grafana/schema/package.json) checks the
+# dashboards; not obtainable without a registry (docs/containers.md)
+GRAFANA_IMAGE = "grafana/grafana:13.2.3"
 CONFIG_DIR = "/config"  # the volume the config service writes and every service reads
 SOURCE_DIR = "/src"  # the repository's lab.toml, zones/ and scenarios/, mounted read-only
 REGION_PORT = 8080

@@ -154,3 +154,15 @@ def test_generated_prometheus_config_is_valid(tmp_path: Path) -> None:
         [promtool, "check", "config", str(prom)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_grafana_image_is_the_release_whose_schema_checks_the_dashboards() -> None:
+    """compose's Grafana is the release of the `@grafana/schema` the dashboards are checked with.
+
+    Breaking it looks like: an older image (11.2.0 was here) that cannot read schemaVersion 42.
+    """
+    package = json.loads((REPO / "observability/grafana/schema/package.json").read_text())
+    schema_version = package["devDependencies"]["@grafana/schema"]
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    image = compose["services"]["grafana"]["image"]
+    assert image == f"grafana/grafana:{schema_version}"
