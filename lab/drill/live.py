@@ -21,7 +21,16 @@ from lab.drill.measure import Observation
 from lab.drill.netclient import DnsAnswer, http_get, query
 from lab.drill.observe import AnswerProbe, CheckerWatch, Transition
 from lab.drill.population import Client, priming_ages
-from lab.drill.profiles import DNS_TIMEOUT_S, HTTP_TIMEOUT_S, Entry, Plan, plan, store
+from lab.drill.profiles import (
+    DNS_TIMEOUT_S,
+    HTTP_TIMEOUT_S,
+    Entry,
+    Plan,
+    first_entry,
+    plan,
+    refresh_how,
+    store,
+)
 from lab.drill.record import RECOVERY_ACTIONS, RunRecord
 from lab.drill.scenario import BUSIEST, CONTAINER_ACTIONS, FaultSpec
 from lab.errors import InjectionError
@@ -129,15 +138,16 @@ class LiveRun:
                     self._request_failed(client, now, f"dns: {ans.error}")
                     t_next = max(t_next + interval, self.now())
                     continue
-                age = client.age_fraction * client.profile.life(ans.ttl) if first else 0.0
-                entry, first, how = (
-                    store(client.profile, ans.addrs, ans.ttl, self.now(), age),
-                    False,
-                    "resolve",
+                prof, now = client.profile, self.now()
+                entry = (
+                    first_entry(prof, ans.addrs, ans.ttl, now, client.age_fraction)
+                    if first
+                    else store(prof, ans.addrs, ans.ttl, now)
                 )
+                first, how = False, "resolve"
             elif action is Plan.USE_AND_REFRESH and (refresh is None or refresh.done()):
                 assert entry is not None
-                how = "stale" if now >= entry.expires_at else "prefetch"
+                how = refresh_how(entry, now)
                 refresh = asyncio.create_task(refresh_entry())
             assert entry is not None
             await self.request(client, entry, how)

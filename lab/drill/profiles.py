@@ -151,6 +151,19 @@ def store(
     return Entry(addrs, ttl, fetched, fetched + life)
 
 
+def first_entry(
+    profile: Profile, addrs: tuple[str, ...], ttl: int, now: float, age_fraction: float
+) -> Entry:
+    """A client's first successful answer, pre-aged by ``age_fraction`` of its cache life
+    (both drivers: the population starts in steady state)."""
+    return store(profile, addrs, ttl, now, age_fraction * profile.life(ttl))
+
+
+def refresh_how(entry: Entry, now: float) -> str:
+    """How a ``USE_AND_REFRESH`` request got its answer: served stale, or prefetched."""
+    return "stale" if now >= entry.expires_at else "prefetch"
+
+
 def pick(addrs: tuple[str, ...], client_id: int) -> str:
     """The address a client connects to: the first one (answers are ordered by preference)."""
     del client_id

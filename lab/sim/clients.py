@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from authoritative.geo import Client as GeoClient
 from lab.drill.measure import Observation, WindowState
 from lab.drill.population import Client
-from lab.drill.profiles import HTTP_TIMEOUT_S, Plan, due, plan, store
+from lab.drill.profiles import HTTP_TIMEOUT_S, Plan, due, first_entry, plan, refresh_how, store
 from lab.sim.world import Answer, WorldTimeline
 
 EPS = 1e-9
@@ -254,7 +254,7 @@ def run_cached(
         i += 1
     else:
         return _finish(acc)
-    entry = store(prof, cur.addrs, cur.ttl, acc.t(i), c.age_fraction * prof.life(cur.ttl))
+    entry = first_entry(prof, cur.addrs, cur.ttl, acc.t(i), c.age_fraction)
     start, fetched, how, on_grid = i, i, "resolve", False
     jump = observations is None and not timeline.dynamic and times is None
     while True:
@@ -276,7 +276,7 @@ def run_cached(
         act = plan(prof, entry, acc.t(j))
         if act is Plan.USE_AND_REFRESH:
             acc.use(cur, start, j, how, entry.ttl)
-            late = "stale" if acc.t(j) >= entry.expires_at else "prefetch"
+            late = refresh_how(entry, acc.t(j))
             acc.use(cur, j, j + 1, late, entry.ttl)
             new = answer(j)
             if new.ok:

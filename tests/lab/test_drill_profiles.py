@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from lab.drill.profiles import Plan, due, parse_profile, plan, store
+from lab.drill.profiles import Plan, due, first_entry, parse_profile, plan, refresh_how, store
 
 
 def test_parse_known_profiles() -> None:
@@ -92,3 +92,11 @@ def test_due_is_the_first_moment_plan_is_not_use(name: str) -> None:
     assert plan(prof, entry, t - 1e-6) is Plan.USE or t == float("inf")
     if t != float("inf"):
         assert plan(prof, entry, t) is not Plan.USE
+
+
+def test_first_entry_is_pre_aged_and_refresh_how_names_stale_or_prefetch() -> None:
+    e = first_entry(parse_profile("honours-ttl"), ("a",), 10, 100.0, 0.25)
+    assert (e.fetched_at, e.expires_at) == (97.5, 107.5)
+    pinned = first_entry(parse_profile("pinned"), ("a",), 10, 100.0, 0.25)
+    assert pinned.fetched_at == 100.0
+    assert refresh_how(e, 107.5) == "stale" and refresh_how(e, 107.0) == "prefetch"
