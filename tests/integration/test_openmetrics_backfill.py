@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.procs import ProcessGroup, free_port, http_ready
+from lab import prometheus as prometheus_cmd
+from lab.procs import ProcessGroup, free_port
 from tests.conftest import DNSLAB, REPO, require_tool
 from tests.integration.test_observability_live import SCENARIO as LIVE_SCENARIO
 from tests.integration.test_observability_live import Prom, check_expression, check_histogram
@@ -39,7 +40,7 @@ def backfill(om: Path, tsdb: Path) -> None:
 
 
 def test_simulated_drill_in_the_dashboard(procs: ProcessGroup, tmp_path: Path) -> None:
-    prometheus = require_tool("prometheus")
+    require_tool("prometheus")  # skip, or fail under DNSLAB_REQUIRE_SYSTEM_TOOLS=1
     scenario = tmp_path / "obs.toml"
     scenario.write_text(SCENARIO)
     om, out = tmp_path / "drill.om", tmp_path / "out"
@@ -58,16 +59,12 @@ def test_simulated_drill_in_the_dashboard(procs: ProcessGroup, tmp_path: Path) -
     tsdb = tmp_path / "tsdb"
     backfill(om, tsdb)
 
-    config = tmp_path / "prometheus.yml"
-    config.write_text("global: {scrape_interval: 1s}\nscrape_configs: []\n")
     port = free_port()
-    prom_child = procs.start(
-        "prometheus",
-        [prometheus, f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        cwd=tmp_path,
+    # the lab's own starter (dnslab up --prometheus): tmp_path/tsdb is the backfilled store
+    prometheus_cmd.start(
+        procs, {"global": {"scrape_interval": "1s"}, "scrape_configs": []}, tmp_path,
+        listen=f"127.0.0.1:{port}",
     )  # fmt: skip
-    procs.wait_ready(prom_child, http_ready(f"http://127.0.0.1:{port}/-/ready"), timeout=30)
     prom = Prom(f"http://127.0.0.1:{port}")
     check_histogram(prom, run, last)
     drill_exprs = [e for e in dashboard_exprs() if e.where.startswith("failover-drill")]
