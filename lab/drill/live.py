@@ -31,8 +31,8 @@ from lab.drill.profiles import (
     refresh_how,
     store,
 )
-from lab.drill.record import RECOVERY_ACTIONS, RunRecord
-from lab.drill.scenario import BUSIEST, CONTAINER_ACTIONS, FaultSpec
+from lab.drill.record import RunRecord
+from lab.drill.scenario import BUSIEST, CONTAINER_ACTIONS, RECOVERY_ACTIONS, FaultSpec
 from lab.errors import InjectionError
 
 

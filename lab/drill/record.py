@@ -22,9 +22,7 @@ from lab.drill import events as ev
 from lab.drill.measure import Observation, Windows, WindowState, requests, stale_windows
 from lab.drill.model import ResolverTTL
 from lab.drill.population import Client
-from lab.drill.scenario import Scenario
-
-RECOVERY_ACTIONS = ("restart", "clear", "heal")  # heal: the container lab's undo
+from lab.drill.scenario import RECOVERY_ACTIONS, Scenario
 
 
 @dataclass

@@ -54,7 +54,7 @@ def summarise(record: RunRecord) -> dict[str, Any]:
     """Measured metrics of one run with the model's prediction beside them."""
     sc = record.scenario
     check = model.CheckParams(sc.checks.interval, sc.checks.fall, sc.checks.timeout)
-    fault = sc.faults[0]
+    fault = sc.first_outage
     reqs = requests(record.observations)
     fault_at = record.fault_at if record.fault_at is not None else record.end
     dead = record.dead_region or busiest_region(reqs, fault_at) or ""

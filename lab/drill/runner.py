@@ -333,7 +333,7 @@ def run_drill(
     mode = "simulated" if opts.sim else ("attached" if opts.attach else "live")
     err.write(
         f"drill {sc.name!r} ({mode}): {sc.clients} clients, TTLs {sc.ttls}, "
-        f"fault {sc.faults[0].action} {sc.faults[0].region} at {sc.first_fault_at:g}s; out {out}\n"
+        f"fault {sc.first_outage.action} {sc.first_outage.region} at {sc.first_fault_at:g}s; out {out}\n"
     )
     records: list[RunRecord] = []
     try:

@@ -39,6 +39,9 @@ class CheckSpec(BaseModel):
     timeout: float = Field(default=0.25, gt=0)
 
 
+RECOVERY_ACTIONS = ("restart", "clear", "heal")  # heal: the container lab's undo
+
+
 class FaultSpec(BaseModel):
     """One step of the fault timeline.
 
@@ -145,8 +148,18 @@ class Scenario(BaseModel):
         return self
 
     @property
+    def first_outage(self) -> FaultSpec:
+        """The first step that makes an outage (not a recovery step): the fault measured.
+        A timeline may open with a recovery step (e.g. ``clear`` at 0); the record, the model
+        and the run's duration all follow this step, never ``faults[0]`` blindly."""
+        for step in self.faults:
+            if step.action not in RECOVERY_ACTIONS:
+                return step
+        return self.faults[0]  # recovery-only timelines are refused by validate.problems
+
+    @property
     def first_fault_at(self) -> float:
-        return self.faults[0].at
+        return self.first_outage.at
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.drill.profiles import parse_profile
-from lab.drill.record import RECOVERY_ACTIONS
-from lab.drill.scenario import BUSIEST, Scenario, load_scenario
+from lab.drill.scenario import BUSIEST, RECOVERY_ACTIONS, Scenario, load_scenario
 from lab.errors import ConfigError
 from regions.faults import FaultError, parse_fault
 

@@ -338,7 +338,7 @@ def profile_windows(run: SimRun) -> dict[str, dict[str, float | None]]:
 def cell_model(cell: Cell, run: SimRun) -> dict[str, float | None]:
     """The closed form beside the cell (DESIGN.md): bounded clients, τ = probe latency + 50 ms."""
     check = model.CheckParams(cell.checks.interval, cell.checks.fall, cell.checks.timeout)
-    fault = run.record.scenario.faults[0]
+    fault = run.record.scenario.first_outage
     tau = model.probe_latency(fault.action, fault.fault, check) + model.PROPAGATION_GUESS_S
     preds = []
     for prof in {c.profile for c in run.record.clients}:

@@ -81,3 +81,35 @@ def test_default_drill_is_planned_well_under_three_minutes() -> None:
     planned = sum(run_duration(sc, ttl, profiles) for ttl in sc.ttls)
     startup = 15.0 * len(sc.ttls)  # lab start, all-up wait, resolver priming (<= one TTL)
     assert planned + startup + max(sc.ttls) < 120.0
+
+
+def test_a_leading_recovery_step_is_not_the_measured_fault() -> None:
+    """A timeline may open with ``clear``; the outage measured (and modelled, and the one
+    the run's duration follows) is the first step that makes one, as the record's is."""
+    from lab.drill import model
+    from lab.drill.profiles import parse_profile
+    from lab.drill.scenario import run_duration
+
+    text = """
+ttls = [30]
+[[faults]]
+at = 1
+action = "clear"
+[[faults]]
+at = 4
+action = "fault"
+fault = "slow"
+params = { ms = 3000 }
+"""
+    sc = parse_scenario(text)
+    assert (sc.first_outage.action, sc.first_outage.fault) == ("fault", "slow")
+    assert sc.first_fault_at == 4
+    check = model.CheckParams(sc.checks.interval, sc.checks.fall, sc.checks.timeout)
+    profiles = [parse_profile("honours-ttl")]
+    expected = model.run_duration(
+        4, profiles, 30, check, sc.request_interval, sc.tail, sc.max_duration
+    )
+    assert run_duration(sc, 30, profiles) == expected
+    # the slow fault's probe latency (a timeout), not the clear step's "no outage"
+    latency = model.probe_latency(sc.first_outage.action, sc.first_outage.fault, check)
+    assert latency == model.probe_latency("fault", "slow", check)
