@@ -23,7 +23,6 @@ import contextlib
 import hmac
 import ipaddress
 import os
-import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Generator
@@ -43,6 +42,7 @@ from authoritative.geo import Client, geomap_from_config
 from authoritative.geo_runtime import GeoRuntime
 from authoritative.server import workers_note
 from lab.errors import ConfigError, LabError
+from lab.stopping import stop_on_signals
 
 TOKEN_ENV = "DNSLAB_ADMIN_TOKEN"
 
@@ -336,9 +336,7 @@ async def serve_geo(
         uvicorn.Config(app, host=a_host, port=int(a_port), log_level="warning", lifespan="off")
     )
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals("dnslab authoritative")
     sock = _bind_admin(admin, a_host, int(a_port))
     bound_host, bound_port = await server.start(host, port, reuse_port=pool is not None)
     if pool is not None:

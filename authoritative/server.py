@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from authoritative.rrl import RateLimiter, slipped
 from authoritative.settings import RrlSettings, ServerSettings
 from authoritative.state import ServingState
 from authoritative.workers import Pool
+from lab.stopping import stop_on_signals
 
 
 @dataclass(frozen=True)
@@ -274,9 +274,7 @@ async def serve_until_signal(
     """Start, print ``ready <what> <addr>``, serve until SIGTERM/SIGINT, then close the sockets.
     With ``pool`` (--workers): ready once every worker is; they are stopped with us."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals("dnslab authoritative")
     bound_host, bound_port = await server.start(host, port, reuse_port=pool is not None)
     if pool is not None:
         await pool.serving(loop, stop)

@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.stopping import stop_on_signals
+
 PR_SET_PDEATHSIG = 1
 READY_TIMEOUT = 30.0
 REPORT_EVERY = 1.0  # seconds between a worker's counter reports to worker 0
@@ -301,9 +303,7 @@ class WorkerSums:
 async def follow_static(server: Any, host: str, port: int, down: int, up: int) -> None:
     """A worker of a server without GeoDNS: answer until SIGTERM or worker 0 is gone."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals("dnslab authoritative worker")
     await server.start(host, port, reuse_port=True)
     Reader(down, lambda message: None, stop.set).attach(loop)
     send(up, ("ready",))
@@ -325,9 +325,7 @@ async def follow_geo(
     cfg, state = setup.load()
     runtime = GeoRuntime(cfg, state, server.swap, registry)
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals("dnslab authoritative worker")
 
     def deliver(message: Any) -> None:
         if message[0] == "inputs":  # worker 0's health inputs: the same view here

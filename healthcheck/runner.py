@@ -13,7 +13,8 @@ from healthcheck.checker import Checker
 from healthcheck.probe import Target
 from healthcheck.scheduler import start_all
 from healthcheck.settings import CheckSettings
-from regions.serving import Serving, bind, stop_event_on_signals
+from lab.stopping import stop_on_signals
+from regions.serving import Serving, bind
 
 
 async def run_checker(
@@ -26,7 +27,7 @@ async def run_checker(
     sock = bind(*listen, flag="--listen")
     checker = Checker(name, settings, [t.region for t in targets], CollectorRegistry())
     serving = Serving(create_app(checker, key=key))
-    stop = stop_event_on_signals()
+    stop = stop_on_signals("dnslab healthcheck")
     await serving.start()
     await serving.open(listen, sock)
     tasks = start_all(checker, targets)

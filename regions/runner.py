@@ -23,9 +23,10 @@ from prometheus_client import CollectorRegistry
 
 from lab.auth import control_token, derive
 from lab.errors import ConfigError
+from lab.stopping import stop_on_signals
 from regions import faults as F
 from regions.app import RegionRuntime, create_app
-from regions.serving import Serving, bind, stop_event_on_signals
+from regions.serving import Serving, bind
 
 REOPEN_RETRY_S = 0.2
 
@@ -97,7 +98,7 @@ async def run_region(
             timer.append(loop.call_later(max(0.0, expiry - now) + 0.001, reconcile))
 
     rt.on_change = reconcile
-    stop = stop_event_on_signals()
+    stop = stop_on_signals("dnslab region")
     await serving.start()
     await serving.open(listen, main_sock, tls)
     if control is not None and control_sock is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import socket
 import ssl
 from typing import Any
@@ -138,12 +137,3 @@ def server_tls(cert: str, key: str) -> ssl.SSLContext:
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"--tls-cert {cert} / --tls-key {key}: cannot load: {exc}") from None
     return ctx
-
-
-def stop_event_on_signals() -> asyncio.Event:
-    """An event set by SIGTERM or SIGINT (call from inside the running loop)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from threading import Thread
 from wsgiref.simple_server import WSGIServer
@@ -12,6 +11,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, start_http_server
 
 from lab.errors import ConfigError
+from lab.stopping import stop_on_signals
 from resolver.core import ResolverCore
 from resolver.metrics import ResolverMetrics
 from resolver.server import ResolverServer, WallPhaseClock
@@ -79,7 +79,7 @@ async def serve(settings: ResolverSettings, worker: int | None = None) -> int:
     except ConfigError:
         await server.close()
         raise
-    stop = stop_on_signal()
+    stop = stop_on_signals("dnslab resolver")
     watchdog = None
     if worker is None:
         print(summary(settings), file=sys.stderr, flush=True)
@@ -106,15 +106,6 @@ def metrics_server(listen: str, registry: CollectorRegistry) -> tuple[WSGIServer
         return start_http_server(port, host, registry=registry)
     except OSError as exc:
         raise ConfigError(f"metrics {listen}: {exc.strerror} (use --metrics)") from None
-
-
-def stop_on_signal() -> asyncio.Event:
-    """An event set by SIGTERM or SIGINT (in the running loop)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 async def _exit_with_parent(stop: asyncio.Event) -> None:

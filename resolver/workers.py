@@ -134,7 +134,8 @@ class SummedMetrics(Collector):
 
 async def supervise(settings: ResolverSettings, summary: str) -> int:
     """The parent of ``num-threads`` workers: summed /metrics, stop on signal or on a death."""
-    from resolver.service import metrics_server, stop_on_signal
+    from lab.stopping import stop_on_signals
+    from resolver.service import metrics_server
 
     workers = await asyncio.to_thread(start_workers, settings)
     registry = CollectorRegistry()
@@ -144,7 +145,7 @@ async def supervise(settings: ResolverSettings, summary: str) -> int:
     except ConfigError:
         stop_workers(workers)
         raise
-    stop = stop_on_signal()
+    stop = stop_on_signals("dnslab resolver worker")
     print(summary, file=sys.stderr, flush=True)
     pids = " ".join(str(w.proc.pid) for w in workers)
     print(

@@ -45,6 +45,8 @@ def test_linger_waits_for_a_scrape_after_the_end() -> None:
     try:
         assert "never scraped" in server.linger(5.0)  # nobody collects: no wait
         scrape(server.url)  # a scraper exists now
+        # counted once its response is written: the client may have read it first
+        wait_for(lambda: server.scrapes == 1, 5, "the first scrape counted")
         later = threading.Timer(0.3, scrape, (server.url,))
         later.start()
         said = server.linger(10.0)
