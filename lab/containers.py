@@ -212,23 +212,19 @@ def container_config(
 
 def prometheus_config(data: Mapping[str, Any]) -> dict[str, Any]:
     """Prometheus scraping every component of the container lab (written as JSON, which is YAML)."""
+    from lab.promconfig import document
+
     p = plan(data)
-
-    def job(name: str, targets: list[str]) -> dict[str, Any]:
-        return {"job_name": name, "static_configs": [{"targets": targets}]}
-
-    return {
-        "global": {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"},
-        "rule_files": [f"{RULES_DIR}/*.rules.yml"],  # beside this file (write_config copies)
-        "scrape_configs": [
-            job("authoritative", [f"{p.authoritative_admin}:8053"]),
-            job("healthcheck", [f"{c.core}:{CHECKER_PORT}" for c in p.checkers]),
-            job("resolver", [f"{p.resolver_metrics}:9301"]),
-            job("regions", [f"{r.core}:{REGION_CONTROL_PORT}" for r in p.regions]),
-            # the drill container's exporter while a drill runs (down otherwise)
-            job("drill", [f"{CORE.host(DRILL)}:{DRILL_METRICS_PORT}"]),
-        ],
+    targets = {
+        "authoritative": [f"{p.authoritative_admin}:8053"],
+        "healthcheck": [f"{c.core}:{CHECKER_PORT}" for c in p.checkers],
+        "resolver": [f"{p.resolver_metrics}:9301"],
+        "regions": [f"{r.core}:{REGION_CONTROL_PORT}" for r in p.regions],
+        # the drill container's exporter while a drill runs (down otherwise)
+        "drill": [f"{CORE.host(DRILL)}:{DRILL_METRICS_PORT}"],
     }
+    # the rules beside this file (write_config copies them)
+    return document(targets, [f"{RULES_DIR}/*.rules.yml"], "2s", scrape_timeout="2s")
 
 
 def write_config(

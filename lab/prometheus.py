@@ -3,8 +3,9 @@
 ``scrape_config`` (pure) turns the lab's config into a Prometheus configuration with loopback
 targets: the authoritative admin API, every checker, the resolver's metrics port, every
 region's never-faulted control port, and the drill exporter's address (``dnslab drill``
-serves there while a drill runs; the target is down otherwise). The jobs are the ones of the
-container twin ``observability/prometheus.yml``, so the same dashboards and rules work on both.
+serves there while a drill runs; the target is down otherwise). ``document`` is the one shape
+of a dnslab Prometheus configuration: the container lab's (``lab.containers``) is the same
+document with container targets, so the same dashboards and rules work on both.
 ``start`` writes the file, checks it with ``promtool check config`` when promtool is present,
 and starts Prometheus as a child of the lab's process group (stopped by PID with the lab).
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.errors import ConfigError, ProcessError
 from lab.procs import Child, ProcessGroup, http_ready
+from lab.promconfig import document
 from lab.up import Component
 
 if TYPE_CHECKING:
@@ -64,15 +66,7 @@ def scrape_config(
         "regions": regions,
         "drill": [drill_metrics],
     }
-    return {
-        "global": {"scrape_interval": interval, "evaluation_interval": interval},
-        "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": targets}]}
-            for job, targets in jobs.items()
-            if targets
-        ],
-    }
+    return document(jobs, [str(p) for p in rule_files], interval)
 
 
 def check_config(path: Path) -> None:

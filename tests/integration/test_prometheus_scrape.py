@@ -1,7 +1,8 @@
 """A real Prometheus scrapes every component's /metrics on loopback, and finds dnslab_* series.
 
-This is the seam the Grafana dashboards stand on: observability/prometheus.yml lists the same
-jobs; here its targets are rewritten to the free ports the test uses.
+This is the seam the Grafana dashboards stand on: the configuration is ``lab.prometheus.document``
+(the one shape `dnslab up --prometheus` and the container lab write) with the free ports the test
+uses, and Prometheus is started by ``lab.prometheus.start``, as `dnslab up --prometheus` starts it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from lab.procs import ProcessGroup, free_port, http_ready, udp_dns_ready, wait_for
-from tests.conftest import DNSLAB, REPO, require_tool
+from tests.conftest import DNSLAB, require_tool
 from tests.integration.geo_lab import write_lab
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -51,7 +51,7 @@ def _series_by_job(prom_port: int) -> dict[str, set[str]]:
 
 
 def test_prometheus_scrapes_every_component(procs: ProcessGroup, tmp_path: Path) -> None:
-    prometheus = require_tool("prometheus")
+    require_tool("prometheus")  # lab.prometheus.start finds it as `dnslab up` does
     region_port, checker_port, resolver_port, resolver_metrics, prom_port = (
         free_port() for _ in range(5)
     )
@@ -84,30 +84,20 @@ def test_prometheus_scrapes_every_component(procs: ProcessGroup, tmp_path: Path)
     )  # fmt: skip
     procs.wait_ready(resolver, http_ready(f"http://127.0.0.1:{resolver_metrics}/metrics"))
 
-    shipped = yaml.safe_load((REPO / "observability" / "prometheus.yml").read_text())
-    assert {job["job_name"] for job in shipped["scrape_configs"]} == {*JOBS, "drill"}
+    from lab import prometheus as lab_prom
+    from lab.promconfig import JOBS as ALL_JOBS
+    from lab.promconfig import document
+
+    assert set(JOBS) < set(ALL_JOBS)  # every job the dashboards read but the drill's
     # no drill runs here (tests/integration/test_observability_live.py scrapes one)
-    shipped["scrape_configs"] = [j for j in shipped["scrape_configs"] if j["job_name"] in JOBS]
-    shipped.pop("rule_files")
     ports = {
         "authoritative": admin_port,
         "healthcheck": checker_port,
         "resolver": resolver_metrics,
         "regions": region_port,
     }
-    shipped["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    for job in shipped["scrape_configs"]:
-        job["static_configs"] = [{"targets": [f"127.0.0.1:{ports[job['job_name']]}"]}]
-    prom_config = tmp_path / "prometheus.yml"
-    prom_config.write_text(yaml.safe_dump(shipped))
-
-    prom = procs.start(
-        "prometheus",
-        [prometheus, f"--config.file={prom_config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prom_port}"],
-        cwd=tmp_path,
-    )  # fmt: skip
-    procs.wait_ready(prom, http_ready(f"http://127.0.0.1:{prom_port}/-/ready"), timeout=30)
+    config = document({job: [f"127.0.0.1:{ports[job]}"] for job in JOBS}, [], "1s")
+    lab_prom.start(procs, config, tmp_path / "prometheus", f"127.0.0.1:{prom_port}")
     wait_for(lambda: _all_up(prom_port), 30, "prometheus: every target up", interval=0.2)
     wait_for(
         lambda: set(_series_by_job(prom_port)) == set(JOBS),
