@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import time
 from collections.abc import Callable, Hashable, Sequence
+from time import perf_counter
 from typing import Any
 
 import dns.name
@@ -131,29 +131,51 @@ class Engine:
                 exact.clear()
 
     def handle(self, data: bytes, transport: str, client: tuple[str, int]) -> bytes | None:
-        """The reply to one query (None: no reply). The first query of every ``SAMPLE`` is
-        timed, so the histogram has a sample from the first query on (not after eight)."""
-        seq = self.sequence
-        self.sequence = seq + 1
-        if seq % SAMPLE:
-            return self._handle(data, transport, client)
-        start = time.perf_counter()
-        reply = self._handle(data, transport, client)
-        self.metrics.observe(time.perf_counter() - start)
-        return reply
+        """The reply to one query (None: no reply)."""
+        return self.answer_all([(data, client)], transport)[0]
 
-    def _handle(self, data: bytes, transport: str, client: tuple[str, int]) -> bytes | None:
-        m = self.metrics
-        key = data[2:]
+    def answer_all(
+        self, queries: Sequence[tuple[bytes, tuple[str, int]]], transport: str
+    ) -> list[bytes | None]:
+        """The replies to several (query, client) pairs of one transport, in order (None: no
+        reply): what a server read in one wake-up. A hit of the exact cache is answered in this
+        loop (one lookup and one concatenation, no call); the rest go to ``_handle``. The
+        first query of every ``SAMPLE`` is timed, so the histogram has a sample from the first
+        query on (not after eight)."""
         # the LRU caches' dicts are read directly here: a method call per lookup is a tenth
         # of a cached answer's cost; a hit is still marked recently used
         exact = self.exact[transport].data
-        hit = exact.get(key)
-        if hit is not None:
-            exact.move_to_end(key)
-            m.cache_hits += 1
-            m.queries[hit[1]] += 1
-            return data[:2] + hit[0]
+        get, touch = exact.get, exact.move_to_end
+        m = self.metrics
+        counts = m.queries
+        seq = self.sequence
+        hits = 0
+        out: list[bytes | None] = []
+        append = out.append
+        for data, client in queries:
+            timed = not seq % SAMPLE
+            if timed:
+                start = perf_counter()
+            seq += 1
+            key = data[2:]
+            hit = get(key)
+            if hit is not None:
+                touch(key)
+                hits += 1
+                counts[hit[1]] += 1
+                append(data[:2] + hit[0])
+            else:
+                append(self._handle(data, transport, client))
+            if timed:
+                m.observe(perf_counter() - start)
+        self.sequence = seq
+        m.cache_hits += hits
+        return out
+
+    def _handle(self, data: bytes, transport: str, client: tuple[str, int]) -> bytes | None:
+        """A query the exact cache did not answer: GeoDNS hits, then parse and answer."""
+        m = self.metrics
+        key = data[2:]
         geo = self.exact_geo[transport].data
         if geo:  # GeoDNS: decided by the query's ECS, or by its bytes and source address
             found = geo.get(key)

@@ -69,6 +69,7 @@ class Metrics:
         self.cache_misses = 0
         self.handler_errors = 0
         self.dropped = 0
+        self.udp_send_dropped = 0  # UDP replies dropped: the socket's send buffer was full
         self.tcp_closed: defaultdict[str, int] = defaultdict(int)  # reason -> connections
         self.tcp_open: Callable[[], int] = lambda: 0
         self.caches: dict[str, Sized] = {}
@@ -111,6 +112,11 @@ class _Collector(Collector):
             ("cache_misses", "Queries that ran the answer pipeline.", m.cache_misses),
             ("handler_errors", "Exceptions while answering (answered SERVFAIL).", m.handler_errors),
             ("dropped", "Packets dropped without a reply (malformed or not a query).", m.dropped),
+            (
+                "udp_send_dropped",
+                "UDP replies dropped because the socket's send buffer was full.",
+                m.udp_send_dropped,
+            ),
         ):
             if m.peers is not None:
                 value += m.peers.plain(name)

@@ -46,38 +46,65 @@ class ServerLimits:
         )
 
 
-class UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, engine: Engine, rrl: RateLimiter | None = None) -> None:
+UDP_BATCH = 64  # datagrams read per wake-up of the UDP socket
+Datagram = tuple[bytes, tuple[str, int]]
+
+
+class UdpReader:
+    """The UDP socket, read directly from the event loop (``add_reader``): every datagram
+    waiting (up to ``UDP_BATCH``) per wake-up, answered together by ``Engine.answer_all``,
+    then sent. A full send buffer drops the reply (counted, as the kernel would drop it); an
+    ICMP error queued on the socket is skipped; RRL, when configured, decides per reply."""
+
+    def __init__(self, sock: socket.socket, engine: Engine, rrl: RateLimiter | None) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
         self.engine = engine
-        self.handle = engine.handle  # the engine object lives as long as the server
+        self.answer_all = engine.answer_all
+        self.metrics = engine.metrics
         self.rrl = rrl
-        self.transport: asyncio.DatagramTransport | None = None
-        if rrl is not None:
-            self.datagram_received = self._limited  # type: ignore[method-assign]
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is not a subclass
-        self.sendto = self.transport.sendto
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = self.handle(data, UDP, addr)
-        if reply is not None:
-            self.sendto(reply, addr)
-
-    def _limited(self, data: bytes, addr: tuple[str, int]) -> None:
-        """datagram_received with response rate limiting (only when configured: no cost else)."""
-        reply = self.handle(data, UDP, addr)
-        if reply is None:
+    def readable(self) -> None:
+        recvfrom = self.sock.recvfrom
+        queries: list[Datagram] = []
+        append = queries.append
+        for _ in range(UDP_BATCH):
+            try:
+                append(recvfrom(65535))
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue  # e.g. an ICMP error queued on the socket: nothing to answer
+        if not queries:
             return
-        assert self.rrl is not None
-        decision = self.rrl.decide(reply, addr[0], time.monotonic())
-        if decision == "send":
-            self.sendto(reply, addr)
-        elif decision == "slip":
-            self.sendto(slipped(reply), addr)
+        replies = self.answer_all(queries, UDP)
+        if self.rrl is not None:
+            self._limit(queries, replies)
+        sendto = self.sock.sendto
+        full = 0
+        for (_, addr), reply in zip(queries, replies, strict=True):
+            if reply is not None:
+                try:
+                    sendto(reply, addr)
+                except (BlockingIOError, InterruptedError):
+                    full += 1  # the send buffer is full: dropped, as UDP may
+                except OSError:
+                    pass
+        if full:
+            self.metrics.udp_send_dropped += full
 
-    def error_received(self, exc: Exception) -> None:  # ICMP errors: nothing to do
-        pass
+    def _limit(self, queries: list[Datagram], replies: list[bytes | None]) -> None:
+        """Response rate limiting, reply by reply (only when configured: no cost else)."""
+        assert self.rrl is not None
+        decide = self.rrl.decide
+        now = time.monotonic()
+        for i, reply in enumerate(replies):
+            if reply is not None:
+                decision = decide(reply, queries[i][1][0], now)
+                if decision == "slip":
+                    replies[i] = slipped(reply)
+                elif decision != "send":
+                    replies[i] = None
 
 
 class TcpProtocol(asyncio.Protocol):
@@ -193,7 +220,7 @@ class AuthoritativeServer:
         engine.metrics.tcp_open = lambda: len(self.connections)
         self.rrl = None if self.limits.rrl is None else RateLimiter(self.limits.rrl)
         engine.metrics.rrl = self.rrl
-        self.udp: asyncio.DatagramTransport | None = None
+        self.udp: UdpReader | None = None
         self.tcp: asyncio.Server | None = None
 
     def admit(self, conn: TcpProtocol) -> str | None:
@@ -248,18 +275,20 @@ class AuthoritativeServer:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.limits.udp_buffer)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.udp_buffer)
             sock.bind((host, int(bound[1])))
+            sock.setblocking(False)
         except OSError:
             sock.close()
             raise
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: UdpProtocol(self.engine, self.rrl), sock=sock
-        )
-        self.udp = transport
+        self.udp = UdpReader(sock, self.engine, self.rrl)
+        loop.add_reader(sock.fileno(), self.udp.readable)
         return str(bound[0]), int(bound[1])
 
     async def stop(self) -> None:
         if self.udp is not None:
-            self.udp.close()
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.udp.fd)
+            self.udp.sock.close()
+            self.udp = None
         if self.tcp is not None:
             self.tcp.close()
             for conn in list(self.connections):

@@ -264,6 +264,7 @@ def counters_of(metrics: Any, tally: Any = None) -> dict[str, Any]:
             "cache_misses": metrics.cache_misses,
             "handler_errors": metrics.handler_errors,
             "dropped": metrics.dropped,
+            "udp_send_dropped": metrics.udp_send_dropped,
         },
     }
     if tally is not None:

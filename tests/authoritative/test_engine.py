@@ -368,3 +368,31 @@ def test_short_tsig_rdata_is_formerr() -> None:
     raw = make_engine().handle(packet, UDP, CLIENT)
     assert raw is not None and raw[3] & 0xF == dns.rcode.FORMERR
     assert raw[10:12] == b"\x00\x00"  # no OPT, no TSIG
+
+
+def test_a_batch_is_answered_as_the_same_queries_one_by_one() -> None:
+    """answer_all (one wake-up's datagrams) gives the replies, counters and duration samples
+    that handle() gives query by query: hits, misses, errors and drops mixed."""
+    wires = [
+        q("www.test.example.").to_wire(),
+        q("nope.test.example.", "MX").to_wire(),
+        b"\x00\x01",  # too short: dropped
+        q("www.test.example.").to_wire(),
+        q("WWW.test.example.", use_edns=0).to_wire(),
+        struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\x03www",  # question cut short
+    ] * 4
+    one, many = make_engine(), make_engine()
+    singly = [one.handle(w, UDP, CLIENT) for w in wires]
+    batched = many.answer_all([(w, CLIENT) for w in wires[:9]], UDP)
+    batched += many.answer_all([(w, CLIENT) for w in wires[9:]], UDP)
+    assert batched == singly
+    assert batched.count(None) == many.metrics.dropped >= 4
+    for a, b in ((one.metrics, many.metrics),):
+        assert dict(a.queries) == dict(b.queries)
+        assert (a.cache_hits, a.cache_misses, a.dropped) == (
+            b.cache_hits,
+            b.cache_misses,
+            b.dropped,
+        )
+        assert a.cache_hits > 0 and a.cache_misses > 0
+        assert sum(a.durations) == sum(b.durations) == 3  # queries 1, 9 and 17 of 24 timed
