@@ -1,10 +1,12 @@
 """One live drill run: the client population, the fault timeline and the observers, in one
 asyncio loop, producing a ``RunRecord`` (the same shape as ``sim.simulate``).
 
-Each client is a coroutine: every ``request_interval`` it consults its cache policy
-(``profiles.plan``), resolves if needed (from its own source address, at the authoritative
-server or the lab resolver), then makes ``GET /`` on a fresh connection to the answer. Times
-are seconds since the population started (``time.monotonic`` based).
+Each client is a coroutine moving its ``stepper.ClientStepper`` (the one client sequencing,
+shared with the simulation): every ``request_interval`` (the grid slips behind a slow
+request) it asks the stepper, resolves if needed (from its own source address, at the
+authoritative server or the lab resolver), then makes ``GET /`` on a fresh connection to the
+answer; a background refresh's answer lands when its reply arrives. Times are seconds since
+the population started (``time.monotonic`` based).
 """
 
 from __future__ import annotations
@@ -21,18 +23,10 @@ from lab.drill.measure import Observation
 from lab.drill.netclient import DnsAnswer, http_get, query
 from lab.drill.observe import AnswerProbe, CheckerWatch, Transition
 from lab.drill.population import Client, priming_ages
-from lab.drill.profiles import (
-    DNS_TIMEOUT_S,
-    HTTP_TIMEOUT_S,
-    Entry,
-    Plan,
-    first_entry,
-    plan,
-    refresh_how,
-    store,
-)
+from lab.drill.profiles import DNS_TIMEOUT_S, HTTP_TIMEOUT_S, Entry
 from lab.drill.record import RunRecord
 from lab.drill.scenario import BUSIEST, CONTAINER_ACTIONS, RECOVERY_ACTIONS, FaultSpec
+from lab.drill.stepper import Act, ClientStepper, Lookup, Schedule
 from lab.errors import InjectionError
 
 
@@ -113,45 +107,37 @@ class LiveRun:
         return ans
 
     async def client_loop(self, client: Client, end: float) -> None:
-        entry: Entry | None = None
-        first = True
+        """The client's requests until ``end``, as its ``ClientStepper`` decides them: answers
+        land when the reply arrives (real DNS latency) and a slow request delays the grid."""
+        st = ClientStepper(client.profile, client.age_fraction)
+        sched = Schedule(client.start_offset, self.record.scenario.request_interval, slip=True)
         refresh: asyncio.Task[None] | None = None
-        t_next = client.start_offset
-        interval = self.record.scenario.request_interval
 
         async def refresh_entry() -> None:
-            nonlocal entry
-            ans = await self.resolve(client)
-            if not ans.error:
-                entry = store(client.profile, ans.addrs, ans.ttl, self.now())
+            ans = DnsAnswer((), 0, 0, "refresh cancelled")
+            try:
+                ans = await self.resolve(client)
+            finally:
+                st.refreshed(_lookup(ans), self.now())
 
+        t_next = sched.start
         while True:
             await self.sleep_until(t_next)
             now = self.now()
             if now >= end:
                 break
-            action = plan(client.profile, entry, now)
-            how = "cache"
-            if action is Plan.RESOLVE:
+            d = st.decide(now)
+            if d.act is Act.RESOLVE:
                 ans = await self.resolve(client)
-                if ans.error:
+                if st.resolved(_lookup(ans), self.now()) is None:
                     self._request_failed(client, now, f"dns: {ans.error}")
-                    t_next = max(t_next + interval, self.now())
+                    t_next = sched.after(t_next, self.now())
                     continue
-                prof, now = client.profile, self.now()
-                entry = (
-                    first_entry(prof, ans.addrs, ans.ttl, now, client.age_fraction)
-                    if first
-                    else store(prof, ans.addrs, ans.ttl, now)
-                )
-                first, how = False, "resolve"
-            elif action is Plan.USE_AND_REFRESH and (refresh is None or refresh.done()):
-                assert entry is not None
-                how = refresh_how(entry, now)
+            elif d.act is Act.REFRESH:
                 refresh = asyncio.create_task(refresh_entry())
-            assert entry is not None
-            await self.request(client, entry, how)
-            t_next = max(t_next + interval, self.now())
+            assert st.entry is not None
+            await self.request(client, st.entry, d.how)
+            t_next = sched.after(t_next, self.now())
         if refresh is not None:
             refresh.cancel()
 
@@ -354,6 +340,10 @@ class LiveRun:
             rec.note(changed, f"authoritative: {rec.dead_region} out of answers")
         elif down is not None:
             rec.notes.append("the authoritative server kept answering with the dead region")
+
+
+def _lookup(ans: DnsAnswer) -> Lookup:
+    return Lookup(not ans.error, ans.addrs, ans.ttl)
 
 
 def run_live(

@@ -1,17 +1,20 @@
 """Drill clients on a virtual clock: the client profiles' own rules, requests in bulk.
 
 A client makes a request every ``request_interval`` from its start offset (request ``n`` at
-``s + n·r``). Between two resolutions every request goes to the same address, so requests are
-accounted as index ranges, never one by one (unless ``observations`` are wanted): a
-resolution happens at the first request at or after ``profiles.due`` of the cached entry, and
-``profiles.plan`` says whether that request waits for the new answer (``RESOLVE``) or still
-uses the old one (``USE_AND_REFRESH``). While the authoritative answer cannot change (between
-two ``WorldTimeline.boundaries``) a fixed-TTL client's resolutions repeat with one period and
-are skipped over arithmetically. What a request to a region experiences comes from
+``s + n·r``; ``stepper.Schedule``). A cached client is the drill's one ``ClientStepper``
+(``lab.drill.stepper``, the same one the live driver moves), asked only at its decision
+points: the first request at or after ``until()`` (expiry or prefetch window), where it says
+whether that request waits for a new answer (``RESOLVE``) or still uses the old one while
+refreshing (``REFRESH``). Answers land at the request's instant (no DNS latency on this
+clock) and the grid never slips. Between two decisions every request goes to the same
+address, so requests are accounted as index ranges, never one by one (unless
+``observations`` are wanted). While the authoritative answer cannot change (between two
+``WorldTimeline.boundaries``) a fixed-TTL client's decisions repeat with one period and whole
+cycles are skipped over arithmetically. What a request to a region experiences comes from
 ``regions.faults.effect`` (a killed region refuses, a hanging one times out, ...).
 
 Clients without a cache of their own (``direct``, ``shared-resolver``) resolve on every
-request; their answer only changes at the boundaries of their source (the authoritative
+request (the stepper's rule for them: every request is a ``RESOLVE``); their answer only changes at the boundaries of their source (the authoritative
 timeline, or the resolver's served answers), so they too are accounted per range.
 """
 
@@ -27,7 +30,8 @@ from dataclasses import dataclass, field
 from authoritative.geo import Client as GeoClient
 from lab.drill.measure import Observation, WindowState
 from lab.drill.population import Client
-from lab.drill.profiles import HTTP_TIMEOUT_S, Plan, due, first_entry, plan, refresh_how, store
+from lab.drill.profiles import HTTP_TIMEOUT_S
+from lab.drill.stepper import Act, ClientStepper, Lookup, Schedule
 from lab.sim.world import Answer, WorldTimeline
 
 EPS = 1e-9
@@ -71,13 +75,11 @@ class _Acc:
     i_fault: int = 0
     i_last: int = -1
     bounds: list[float] = field(default_factory=list)
-    times: Sequence[float] | None = None  # Poisson arrivals: the request times; None: a grid
+    sched: Schedule = field(default_factory=lambda: Schedule(0.0, 1.0))  # the request times
     win: WindowState = field(default_factory=lambda: WindowState(""))  # the drill's rule
 
     def t(self, i: int) -> float:
-        if self.times is not None:
-            return self.times[i] if i < len(self.times) else math.inf
-        return self.c.start_offset + i * self.r
+        return self.sched.t(i)
 
     def idx(self, t: float) -> int:
         """The first request index at or after ``t``."""
@@ -85,9 +87,7 @@ class _Acc:
             return self.n
         if t == -math.inf:
             return 0
-        if self.times is not None:
-            return bisect.bisect_left(self.times, t)
-        return max(0, math.ceil((t - self.c.start_offset) / self.r - EPS))
+        return self.sched.idx(t)
 
     def use(self, ans: Answer, a: int, b: int, how: str, ttl: int | None = None) -> None:
         b = min(b, self.n)
@@ -188,7 +188,8 @@ def _acc(
     bounds: list[float],
     times: Sequence[float] | None = None,
 ) -> _Acc:
-    acc = _Acc(c, r, timeline, m, rng, observations, ClientResult(c.id), bounds=bounds, times=times)
+    sched = Schedule(c.start_offset, r, times)
+    acc = _Acc(c, r, timeline, m, rng, observations, ClientResult(c.id), bounds=bounds, sched=sched)
     acc.win = WindowState(m.dead or "")
     acc.n = acc.idx(m.end)
     acc.i_fault = acc.idx(m.fault_at) if m.fault_at is not None else acc.n
@@ -237,64 +238,61 @@ def run_cached(
     """A client with a cache of its own (every profile but ``direct``/``shared-resolver``);
     ``times``: its request times (Poisson arrivals), else every ``r`` from its offset."""
     acc = _acc(c, r, timeline, m, rng, observations, list(bounds), times)
-    prof, n = c.profile, acc.n
+    n, upstream = acc.n, c.profile.upstream
     client, key = geo_client(c)
-
-    def answer(i: int) -> Answer:
-        ans = timeline.answer(client, key, acc.t(i))
-        acc.resolved(i, ans, prof.upstream)
-        return ans
-
-    i = 0
-    while i < n:  # the first resolution (pre-aged when it succeeds)
-        cur = answer(i)
-        if cur.ok:
-            break
-        acc.failed_dns(i, f"rcode {cur.rcode}")
-        i += 1
-    else:
-        return _finish(acc)
-    entry = first_entry(prof, cur.addrs, cur.ttl, acc.t(i), c.age_fraction)
-    start, fetched, how, on_grid = i, i, "resolve", False
+    st = ClientStepper(c.profile, c.age_fraction)
     jump = observations is None and not timeline.dynamic and times is None
-    while True:
-        d = due(prof, entry)
-        j = n if d == math.inf else max(fetched + 1, acc.idx(d))
-        if j >= n:
-            acc.use(cur, start, n, how, entry.ttl)
-            break
-        if jump and on_grid:
-            k = j - fetched
-            limit = min(acc.idx(acc.next_bound(acc.t(fetched))), n)
-            q = (limit - 1 - fetched) // k
+    cur: Answer | None = None  # the answer the cached entry holds
+    ttl: int | None = None
+    lo, how = 0, "resolve"  # requests [lo, i) still to account to ``cur``; how ``lo`` got it
+    i = 0
+    while i < n:
+        t = acc.t(i)
+        # a request at the computed decision index is at or after until() (acc.idx allows float
+        # rounding of the grid): decide it there, as the grid in exact arithmetic would
+        d = st.decide(max(t, st.until()))
+        stored = False  # this request stored a fresh (not pre-aged) entry at t
+        if d.act is not Act.USE:
+            if cur is not None:
+                acc.use(cur, lo, i, how, ttl)
+            if d.act is Act.REFRESH:
+                assert cur is not None
+                acc.use(cur, i, i + 1, d.how, ttl)
+            new = timeline.answer(client, key, t)  # lands at t: no DNS latency on this clock
+            acc.resolved(i, new, upstream)
+            if d.act is Act.REFRESH:
+                st.refreshed(_lookup(new), t)
+                cur = new if new.ok else cur
+                stored, lo, how = new.ok, i + 1, "cache"
+            else:
+                fresh = st.entry is not None
+                if st.resolved(_lookup(new), t) is None:
+                    acc.failed_dns(i, f"rcode {new.rcode}")
+                    lo = i = i + 1
+                    continue
+                cur, stored, lo, how = new, fresh, i, "resolve"
+            assert cur is not None
+            ttl = cur.ttl
+        j = max(i + 1, acc.idx(st.until()))
+        if jump and stored and j < n and cur is not None:
+            # the world is static until its next boundary and the entry was stored at t: the
+            # cycle of k requests to ``cur`` repeats; account q whole cycles at once
+            k = j - i
+            q = (min(acc.idx(acc.next_bound(t)), n) - 1 - i) // k
             if q >= 1:
-                acc.use(cur, start, start + q * k, how, entry.ttl)
+                acc.use(cur, lo, lo + q * k, how, ttl)
                 acc.res.resolutions += q
-                start, fetched = start + q * k, fetched + q * k
-                entry = store(prof, cur.addrs, cur.ttl, acc.t(fetched))
-                continue
-        act = plan(prof, entry, acc.t(j))
-        if act is Plan.USE_AND_REFRESH:
-            acc.use(cur, start, j, how, entry.ttl)
-            late = refresh_how(entry, acc.t(j))
-            acc.use(cur, j, j + 1, late, entry.ttl)
-            new = answer(j)
-            if new.ok:
-                entry, cur = store(prof, new.addrs, new.ttl, acc.t(j)), new
-            start, fetched, how = j + 1, j, "cache"
-        else:
-            acc.use(cur, start, j, how, entry.ttl)
-            new = answer(j)
-            while not new.ok:
-                acc.failed_dns(j, f"rcode {new.rcode}")
-                j += 1
-                if j >= n:
-                    return _finish(acc)
-                new = answer(j)
-            entry, cur = store(prof, new.addrs, new.ttl, acc.t(j)), new
-            start, fetched, how = j, j, "resolve"
-        on_grid = True
+                lo, i = lo + q * k, i + q * k
+                st.refreshed(_lookup(cur), acc.t(i))  # the q-th cycle's new entry
+                j = max(i + 1, acc.idx(st.until()))
+        i = j
+    if cur is not None:
+        acc.use(cur, lo, n, how, ttl)
     return _finish(acc)
+
+
+def _lookup(ans: Answer) -> Lookup:
+    return Lookup(ans.ok, ans.addrs, ans.ttl)
 
 
 def run_uncached(
