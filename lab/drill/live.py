@@ -26,7 +26,7 @@ from lab.drill.population import Client, priming_ages
 from lab.drill.profiles import DNS_TIMEOUT_S, HTTP_TIMEOUT_S, Entry
 from lab.drill.record import RunRecord
 from lab.drill.scenario import BUSIEST, CONTAINER_ACTIONS, RECOVERY_ACTIONS, FaultSpec
-from lab.drill.stepper import Act, ClientStepper, Lookup, Schedule
+from lab.drill.stepper import Act, ClientStepper, Reply, Schedule
 from lab.errors import InjectionError
 
 
@@ -342,8 +342,8 @@ class LiveRun:
             rec.notes.append("the authoritative server kept answering with the dead region")
 
 
-def _lookup(ans: DnsAnswer) -> Lookup:
-    return Lookup(not ans.error, ans.addrs, ans.ttl)
+def _lookup(ans: DnsAnswer) -> Reply:
+    return Reply(not ans.error, ans.addrs, ans.ttl)
 
 
 def run_live(

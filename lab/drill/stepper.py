@@ -35,13 +35,16 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 from lab.drill.profiles import Entry, Plan, Profile, due, first_entry, plan, refresh_how, store
 
 EPS = 1e-9  # request times on a grid are compared with this slack (float rounding)
+NEVER = sys.maxsize  # the index of a request at time inf
 
 
 class Act(Enum):
@@ -60,11 +63,21 @@ USE = Decision(Act.USE, "cache")
 RESOLVE = Decision(Act.RESOLVE, "resolve")
 
 
-@dataclass(frozen=True)
-class Lookup:
-    """What a lookup returned, as the stepper needs it (either driver's answer type maps to
-    it): ``ok`` False for a timeout or an error rcode."""
+class Lookup(Protocol):
+    """What a lookup returned, as the stepper needs it (the simulation's ``world.Answer`` is
+    one; the live driver wraps its ``DnsAnswer`` in a ``Reply``): ``ok`` is False for a
+    timeout or an error rcode."""
 
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def addrs(self) -> tuple[str, ...]: ...
+    @property
+    def ttl(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Reply:
     ok: bool
     addrs: tuple[str, ...] = ()
     ttl: int = 0
@@ -142,7 +155,11 @@ class Schedule:
         return self.start + i * self.interval
 
     def idx(self, t: float) -> int:
-        """The first request index at or after ``t`` (finite ``t``)."""
+        """The first request index at or after ``t`` (``NEVER`` for ``inf``)."""
+        if t == math.inf:
+            return NEVER
+        if t == -math.inf:
+            return 0
         if self.times is not None:
             return bisect.bisect_left(self.times, t)
         return max(0, math.ceil((t - self.start) / self.interval - EPS))

@@ -31,7 +31,7 @@ from authoritative.geo import Client as GeoClient
 from lab.drill.measure import Observation, WindowState
 from lab.drill.population import Client
 from lab.drill.profiles import HTTP_TIMEOUT_S
-from lab.drill.stepper import Act, ClientStepper, Lookup, Schedule
+from lab.drill.stepper import Act, ClientStepper, Schedule
 from lab.sim.world import Answer, WorldTimeline
 
 EPS = 1e-9
@@ -82,11 +82,7 @@ class _Acc:
         return self.sched.t(i)
 
     def idx(self, t: float) -> int:
-        """The first request index at or after ``t``."""
-        if t == math.inf:
-            return self.n
-        if t == -math.inf:
-            return 0
+        """The first request index at or after ``t`` (``stepper.NEVER`` for ``inf``)."""
         return self.sched.idx(t)
 
     def use(self, ans: Answer, a: int, b: int, how: str, ttl: int | None = None) -> None:
@@ -241,13 +237,14 @@ def run_cached(
     n, upstream = acc.n, c.profile.upstream
     client, key = geo_client(c)
     st = ClientStepper(c.profile, c.age_fraction)
+    at, idx = acc.sched.t, acc.sched.idx  # (bound once: the loop below is the sim's hot path)
     jump = observations is None and not timeline.dynamic and times is None
     cur: Answer | None = None  # the answer the cached entry holds
     ttl: int | None = None
     lo, how = 0, "resolve"  # requests [lo, i) still to account to ``cur``; how ``lo`` got it
     i = 0
     while i < n:
-        t = acc.t(i)
+        t = at(i)
         # a request at the computed decision index is at or after until() (acc.idx allows float
         # rounding of the grid): decide it there, as the grid in exact arithmetic would
         d = st.decide(max(t, st.until()))
@@ -261,38 +258,34 @@ def run_cached(
             new = timeline.answer(client, key, t)  # lands at t: no DNS latency on this clock
             acc.resolved(i, new, upstream)
             if d.act is Act.REFRESH:
-                st.refreshed(_lookup(new), t)
+                st.refreshed(new, t)
                 cur = new if new.ok else cur
                 stored, lo, how = new.ok, i + 1, "cache"
             else:
                 fresh = st.entry is not None
-                if st.resolved(_lookup(new), t) is None:
+                if st.resolved(new, t) is None:
                     acc.failed_dns(i, f"rcode {new.rcode}")
                     lo = i = i + 1
                     continue
                 cur, stored, lo, how = new, fresh, i, "resolve"
             assert cur is not None
             ttl = cur.ttl
-        j = max(i + 1, acc.idx(st.until()))
+        j = max(i + 1, idx(st.until()))
         if jump and stored and j < n and cur is not None:
             # the world is static until its next boundary and the entry was stored at t: the
             # cycle of k requests to ``cur`` repeats; account q whole cycles at once
             k = j - i
-            q = (min(acc.idx(acc.next_bound(t)), n) - 1 - i) // k
+            q = (min(idx(acc.next_bound(t)), n) - 1 - i) // k
             if q >= 1:
                 acc.use(cur, lo, lo + q * k, how, ttl)
                 acc.res.resolutions += q
                 lo, i = lo + q * k, i + q * k
-                st.refreshed(_lookup(cur), acc.t(i))  # the q-th cycle's new entry
-                j = max(i + 1, acc.idx(st.until()))
+                st.refreshed(cur, at(i))  # the q-th cycle's new entry
+                j = max(i + 1, idx(st.until()))
         i = j
     if cur is not None:
         acc.use(cur, lo, n, how, ttl)
     return _finish(acc)
-
-
-def _lookup(ans: Answer) -> Lookup:
-    return Lookup(ans.ok, ans.addrs, ans.ttl)
 
 
 def run_uncached(

@@ -9,11 +9,11 @@ import math
 import pytest
 
 from lab.drill.profiles import PREFETCH_FRACTION, STALE_MAX_S, parse_profile
-from lab.drill.stepper import Act, ClientStepper, Lookup, Schedule
+from lab.drill.stepper import Act, ClientStepper, Reply, Schedule
 
-A = Lookup(True, ("127.0.2.1",), 10)
-B = Lookup(True, ("127.0.1.1",), 10)
-FAIL = Lookup(False)
+A = Reply(True, ("127.0.2.1",), 10)
+B = Reply(True, ("127.0.1.1",), 10)
+FAIL = Reply(False)
 
 
 def test_first_success_is_pre_aged_later_ones_are_not() -> None:
