@@ -16,7 +16,7 @@ Series (every one labelled ``scenario`` and ``ttl``; other labels bounded — ne
                                                 end of the run (location, profile)
 ``dnslab_drill_requests_total``                 client requests (region, outcome ok|failed)
 ``dnslab_drill_stale_window_seconds``           histogram of each affected client's window
-                                                (profile), observed when the window closes
+                                                (profile), observed at its first WindowClosed
 ``dnslab_drill_stale_window_max_seconds``       the longest window observed so far (profile)
 ``dnslab_drill_stale_windows_censored_total``   windows still open when the run ended or the
                                                 region recovered (their value is a lower bound)
@@ -27,13 +27,17 @@ Series (every one labelled ``scenario`` and ``ttl``; other labels bounded — ne
 ``dnslab_drill_run_active``                     1 while a run (one TTL) is in progress
 ==============================================  =============================================
 
-When a window closes: at the client's first request after the fault to another region (its
-window is then its last request to the dead region minus the fault time, as in
-``measure.stale_windows``), when the dead region recovers, or — for windows still open — from
-the run's ``WindowClosed`` events (published as each window closes, and at the end for those
-still open; each is checked against the value observed here). A window that reopens later (the client is sent
-back to the dead region) cannot be un-observed; ``mismatches`` lists such clients so the drill
-can say so instead of silently disagreeing with results.json.
+Windows come only from the drill's ``WindowClosed`` events: the exporter has no window rule
+of its own (the one rule is ``measure.WindowState``, which the drill runs as requests arrive).
+A window is observed in the histogram when its client's first ``WindowClosed`` arrives — as
+the window closes (the client's first request after the fault, before the recovery, to
+another region), or at the end of the run for windows still open (``censored``: cut by the
+end of the run or by the recovery). A client sent back to the dead region after its window
+closed gets a revised ``WindowClosed`` at the end; a histogram cannot un-observe, so the
+revision raises the max gauge and is listed in ``mismatches`` (the drill prints it) instead
+of silently disagreeing with results.json. ``dead_region_clients`` follows each client's
+latest ``ClientRequest`` (its ``dead`` flag, from the fault to the recovery), counting at
+the fault the clients whose last request before it went to the dead region.
 """
 
 from __future__ import annotations
@@ -85,12 +89,11 @@ class _Run:
     recovered: bool = False
     last_region: dict[int, str] = field(default_factory=dict)
     who: dict[int, tuple[str, str]] = field(default_factory=dict)  # client -> (location, profile)
-    open: dict[int, float] = field(default_factory=dict)  # client -> window so far
+    on_dead: set[int] = field(default_factory=set)  # counted in dead_region_clients
     observed: dict[int, float] = field(default_factory=dict)  # client -> window observed
     detected_at: float | None = None
     moved_at: float | None = None  # latest answer change away from the dead region
     longest: dict[str, float] = field(default_factory=dict)  # profile -> longest window
-    reopened: set[int] = field(default_factory=set)  # sent back to the dead region after closing
 
 
 class DrillMetrics:
@@ -218,40 +221,20 @@ class DrillMetrics:
             self.window_max.labels(run.scenario, run.ttl, e.profile)
             self.censored.labels(run.scenario, run.ttl, e.profile)
         run.last_region[e.client] = e.region
-        if run.fault_at is None or run.recovered or e.at < run.fault_at:
+        if run.fault_at is not None and not run.recovered and e.at >= run.fault_at:
+            self._on_dead(run, e.client, e.dead)
+
+    def _on_dead(self, run: _Run, client: int, dead: bool) -> None:
+        """Count ``client`` in ``dead_region_clients`` while its latest request is dead."""
+        if dead == (client in run.on_dead):
             return
-        if e.client in run.observed:  # its window was observed already
-            self._reopened(run, e.client, e.region == run.dead)
-        elif e.region == run.dead:
-            if e.client not in run.open:
-                self.dead_clients.labels(run.scenario, run.ttl, *who).inc()
-            run.open[e.client] = e.at - run.fault_at
-        elif e.client in run.open:
-            self._close(run, e.client, censored=False)
-
-    def _reopened(self, run: _Run, client: int, dead: bool) -> None:
-        """A client sent back to the dead region after its window closed: counted on the dead
-        region again, its (already observed) window not changed — and reported."""
         gauge = self.dead_clients.labels(run.scenario, run.ttl, *run.who[client])
-        if dead and client not in run.reopened:
-            run.reopened.add(client)
+        if dead:
+            run.on_dead.add(client)
             gauge.inc()
-            self.mismatches.append(f"client {client} was sent to {run.dead} again")
-        elif not dead and client in run.reopened:
-            run.reopened.discard(client)
+        else:
+            run.on_dead.discard(client)
             gauge.dec()
-
-    def _close(self, run: _Run, client: int, censored: bool) -> None:
-        window = run.open.pop(client)
-        loc, profile = run.who[client]
-        self.windows.labels(run.scenario, run.ttl, profile).observe(window)
-        longest = self.window_max.labels(run.scenario, run.ttl, profile)
-        run.longest[profile] = max(run.longest.get(profile, 0.0), window)
-        longest.set(run.longest[profile])
-        if censored:
-            self.censored.labels(run.scenario, run.ttl, profile).inc()
-        self.dead_clients.labels(run.scenario, run.ttl, loc, profile).dec()
-        run.observed[client] = window
 
     def _fault(self, run: _Run, e: ev.FaultInjected) -> None:
         action = e.fault or e.action
@@ -261,16 +244,14 @@ class DrillMetrics:
             return
         run.fault_at, run.dead = e.at, e.region
         for client, region in run.last_region.items():
-            if region == e.region:
-                run.open[client] = 0.0
-                self.dead_clients.labels(run.scenario, run.ttl, *run.who[client]).inc()
+            self._on_dead(run, client, region == e.region)
 
     def _cleared(self, run: _Run, e: ev.FaultCleared) -> None:
         self.faults.labels(run.scenario, run.ttl, e.region, e.action).inc()
         self.fault_active.labels(run.scenario, run.ttl, e.region).set(0)
         if e.region == run.dead and not run.recovered:
             run.recovered = True
-            self._close_all(run)
+            self._off_dead(run)
 
     def _decision(self, run: _Run, e: ev.CheckerDecision) -> None:
         if run.fault_at is None or e.up or e.region != run.dead or run.detected_at is not None:
@@ -296,27 +277,29 @@ class DrillMetrics:
         self.propagation.labels(run.scenario, run.ttl, run.dead).set(delay)
 
     def _window(self, run: _Run, e: ev.WindowClosed) -> None:
-        if e.client in run.observed:
-            if abs(run.observed[e.client] - e.window_s) > 1e-6:
+        """The drill closed (or, at the end, revised or cut) a client's window."""
+        longest = self.window_max.labels(run.scenario, run.ttl, e.profile)
+        run.longest[e.profile] = max(run.longest.get(e.profile, 0.0), e.window_s)
+        longest.set(run.longest[e.profile])
+        seen = run.observed.get(e.client)
+        if seen is not None:  # a revision: the histogram keeps the first value
+            if abs(seen - e.window_s) > 1e-6:
                 self.mismatches.append(
-                    f"client {e.client}: observed {run.observed[e.client]:.3f}s, "
-                    f"measured {e.window_s:.3f}s"
+                    f"client {e.client}: window revised from {seen:.3f}s to {e.window_s:.3f}s "
+                    f"after it was observed (sent to {run.dead} again)"
                 )
             return
-        who = run.who.setdefault(e.client, (e.location, e.profile))
-        if e.client not in run.open:  # never seen on the dead region live: count it to close it
-            self.dead_clients.labels(run.scenario, run.ttl, *who).inc()
-        run.open[e.client] = e.window_s
-        self._close(run, e.client, censored=e.censored)
+        run.observed[e.client] = e.window_s
+        self.windows.labels(run.scenario, run.ttl, e.profile).observe(e.window_s)
+        if e.censored:
+            self.censored.labels(run.scenario, run.ttl, e.profile).inc()
 
-    def _close_all(self, run: _Run) -> None:
-        for client in sorted(run.open):
-            self._close(run, client, censored=True)
-        for client in sorted(run.reopened):
-            self._reopened(run, client, dead=False)
+    def _off_dead(self, run: _Run) -> None:
+        for client in sorted(run.on_dead):
+            self._on_dead(run, client, False)
 
     def _finish(self, run: _Run) -> None:
-        self._close_all(run)  # windows no WindowClosed came for (no fault measured)
+        self._off_dead(run)
         for region in self.regions:
             self.fault_active.labels(run.scenario, run.ttl, region).set(0)
         self.run_active.labels(run.scenario, run.ttl).set(0)

@@ -15,14 +15,17 @@ from prometheus_client import CollectorRegistry
 from lab.drill.events import (
     AnswerChanged,
     CheckerDecision,
-    ClientRequest,
     DelayMeasured,
-    FaultCleared,
+    EventLog,
     FaultInjected,
-    RunFinished,
     RunStarted,
+    WindowClosed,
 )
+from lab.drill.measure import Observation
 from lab.drill.metrics import WINDOW_BUCKETS, DrillMetrics, bucket_width
+from lab.drill.population import Client
+from lab.drill.profiles import parse_profile
+from lab.drill.record import RunRecord
 from lab.drill.results import summarise
 from lab.drill.scenario import Scenario, load_scenario
 from lab.drill.sim import simulate
@@ -124,40 +127,71 @@ def test_requests_and_dead_region_clients(drill: Any) -> None:
         assert kills == 1
 
 
-def test_windows_close_live_and_the_gauge_follows() -> None:
-    """Events by hand: the window is observed when the client first goes elsewhere."""
+def test_windows_come_from_the_drills_window_closed_events_and_the_gauge_follows() -> None:
+    """Driven by the drill's own producer (RunRecord.observe publishes ClientRequest and,
+    as a window closes, WindowClosed): the histogram observes exactly the WindowClosed
+    values, when they are published; the gauge follows the latest requests.
+
+    Mutation: a metrics exporter that ignores WindowClosed (its old own rule deleted, nothing
+    in its place) leaves the histogram empty here; one that observes every WindowClosed
+    counts client 1 twice."""
     reg = CollectorRegistry()
     m = DrillMetrics(reg, REGIONS)
-    labels = {"scenario": "s", "ttl": "5", "location": "eu", "profile": "honours-ttl"}
+    log = EventLog()
+    clients = [Client(i, "eu", f"127.2.0.{i + 1}", parse_profile("honours-ttl"), 0.0, 0.5)
+               for i in range(3)]  # fmt: skip
+    rec = RunRecord(ttl=5, scenario=load_scenario(None), clients=clients, mode="live", end=20.0)
+    rec.bus.subscribe(m)
+    rec.bus.subscribe(log)
+    labels = {"scenario": rec.scenario.name, "ttl": "5", "location": "eu", "profile": "honours-ttl"}
+    hist = {k: labels[k] for k in ("scenario", "ttl", "profile")}
+    active = {"scenario": rec.scenario.name, "ttl": "5", "region": "eu-west"}
 
-    def req(t: float, client: int, region: str, ok: bool = True) -> ClientRequest:
-        return ClientRequest(t, client, "honours-ttl", "eu", region, ok, False)
+    def req(t: float, client: int, region: str, ok: bool = True) -> None:
+        rec.observe(Observation(t, client, "request", f"a-{region}", region, 5, ok, "cache"))
 
-    m.publish(RunStarted(0.0, 5, "sim", "s", 2, 20.0))
-    m.publish(req(1.0, 1, "eu-west"))
-    m.publish(req(1.0, 2, "eu-west"))
-    m.publish(FaultInjected(2.0, "eu-west", "kill", "kill"))
-    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 2
-    assert value(reg, "dnslab_drill_fault_active", scenario="s", ttl="5", region="eu-west") == 1
-    m.publish(req(3.0, 1, "eu-west", ok=False))
-    m.publish(req(4.5, 1, "us-east"))  # client 1: window 3.0 - 2.0 closes now
-    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 1
-    hist = {"scenario": "s", "ttl": "5", "profile": "honours-ttl"}
+    def closed() -> list[WindowClosed]:
+        return [e for e in log.events if isinstance(e, WindowClosed)]
+
+    rec.start()
+    req(1.0, 0, "eu-west")
+    req(1.0, 1, "eu-west")
+    req(1.0, 2, "eu-west")
+    rec.fault_step(2.0, "eu-west", "kill", "kill", "killed eu-west")
+    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 3
+    assert value(reg, "dnslab_drill_fault_active", **active) == 1
+    req(3.0, 0, "eu-west", ok=False)
+    assert value(reg, "dnslab_drill_stale_window_seconds_count", **hist) == 0
+    req(4.5, 0, "us-east")  # client 0: the drill closes its window (3.0 - 2.0) now
+    assert [e.window_s for e in closed()] == [pytest.approx(1.0)]
     assert value(reg, "dnslab_drill_stale_window_seconds_count", **hist) == 1
     assert value(reg, "dnslab_drill_stale_window_seconds_sum", **hist) == pytest.approx(1.0)
-    m.publish(req(5.0, 2, "us-east"))  # client 2: last dead request was before the fault: 0
+    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 2
+    req(5.0, 1, "us-east")  # client 1: its last dead request was before the fault: 0
     assert value(reg, "dnslab_drill_stale_window_seconds_count", **hist) == 2
-    assert value(reg, "dnslab_drill_stale_window_seconds_sum", **hist) == pytest.approx(1.0)
-    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 0
-    m.publish(req(6.0, 2, "eu-west"))  # sent back: a reopened window is reported, not hidden
-    assert m.mismatches
     assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 1
-    m.publish(FaultCleared(7.0, "eu-west", "restart"))
+    req(6.0, 1, "eu-west")  # sent back: counted on the dead region again
+    assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 2
+    rec.fault_step(7.0, "eu-west", "restart", "restart", "restarted eu-west")
     assert value(reg, "dnslab_drill_dead_region_clients", **labels) == 0
-    assert value(reg, "dnslab_drill_stale_window_seconds_count", **hist) == 2
-    assert value(reg, "dnslab_drill_fault_active", scenario="s", ttl="5", region="eu-west") == 0
-    m.publish(RunFinished(20.0, 5, "sim"))
-    assert value(reg, "dnslab_drill_run_active", scenario="s", ttl="5") == 0
+    assert value(reg, "dnslab_drill_fault_active", **active) == 0
+    rec.end = 20.0
+    rec.conclude()  # client 1 revised to 4.0, client 2 never left eu-west: censored at 5.0
+    final = {e.client: e for e in closed()}
+    assert final[1].window_s == pytest.approx(4.0) and final[2].censored
+    assert value(reg, "dnslab_drill_stale_window_seconds_count", **hist) == 3
+    assert value(reg, "dnslab_drill_stale_window_seconds_sum", **hist) == pytest.approx(
+        1.0 + 0.0 + final[2].window_s
+    )
+    assert value(reg, "dnslab_drill_stale_windows_censored_total", **hist) == 1
+    assert value(reg, "dnslab_drill_stale_window_max_seconds", **hist) == pytest.approx(
+        max(4.0, final[2].window_s)
+    )
+    assert m.mismatches == [
+        "client 1: window revised from 0.000s to 4.000s after it was observed "
+        "(sent to eu-west again)"
+    ]
+    assert value(reg, "dnslab_drill_run_active", scenario=rec.scenario.name, ttl="5") == 0
 
 
 def test_buckets_cover_long_windows() -> None:
