@@ -21,7 +21,7 @@ from lab.drill import events as ev
 from lab.drill import measure
 from lab.drill.measure import Observation
 from lab.drill.netclient import DnsAnswer, http_get, query
-from lab.drill.observe import AnswerProbe, CheckerWatch, Transition
+from lab.drill.observe import AnswerProbe, CheckerWatch, Transition, server_queries
 from lab.drill.population import Client, priming_ages
 from lab.drill.profiles import DNS_TIMEOUT_S, HTTP_TIMEOUT_S, Entry
 from lab.drill.record import RunRecord
@@ -55,6 +55,7 @@ class Targets:
     probe_sources: Mapping[str, str]  # location -> source address of the answer probe
     checker_key: bytes | None = None  # the lab has a secret: the watch verifies the stream
     checker_name: str | None = None
+    authoritative_metrics: str | None = None  # its admin /metrics (queries answered)
 
 
 Progress = Callable[[float, float, RunRecord], None]
@@ -258,6 +259,7 @@ class LiveRun:
 
     async def run(self, clients: list[Client], end: float) -> RunRecord:
         await self.prime_resolver(clients)
+        before = await self._server_queries()
         self.t0 = time.monotonic()
         watch = CheckerWatch(
             self.targets.events_url,
@@ -287,10 +289,25 @@ class LiveRun:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
         self.record.end = self.now()
+        self._authoritative_queries(before, await self._server_queries(), probe.sent)
         self._conclude(watch, probe)
         self.record.events.sort()
         self.record.conclude()
         return self.record
+
+    async def _server_queries(self) -> int | None:
+        url = self.targets.authoritative_metrics
+        return None if url is None else await asyncio.to_thread(server_queries, url)
+
+    def _authoritative_queries(self, before: int | None, after: int | None, probes: int) -> None:
+        """What the authoritative server answered during the run (its own counter, read
+        before the clients started and after they stopped) minus the drill's answer probe:
+        the clients' direct queries plus the resolver's upstream ones."""
+        if before is None or after is None:
+            where = self.targets.authoritative_metrics or "no /metrics address"
+            self.record.notes.append(f"authoritative queries not measured: could not read {where}")
+            return
+        self.record.authoritative_queries = max(0, after - before - probes)
 
     def _decision(self, tr: Transition) -> None:
         """A checker event as it arrives, timed at the checker's decision (wall → run time)."""

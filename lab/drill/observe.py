@@ -4,7 +4,10 @@
 * ``CheckerWatch``: follows ``GET /v1/events`` (``healthcheck.feed.HealthFeed``) and keeps
   every state transition with its wall-clock time (``at``, comparable with ``time.time()``).
 * ``AnswerProbe``: asks the authoritative server directly, from one source address per
-  location, every ``period`` seconds, and keeps what it answered (propagation delay).
+  location, every ``period`` seconds, and keeps what it answered (propagation delay); it
+  counts the queries it sent (``sent``), so they can be taken out of the server's count.
+* ``server_queries``: the authoritative server's own count of the DNS queries it answered
+  (``dnslab_authoritative_queries_total`` on its admin ``/metrics``, all labels summed).
 """
 
 from __future__ import annotations
@@ -27,6 +30,26 @@ def fetch_states(status_url: str, timeout: float = 0.5) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return {str(r.get("region")): str(r.get("state")) for r in doc.get("regions", [])}
+
+
+QUERIES_SERIES = "dnslab_authoritative_queries"  # the counter family (samples end _total)
+
+
+def server_queries(metrics_url: str, timeout: float = 2.0) -> int | None:
+    """The queries the authoritative server has answered so far (every transport, qtype and
+    rcode), from its ``/metrics``; ``None`` when it cannot be read."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=timeout) as resp:
+            text = resp.read().decode()
+        families = list(text_string_to_metric_families(text))
+    except (OSError, ValueError):
+        return None
+    for fam in families:
+        if fam.name == QUERIES_SERIES:
+            return int(sum(s.value for s in fam.samples if s.name.endswith("_total")))
+    return None
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,7 @@ class AnswerProbe:
     answers: dict[str, list[tuple[float, tuple[str, ...]]]] = field(default_factory=dict)
     # (t, location, new answer, previous answer) whenever a location's answer changes
     on_change: Callable[[float, str, tuple[str, ...], tuple[str, ...]], None] | None = None
+    sent: int = 0  # queries sent so far (the drill's own, not client traffic)
 
     async def run(self) -> None:
         await asyncio.gather(*(self._one(loc, src) for loc, src in self.sources.items()))
@@ -109,6 +133,7 @@ class AnswerProbe:
         seen = self.answers.setdefault(location, [])
         while True:
             t = self.now()
+            self.sent += 1
             ans = await query(self.server, source, self.timeout)
             if not ans.error:
                 if seen and seen[-1][1] != ans.addrs and self.on_change is not None:

@@ -49,7 +49,7 @@ class RunRecord:
     resolver: ResolverTTL = field(default_factory=ResolverTTL)  # the lab resolver's TTL rules
     ttl_clock: str = ""  # the lab resolver's TTL arithmetic (ttl-clock), set by start()
     failures: list[str] = field(default_factory=list)  # injections that did not happen
-    authoritative_queries: int | None = None  # clients' + resolver upstream (known in a sim)
+    authoritative_queries: int | None = None  # clients' + resolver upstream, no probes
     bus: ev.EventBus = field(default_factory=ev.EventBus)
     # per client, once the fault is known and someone listens: its window so far, and the
     # (window, censored) last published for it

@@ -162,14 +162,18 @@ def summarise(record: RunRecord) -> dict[str, Any]:
 
 def _cost(record: RunRecord) -> dict[str, Any]:
     """The other half of the trade-off: DNS queries per client per hour (what the clients
-    sent, to the authoritative server or the resolver) and, when known (simulated runs), the
-    authoritative server's queries per second from clients and the resolver's upstream."""
+    sent, to the authoritative server or the resolver) and the authoritative server's queries
+    (total and per second) from clients and the resolver's upstream, without the lab's own
+    probes. Simulated runs count them as the world answers them; live runs read the server's
+    own counter (``dnslab_authoritative_queries_total``) before the clients start and after
+    they stop, minus the queries of the drill's answer probe (``null`` if unreadable)."""
     hours = record.end / 3600.0
     queries = sum(1 for o in record.observations if o.kind == "resolve")
     n = len(record.clients)
     auth = record.authoritative_queries
     return {
         "queries_per_client_hour": _r(queries / n / hours, 2) if n and hours > 0 else None,
+        "authoritative_queries": auth,
         "authoritative_qps": None if auth is None or record.end <= 0 else _r(auth / record.end, 3),
     }
 

@@ -218,6 +218,7 @@ def _targets(cfg: LabConfig, nets: dict[str, ipaddress.IPv4Network]) -> Targets:
         region_addrs=addrs,
         events_url=cfg.checkers[0].events_url,
         probe_sources={loc: probe_addr(net) for loc, net in nets.items()},
+        authoritative_metrics=f"http://{cfg.authoritative.admin_listen}/metrics",
     )
 
 

@@ -130,6 +130,20 @@ def test_honours_ttl_windows_match_the_model(procs: ProcessGroup, tmp_path: Path
     with (out / "observations.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == sum(r["requests"] + r["resolutions"] for r in doc["runs"])
+    # the cost, measured live on the authoritative server's own counter minus the drill's
+    # probes, is what the clients asked: every client here asks the authoritative server
+    # directly, so that is their resolve rows (a probe query still in flight when the run
+    # ends, one per location of lab.toml, may be uncounted by the server)
+    for run in doc["runs"]:
+        sent = sum(1 for r in rows if r["kind"] == "resolve" and int(r["ttl"]) == run["ttl"])
+        measured = run["cost"]["authoritative_queries"]
+        assert measured is not None, run["notes"]
+        assert (
+            0 <= sent - measured <= len(tomllib.loads((REPO / "lab.toml").read_text())["locations"])
+        ), (sent, run)
+        assert run["cost"]["authoritative_qps"] == pytest.approx(
+            measured / run["duration_s"], abs=2e-3
+        )
     assert {r["kind"] for r in rows} == {"resolve", "request"}
     assert all(r["source"].startswith("127.2.") for r in rows)
     for name in ("stale_window_cdf.png", "dead_share.png", "report.md"):
