@@ -12,6 +12,8 @@ FROM python:3.11-slim-bookworm
 RUN command -v tc >/dev/null || (apt-get update && apt-get install -y --no-install-recommends \
         iproute2 && rm -rf /var/lib/apt/lists/*)
 COPY --from=build /opt/dnslab /opt/dnslab
-ENV PATH=/opt/dnslab/bin:$PATH PYTHONUNBUFFERED=1
+# DNSLAB_CONTAINER: no per-container default lab secret (it would match no other container);
+# a missing --secret-file is an error (lab/auth.py, docs/security.md)
+ENV PATH=/opt/dnslab/bin:$PATH PYTHONUNBUFFERED=1 DNSLAB_CONTAINER=1
 WORKDIR /srv/dnslab
 ENTRYPOINT ["dnslab"]

@@ -356,7 +356,7 @@ async def serve_geo(
     )
     if secret is None and cfg.checkers:
         print(
-            "health feeds UNAUTHENTICATED (no lab secret): any process on a checker's address "
+            "health feeds UNAUTHENTICATED (control.auth = 'off'): any process on a checker's address "
             "is believed; see docs/security.md",
             file=sys.stderr,
         )

@@ -52,7 +52,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--secret-file",
         metavar="PATH",
-        help="lab secret: accept only health feeds signed by the checkers (docs/security.md)",
+        help="lab secret: accept only health feeds signed by the checkers (default: "
+        "DNSLAB_SECRET_FILE, control.secret_file, else the per-user default "
+        "~/.local/state/dnslab/secret; control.auth = 'off' believes any feed; docs/security.md)",
     )
     serve.add_argument(
         "--health-state",

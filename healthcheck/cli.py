@@ -16,9 +16,11 @@ Last-Event-ID resume, heartbeats), GET /v1/status (JSON) and GET /metrics (Prome
 Regions come from lab.toml ([regions], [checks], [[checkers]]) or from --target flags;
 flags override the [checks] values. Run one process per vantage point (distinct --name
 and --listen). Defaults and their anchors (gdnsd, Route 53, HAProxy): docs/healthcheck.md.
-With a lab secret (--secret-file, DNSLAB_SECRET_FILE or control.secret_file) every event is
-signed for its subscriber and every region must prove itself in its health answer
-(docs/security.md); `dnslab up` sets this up.
+The control plane is authenticated with the lab secret (--secret-file, DNSLAB_SECRET_FILE,
+control.secret_file, else the per-user default ~/.local/state/dnslab/secret that every dnslab
+process of this user shares; `dnslab secret` shows it): every event is signed for its
+subscriber and every region must prove itself in its health answer (--no-proof for targets
+that are not `dnslab region`). control.auth = "off" turns this off (docs/security.md).
 """
 
 # flag → CheckSettings field
@@ -59,6 +61,13 @@ def register(sub: Any) -> None:
         p.add_argument("--" + field.replace("_", "-"), dest=field, type=typ, help=text)
     p.add_argument("--insecure", action="store_true", help="https: do not verify certificates")
     p.add_argument(
+        "--no-proof",
+        dest="no_proof",
+        action="store_true",
+        help="do not require the region's signed /healthz answer (targets that are not "
+        "`dnslab region`; checks.proof = false)",
+    )
+    p.add_argument(
         "--secret-file",
         metavar="PATH",
         help="the lab secret: sign the feed, require region proofs (docs/security.md)",
@@ -86,6 +95,8 @@ def resolve(args: argparse.Namespace) -> tuple[str, str, Any, list[Any], bytes |
     overrides = {f: getattr(args, f) for f, _, _ in OVERRIDES if getattr(args, f) is not None}
     if args.insecure:
         overrides["verify_tls"] = False
+    if getattr(args, "no_proof", False):
+        overrides["proof"] = False
     try:
         settings = CheckSettings.model_validate({**base.model_dump(), **overrides})
     except ValidationError as exc:

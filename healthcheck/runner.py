@@ -33,7 +33,7 @@ async def run_checker(
     tasks = start_all(checker, targets)
     if key is None:
         print(
-            f"healthcheck {name}: control plane UNAUTHENTICATED (no lab secret): events are "
+            f"healthcheck {name}: control plane UNAUTHENTICATED (control.auth = 'off'): events are "
             "unsigned and region answers unproven; see docs/security.md",
             file=sys.stderr,
             flush=True,

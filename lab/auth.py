@@ -18,9 +18,16 @@ region ``eu-west``. Two challenge-response uses (docs/security.md):
 
 The region fault API (control port) takes ``Authorization: Bearer`` with ``control_token``.
 
-Where the secret comes from: ``--secret-file PATH``, else env ``DNSLAB_SECRET_FILE``, else
-``control.secret_file`` in lab.toml. ``dnslab up`` creates one per run; ``dnslab secret``
-writes one for scripts and containers.
+Where the secret comes from (``secret_file`` decides, for every component): ``--secret-file
+PATH``, else env ``DNSLAB_SECRET_FILE``, else ``control.secret_file`` in lab.toml, else — with
+``control.auth = "auto"`` — the **per-user default** ``${XDG_STATE_HOME:-~/.local/state}/dnslab/secret``,
+created on first use (``ensure_default_secret``: complete before it appears, 0600 in a 0700
+directory), so every process one user starts by hand authenticates the others with no flags and
+a process of another user (without the file) is refused. ``auth = "off"`` is the explicit way to
+run unauthenticated; ``"required"`` insists on a configured secret. Inside the dnslab image
+(env ``DNSLAB_CONTAINER``) the default is an error: a per-container default would not match
+the other containers' (compose mounts one secret). ``dnslab secret FILE`` writes one for
+scripts and containers.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from lab.errors import ConfigError
@@ -38,6 +46,9 @@ NONCE_HEADER = "X-Dnslab-Nonce"  # feed: the subscriber's fresh nonce
 CHALLENGE_HEADER = "X-Dnslab-Challenge"  # region health: the checker's fresh challenge
 PROOF_HEADER = "X-Dnslab-Proof"  # region health: the region's answer
 SECRET_BYTES = 32
+STATE_ENV = "XDG_STATE_HOME"  # the per-user default lives in $XDG_STATE_HOME/dnslab/secret
+CONTAINER_ENV = "DNSLAB_CONTAINER"  # set by the dnslab image: no per-container default secret
+DEFAULT_WHERE = "default secret"  # how errors name the per-user default
 
 
 def new_nonce() -> str:
@@ -82,11 +93,13 @@ def generate_secret(path: Path) -> Path:
     return path
 
 
-def read_secret(path: str | Path, where: str = "--secret-file") -> bytes:
-    """The secret in ``path``: hex, at least 16 bytes; a ``ConfigError`` naming ``where``."""
+def read_secret(path: str | Path, where: str = "--secret-file", own: bool = False) -> bytes:
+    """The secret in ``path``: hex, at least 16 bytes, not readable by others (and with
+    ``own``, owned by this user); a ``ConfigError`` naming ``where`` and the path."""
     p = Path(path)
     try:
         text = p.read_text().strip()
+        st = p.stat()
     except OSError as exc:
         raise ConfigError(f"{where} {p}: cannot read: {exc.strerror or exc}") from None
     try:
@@ -97,16 +110,65 @@ def read_secret(path: str | Path, where: str = "--secret-file") -> bytes:
         ) from None
     if len(raw) < 16:
         raise ConfigError(f"{where} {p}: secret too short ({len(raw)} bytes; at least 16)")
-    if os.name == "posix" and p.stat().st_mode & 0o077:
+    if os.name == "posix" and st.st_mode & 0o077:
         raise ConfigError(
-            f"{where} {p}: readable by other users (mode {p.stat().st_mode & 0o777:o}); "
-            f"chmod 600 {p}"
+            f"{where} {p}: readable by other users (mode {st.st_mode & 0o777:o}); chmod 600 {p}"
         )
+    if own and os.name == "posix" and st.st_uid != os.geteuid():
+        raise ConfigError(f"{where} {p}: owned by uid {st.st_uid}, not by you (uid {os.geteuid()})")
     return raw
 
 
+def default_secret_path() -> Path:
+    """``${XDG_STATE_HOME:-~/.local/state}/dnslab/secret`` (a relative XDG_STATE_HOME is
+    ignored, as the XDG base directory spec says)."""
+    base = os.environ.get(STATE_ENV, "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "dnslab" / "secret"
+
+
+def ensure_default_secret(path: Path | None = None) -> Path:
+    """The per-user default secret file, made on first use without a race: the secret is
+    written and fsynced to a private temporary file (0600) in the same directory, then
+    hard-linked to the final name. ``link`` is atomic and never replaces: of processes starting
+    at once exactly one link wins and all read that file, and nobody ever sees a half-written
+    secret. The directory is made 0700 and refused if others can write to it."""
+    path = path or default_secret_path()
+    d = path.parent
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = d.stat()
+    except OSError as exc:
+        raise ConfigError(f"{DEFAULT_WHERE} {path}: cannot create {d}: {exc.strerror}") from None
+    if os.name == "posix" and st.st_mode & 0o022:
+        raise ConfigError(
+            f"{DEFAULT_WHERE} {path}: directory {d} is writable by other users "
+            f"(mode {st.st_mode & 0o777:o}); chmod 700 {d}"
+        )
+    if os.path.lexists(path):
+        return path
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".secret-", dir=d)  # 0600
+    except OSError as exc:
+        raise ConfigError(f"{DEFAULT_WHERE} {path}: cannot create: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(SECRET_BYTES) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: everybody uses that one
+        except OSError as exc:
+            raise ConfigError(f"{DEFAULT_WHERE} {path}: cannot create: {exc.strerror}") from None
+    finally:
+        os.unlink(tmp)
+    return path
+
+
 def secret_source(flag: str | None, configured: str | None) -> tuple[str, str] | None:
-    """(path, where) of the secret to use: the flag, else the env variable, else lab.toml."""
+    """(path, where) of a configured secret: the flag, else the env variable, else lab.toml."""
     if flag:
         return flag, "--secret-file"
     env = os.environ.get(SECRET_ENV)
@@ -117,22 +179,47 @@ def secret_source(flag: str | None, configured: str | None) -> tuple[str, str] |
     return None
 
 
-def load_secret(
-    flag: str | None, configured: str | None, auth: str = "auto", who: str = "dnslab"
-) -> bytes | None:
-    """The lab secret per the rules above, or None (unauthenticated) when none is configured
-    and ``auth`` allows it. ``auth`` is ``control.auth``: auto | required | off."""
+def secret_file(
+    flag: str | None,
+    configured: str | None,
+    auth: str = "auto",
+    who: str = "dnslab",
+    create: bool = True,
+) -> tuple[Path, str] | None:
+    """(path, where) of the lab secret every component uses — the one place that decides:
+    None with ``auth = "off"``; a configured secret (``secret_source``); else with ``"auto"``
+    the per-user default (made on first use unless ``create`` is false), with ``"required"``
+    an error. Inside the dnslab image (``DNSLAB_CONTAINER``) a missing secret is an error too."""
     if auth == "off":
         return None
     src = secret_source(flag, configured)
+    if src is not None:
+        return Path(src[0]), src[1]
+    how = f"pass --secret-file, set {SECRET_ENV} or control.secret_file"
+    if auth == "required":
+        raise ConfigError(
+            f"{who}: control.auth = 'required' but no secret: {how} (make one with "
+            "`dnslab secret FILE`)"
+        )
+    if os.environ.get(CONTAINER_ENV):
+        raise ConfigError(
+            f"{who}: no lab secret in a container ({CONTAINER_ENV} is set): a per-container "
+            f"default secret would not match the other containers'; {how} "
+            "(compose.yaml mounts /config/secret)"
+        )
+    return (ensure_default_secret() if create else default_secret_path()), DEFAULT_WHERE
+
+
+def load_secret(
+    flag: str | None, configured: str | None, auth: str = "auto", who: str = "dnslab"
+) -> bytes | None:
+    """The lab secret per ``secret_file``, or None (unauthenticated) with ``auth = "off"``.
+    ``auth`` is ``control.auth``: auto | required | off."""
+    src = secret_file(flag, configured, auth, who)
     if src is None:
-        if auth == "required":
-            raise ConfigError(
-                f"{who}: control.auth = 'required' but no secret: pass --secret-file, set "
-                f"{SECRET_ENV} or control.secret_file (make one with `dnslab secret`)"
-            )
         return None
-    return read_secret(*src)
+    path, where = src
+    return read_secret(path, where, own=where == DEFAULT_WHERE)
 
 
 class StreamSigner:

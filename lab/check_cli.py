@@ -16,8 +16,8 @@ from typing import Any
 HELP = """\
 Check lab.toml and drill/sweep scenarios without starting anything: every key and cross
 reference (lab.config), the zone files load and hold every service name, listeners do not
-collide, the admin_state and health_state files (if present) are valid, the lab secret (if
-configured) is readable only by you, and each SCENARIO fits this lab (regions, faults and
+collide, the admin_state and health_state files (if present) are valid, the lab secret
+(configured, or the per-user default if it exists) is readable only by you, and each SCENARIO fits this lab (regions, faults and
 their parameters, locations, client profiles). Prints one line per problem, naming the file
 and the field; exit status 1 if there is any. docs/config.md, docs/drills.md.
 """
@@ -34,28 +34,81 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=handle)
     s: argparse.ArgumentParser = sub.add_parser(
         "secret",
-        help="write a new lab secret (mode 0600) for the authenticated control plane",
+        help="show the lab secret in use (the per-user default), write a new one, print a token",
         description=SECRET_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("path", type=Path, metavar="FILE", help="where to write it (must not exist)")
+    s.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        metavar="FILE",
+        help="write a new secret here (must not exist)",
+    )
+    s.add_argument(
+        "--config", type=Path, help="lab.toml whose [control] decides (default ./lab.toml)"
+    )
+    s.add_argument(
+        "--token",
+        metavar="REGION",
+        help="print the bearer token of REGION's fault API (POST /v1/faults on its control port)",
+    )
     s.set_defaults(handler=handle_secret)
 
 
 SECRET_HELP = """\
-Write 32 random bytes (hex) to FILE with mode 0600. Give the same file to every process of
-one lab (--secret-file FILE, env DNSLAB_SECRET_FILE, or control.secret_file in lab.toml): the
-checkers sign their event streams with it, regions prove their health answers and their fault
-APIs take a token derived from it. `dnslab up` makes one per run by itself; use this for
-processes started by hand or in containers (mount the file read-only). docs/security.md.
+Without FILE: print which lab secret processes started here use and where it lives, making the
+per-user default on first use. The rule (docs/security.md): --secret-file, else env
+DNSLAB_SECRET_FILE, else control.secret_file in lab.toml, else (control.auth = "auto", the
+default) the per-user default ${XDG_STATE_HOME:-~/.local/state}/dnslab/secret, mode 0600 in a
+0700 directory. So every dnslab process one user starts by hand authenticates the others with
+no flags; control.auth = "off" runs unauthenticated, "required" refuses the default.
+
+With FILE: write 32 random bytes (hex) to FILE with mode 0600, for a lab of its own or for
+containers (mount it read-only and pass --secret-file FILE to every process).
+
+--token REGION prints the bearer token of REGION's fault API under that secret:
+  curl -XPOST -H "Authorization: Bearer $(dnslab secret --token eu-west)" \\
+       127.0.2.1:9080/v1/faults -d '{"fault": "down"}'
 """
 
 
 def handle_secret(args: argparse.Namespace) -> int:
-    from lab.auth import generate_secret
+    from lab.auth import control_token, generate_secret, load_secret, secret_file
 
-    path = generate_secret(args.path)
-    print(f"wrote a lab secret to {path} (mode 0600); pass it with --secret-file {path}")
+    if args.path is not None:
+        if args.token:
+            from lab.errors import ConfigError
+
+            raise ConfigError("dnslab secret: give FILE (write a new secret) or --token, not both")
+        path = generate_secret(args.path)
+        print(f"wrote a lab secret to {path} (mode 0600); pass it with --secret-file {path}")
+        return 0
+    cfg = _config_if_any(args.config)
+    who = "dnslab secret"
+    if cfg is not None:
+        src, secret = cfg.secret_path(None, who), cfg.secret(None, who)
+    else:
+        src, secret = secret_file(None, None, "auto", who), load_secret(None, None, "auto", who)
+    if src is None or secret is None:
+        print(
+            f"{cfg.source if cfg else 'lab.toml'}: control.auth = 'off': no lab secret "
+            "(the control plane runs UNAUTHENTICATED)"
+        )
+        return 1 if args.token else 0
+    if args.token:
+        print(control_token(secret, args.token))
+    else:
+        print(f"{src[0]} ({src[1]})")
     return 0
+
+
+def _config_if_any(given: Path | None) -> Any:
+    """lab.toml from --config or ./lab.toml; None when neither is there (no [control])."""
+    from lab.config import load_config
+
+    path = given if given is not None else Path("lab.toml")
+    return load_config(path) if given is not None or path.exists() else None
 
 
 def lab_problems(path: Path) -> tuple[Any, list[str], list[str]]:
@@ -97,20 +150,27 @@ def lab_problems(path: Path) -> tuple[Any, list[str], list[str]]:
         except LabError as exc:
             problems.append(f"{path}: authoritative.health_state: {exc}")
     try:
-        secret = cfg.secret(None, str(path))
+        info.append("control plane: " + control_summary(cfg, str(path)))
     except LabError as exc:
         problems.append(f"{path}: control: {exc}")
-    else:
-        info.append(
-            "control plane: "
-            + (
-                "authenticated (lab secret)"
-                if secret
-                else f"auth = {cfg.control.auth!r}, no secret"
-            )
-            + ("" if secret or cfg.control.auth == "off" else " (dnslab up makes one per run)")
-        )
     return cfg, problems, info
+
+
+def control_summary(cfg: Any, who: str) -> str:
+    """Which secret the lab would use, checked (a ``LabError`` if it is unusable); the per-user
+    default is not made here (nothing is started), only checked if it exists."""
+    import os
+
+    from lab.auth import DEFAULT_WHERE, read_secret
+
+    src = cfg.secret_path(None, who, create=False)
+    if src is None:
+        return "auth = 'off': UNAUTHENTICATED (feeds believed from anyone)"
+    path, where = src
+    if where == DEFAULT_WHERE and not os.path.lexists(path):
+        return f"authenticated ({where} {path}, made on first use)"
+    read_secret(path, where, own=where == DEFAULT_WHERE)
+    return f"authenticated ({where} {path})"
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -130,7 +130,8 @@ class AuthoritativeSettings(ServerSettings):
 class ControlSettings(_Model):
     """How the control plane authenticates (health feed, region health, fault APIs)."""
 
-    auth: Literal["auto", "required", "off"] = "auto"  # auto: on when a secret is configured
+    # auto: a configured secret, else the per-user default; required: a configured one; off: none
+    auth: Literal["auto", "required", "off"] = "auto"
     secret_file: str | None = None  # the lab secret (or --secret-file / DNSLAB_SECRET_FILE)
 
 
@@ -258,12 +259,23 @@ class LabConfig(_Model):
         return p if p.is_absolute() else Path(self.base_dir) / p
 
     def secret(self, flag: str | None = None, who: str = "dnslab") -> bytes | None:
-        """The lab secret (``lab.auth.load_secret``): flag, env, then control.secret_file."""
+        """The lab secret (``lab.auth.load_secret``): flag, env, control.secret_file, then the
+        per-user default; None only with control.auth = "off"."""
         from lab.auth import load_secret
 
+        return load_secret(flag, self._configured_secret(), self.control.auth, who)
+
+    def secret_path(
+        self, flag: str | None = None, who: str = "dnslab", create: bool = True
+    ) -> tuple[Path, str] | None:
+        """(path, where) of that secret (``lab.auth.secret_file``), not read."""
+        from lab.auth import secret_file
+
+        return secret_file(flag, self._configured_secret(), self.control.auth, who, create)
+
+    def _configured_secret(self) -> str | None:
         configured = self.control.secret_file
-        path = str(self.path(configured)) if configured else None
-        return load_secret(flag, path, self.control.auth, who)
+        return str(self.path(configured)) if configured else None
 
     def check_url(self, region: str) -> str:
         r = self.regions[region]

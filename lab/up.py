@@ -6,9 +6,9 @@
 exit, Ctrl-C, SIGTERM or a failure. ``run_up`` is the command: start, print what runs where,
 show a compact live status until interrupted.
 
-Control plane (docs/security.md): ``prepare_control`` makes the run's lab secret (unless
-lab.toml or ``DNSLAB_SECRET_FILE`` names one) and the authoritative server's health-state
-file; ``plan_lab`` passes both to every child, so feeds are signed, regions prove themselves
+Control plane (docs/security.md): ``prepare_control`` finds the lab secret (the one lab.toml
+or ``DNSLAB_SECRET_FILE`` names, else the per-user default, ``lab.auth.secret_file``) and the
+authoritative server's health-state file; ``plan_lab`` passes both to every child, so feeds are signed, regions prove themselves
 and fault APIs take their token without the user typing anything. ``run_up`` records the
 running lab (control addresses, secret path) in ``runs/up-current.json`` for ``drill --attach``.
 """
@@ -69,22 +69,16 @@ class ControlFiles:
 
 
 def prepare_control(cfg: LabConfig, state_dir: Path) -> ControlFiles:
-    """The run's secret (made in ``state_dir`` unless one is configured; none when
-    control.auth = "off") and where the authoritative server keeps its health view."""
-    from lab.auth import generate_secret, secret_source
-
+    """The lab secret the children get (``LabConfig.secret_path``: a configured one, else the
+    per-user default, none when control.auth = "off"), checked before anything starts, and
+    where the authoritative server keeps its health view (in ``state_dir`` by default)."""
     health = cfg.authoritative.health_state
     health_path = str(cfg.path(health)) if health else str(state_dir / "health-state.json")
-    if cfg.control.auth == "off":
+    src = cfg.secret_path(None, "dnslab up")
+    if src is None:
         return ControlFiles(None, health_path)
-    configured = cfg.control.secret_file
-    src = secret_source(None, str(cfg.path(configured)) if configured else None)
-    if src is not None:
-        return ControlFiles(str(Path(src[0]).resolve()), health_path)
-    secret = state_dir / "secret"
-    if not secret.exists():
-        generate_secret(secret)
-    return ControlFiles(str(secret.resolve()), health_path)
+    cfg.secret(None, "dnslab up")  # a bad file stops here, naming it, not in every child
+    return ControlFiles(str(src[0].resolve()), health_path)
 
 
 def dnslab_argv(python: str = sys.executable) -> tuple[str, ...]:

@@ -10,9 +10,11 @@ Run one regional backend (FastAPI on uvicorn). GET / answers JSON {region, insta
 with header X-Region; GET /healthz is the health endpoint; GET /metrics is Prometheus.
 The fault API (GET/POST /v1/faults: down, hang, slow, error-rate, flap, healthz-only, clear)
 is served on the --control port only, a port that is never faulted and stays open under
-'down' (which really closes the listening socket). With a lab secret (--secret-file or
-DNSLAB_SECRET_FILE) POST /v1/faults needs its bearer token and /healthz proves the region to
-the checker (docs/security.md). See docs/regions.md.
+'down' (which really closes the listening socket). POST /v1/faults needs the region's bearer
+token (`dnslab secret --token NAME`) and /healthz proves the region to the checker, both from
+the lab secret: --secret-file, else DNSLAB_SECRET_FILE, else the per-user default
+~/.local/state/dnslab/secret every dnslab process of this user shares (docs/security.md).
+See docs/regions.md.
 """
 
 

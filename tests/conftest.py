@@ -77,6 +77,51 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(f"{took:6.1f}s {nodeid}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def lab_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """XDG_STATE_HOME of this session: the per-user default lab secret
+    (``lab.auth.default_secret_path``) lives in a fresh directory, never in the real
+    ~/.local/state; every process a test starts inherits it, so they share one default secret
+    as one user's processes do (docs/testing.md). DNSLAB_SECRET_FILE is unset for the same
+    reason: only what a test passes decides."""
+    home = tmp_path_factory.mktemp("xdg-state")
+    saved = {
+        k: os.environ.get(k) for k in ("XDG_STATE_HOME", "DNSLAB_SECRET_FILE", "DNSLAB_CONTAINER")
+    }
+    os.environ["XDG_STATE_HOME"] = str(home)
+    os.environ.pop("DNSLAB_SECRET_FILE", None)
+    os.environ.pop("DNSLAB_CONTAINER", None)
+    try:
+        yield home
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def lab_secret(lab_state_home: Path) -> bytes:
+    """The session's per-user default lab secret (made on first use, like a component would)."""
+    from lab.auth import load_secret
+
+    secret = load_secret(None, None)
+    assert secret is not None
+    return secret
+
+
+def fault_auth(region: str) -> dict[str, str]:
+    """The Authorization header of ``region``'s fault API under the session's default lab
+    secret (what ``dnslab secret --token REGION`` prints): regions started by a test without
+    --secret-file use that secret."""
+    from lab.auth import control_token, load_secret
+
+    secret = load_secret(None, None)
+    assert secret is not None
+    return {"Authorization": f"Bearer {control_token(secret, region)}"}
+
+
 @pytest.fixture
 def procs(tmp_path: Path) -> Iterator[ProcessGroup]:
     """A process group whose children are all stopped (by PID) when the test ends."""

@@ -147,7 +147,10 @@ def live_run(
         listen = {n: r.listen for n, r in cfg.regions.items() if r.listen}
         current = read_current()
         secret = current.get("secret_file") if current else None
-        targets = signed_watch(targets, cfg, secret if isinstance(secret, str) else None)
+        if not isinstance(secret, str):  # a lab started by hand: the secret lab.toml decides
+            src = cfg.secret_path(None, "dnslab drill --attach")
+            secret = str(src[0]) if src else None
+        targets = signed_watch(targets, cfg, secret)
         inj = injector(cfg) if injector is not None else AttachedInjector(listen)
         record = run(record, targets, cfg, inj)
         bar.done(record)

@@ -17,6 +17,8 @@ import dns.message
 import dns.query
 import httpx
 
+from healthcheck import sse
+from lab.auth import NONCE_HEADER, StreamSigner, derive, load_secret
 from lab.errors import ProcessError
 from lab.procs import ProcessGroup, free_port, udp_dns_ready
 from tests.conftest import DNSLAB, REPO
@@ -112,16 +114,22 @@ def region_status(
 
 
 class FakeChecker:
-    """Serves GET /v1/events like a checker: a snapshot of ``regions``, then the events pushed
-    with ``send_state`` (each stamped when written), with heartbeats in between."""
+    """Serves GET /v1/events like checker ``name``: a snapshot of ``regions``, then the events
+    pushed with ``send_state`` (each stamped when written), with heartbeats in between. Like a
+    real checker of this user it signs the stream with the per-user default lab secret (the
+    session's, tests/conftest.py): a signed ``hello`` first, a ``sig`` on every message over
+    the subscriber's nonce (lab.auth.StreamSigner), so the server believes it."""
 
-    def __init__(self, port: int, regions: list[dict[str, Any]]) -> None:
+    def __init__(self, port: int, regions: list[dict[str, Any]], name: str = "local") -> None:
         self.regions = regions
-        self.queue: list[bytes] = []
+        self.queue: list[tuple[str, str, str]] = []  # (event, id, data) not yet written
         self.sent_at: list[float] = []
         self.cond = threading.Condition()
         self.stop = threading.Event()
         self.seq = 0
+        secret = load_secret(None, None)
+        assert secret is not None
+        key = derive(secret, "checker", name)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -129,26 +137,32 @@ class FakeChecker:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
+                nonce = self.headers.get(NONCE_HEADER) or ""
+                signer = StreamSigner(key, nonce)
+
+                def enc(event: str, data: str, id: str | None = None) -> bytes:
+                    return sse.encode(event, data, id=id, sig=signer(event, id, data))
+
+                hello = {"checker": name, "boot": "b", "nonce": nonce}
                 snap = {
                     "type": "snapshot",
                     "id": "b-0",
                     "seq": 0,
                     "boot": "b",
-                    "checker": "local",
+                    "checker": name,
                     "at": time.time(),
                     "regions": fake.regions,
                 }
                 try:
-                    self.wfile.write(
-                        f"event: snapshot\nid: b-0\ndata: {json.dumps(snap)}\n\n".encode()
-                    )
+                    self.wfile.write(enc("hello", json.dumps(hello)))
+                    self.wfile.write(enc("snapshot", json.dumps(snap), "b-0"))
                     self.wfile.flush()
                     while not fake.stop.is_set():
                         with fake.cond:
                             fake.cond.wait(0.3)
                             pending, fake.queue = fake.queue, []
-                        for chunk in pending:
-                            self.wfile.write(chunk)
+                        for event, id, data in pending:
+                            self.wfile.write(enc(event, data, id))
                             self.wfile.flush()
                             fake.sent_at.append(time.time())
                         self.wfile.write(b": hb\n\n")
@@ -177,9 +191,7 @@ class FakeChecker:
             "status": status,
         }
         with self.cond:
-            self.queue.append(
-                f"event: state\nid: b-{self.seq}\ndata: {json.dumps(ev)}\n\n".encode()
-            )
+            self.queue.append(("state", f"b-{self.seq}", json.dumps(ev)))
             self.cond.notify_all()
 
     def close(self) -> None:
@@ -191,8 +203,10 @@ class FakeChecker:
 
 
 @contextmanager
-def fake_checker(port: int, regions: list[dict[str, Any]]) -> Iterator[FakeChecker]:
-    checker = FakeChecker(port, regions)
+def fake_checker(
+    port: int, regions: list[dict[str, Any]], name: str = "local"
+) -> Iterator[FakeChecker]:
+    checker = FakeChecker(port, regions, name)
     try:
         yield checker
     finally:

@@ -35,7 +35,10 @@ def test_quorum_of_three_checkers(
     )
     up = [region_status(r, "up", time.time() + 60) for r in ("us-east", "eu-west", "ap-south")]
     with contextlib.ExitStack() as stack:
-        checkers = [stack.enter_context(fake_checker(p, up)) for p in ports]
+        names = ["local", "c1", "c2"]  # each signs as the checker the server expects there
+        checkers = [
+            stack.enter_context(fake_checker(p, up, n)) for p, n in zip(ports, names, strict=True)
+        ]
         _, port, admin_port = start_lab(
             procs,
             tmp_path,

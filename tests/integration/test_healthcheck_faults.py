@@ -17,16 +17,20 @@ import pytest
 
 from healthcheck.events import StateEvent
 from healthcheck.feed import HealthFeed, running
+from lab.auth import derive
 from lab.procs import ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
-from tests.conftest import DNSLAB
+from tests.conftest import DNSLAB, fault_auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 INTERVAL, TIMEOUT, FALL, RISE = 0.25, 0.15, 2, 3
 
 
-def post(url: str, payload: dict[str, Any]) -> None:
-    req = urllib.request.Request(url, json.dumps(payload).encode(), method="POST")
+def post(url: str, payload: dict[str, Any], region: str) -> None:
+    """POST a fault with ``region``'s token (the session's default lab secret)."""
+    req = urllib.request.Request(
+        url, json.dumps(payload).encode(), fault_auth(region), method="POST"
+    )
     with urllib.request.urlopen(req, timeout=2) as resp:
         assert resp.status == 200
 
@@ -70,7 +74,7 @@ def start_checker(procs: ProcessGroup, targets: list[str], *extra: str) -> int:
     return port
 
 
-def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
+def test_each_fault_is_caught_the_right_way(procs: ProcessGroup, lab_secret: bytes) -> None:
     names = ["hang", "errors", "healthz", "flap"]
     ports = start_regions(procs, names)
     hport = start_checker(
@@ -78,7 +82,12 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
     )
     events: list[StateEvent] = []
     posted: dict[str, float] = {}
-    feed = HealthFeed(f"http://127.0.0.1:{hport}/v1/events", on_event=events.append)
+    feed = HealthFeed(  # verifies the checker's signed stream, as the server does
+        f"http://127.0.0.1:{hport}/v1/events",
+        on_event=events.append,
+        key=derive(lab_secret, "checker", "faults"),
+        checker="faults",
+    )
 
     def state(n: str) -> str | None:
         s = feed.view.get(n)
@@ -95,15 +104,24 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
         async with running(feed):
             await wait_for_async(lambda: all(state(n) == "up" for n in names), 10, "all up")
             posted["hang"] = time.time()
-            post(f"http://127.0.0.1:{ports['hang'][1]}/v1/faults", {"fault": "hang"})
+            post(f"http://127.0.0.1:{ports['hang'][1]}/v1/faults", {"fault": "hang"}, "hang")
             posted["errors"] = time.time()
             post(
                 f"http://127.0.0.1:{ports['errors'][1]}/v1/faults",
                 {"fault": "error-rate", "rate": 1.0},
+                "errors",
             )
-            post(f"http://127.0.0.1:{ports['healthz'][1]}/v1/faults", {"fault": "healthz-only"})
+            post(
+                f"http://127.0.0.1:{ports['healthz'][1]}/v1/faults",
+                {"fault": "healthz-only"},
+                "healthz",
+            )
             posted["flap"] = time.time()
-            post(f"http://127.0.0.1:{ports['flap'][1]}/v1/faults", {"fault": "flap", "period": 1.0})
+            post(
+                f"http://127.0.0.1:{ports['flap'][1]}/v1/faults",
+                {"fault": "flap", "period": 1.0},
+                "flap",
+            )
             await wait_for_async(
                 lambda: all(state(n) == "down" for n in names[:3]), 5, "faulted regions down"
             )
@@ -143,7 +161,7 @@ def test_each_fault_is_caught_the_right_way(procs: ProcessGroup) -> None:
 def test_tcp_probe_body_match_and_slow_rtt(procs: ProcessGroup) -> None:
     ports = start_regions(procs, ["slow"])
     port, control = ports["slow"]
-    post(f"http://127.0.0.1:{control}/v1/faults", {"fault": "slow", "ms": 60})
+    post(f"http://127.0.0.1:{control}/v1/faults", {"fault": "slow", "ms": 60}, "slow")
     dead = free_port()
     hport = start_checker(
         procs,

@@ -13,8 +13,9 @@ import pytest
 
 from healthcheck.events import RegionStatus, Snapshot, StateEvent
 from healthcheck.feed import HealthFeed, running
+from lab.auth import derive
 from lab.procs import ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
-from tests.conftest import DNSLAB
+from tests.conftest import DNSLAB, fault_auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -128,8 +129,11 @@ def test_resume_after_drops_loses_nothing_and_detects_silence() -> None:
     assert ups[:4] == [True, False, True, False]
 
 
-def post(url: str, payload: dict[str, Any]) -> None:
-    req = urllib.request.Request(url, json.dumps(payload).encode(), method="POST")
+def post(url: str, payload: dict[str, Any], region: str) -> None:
+    """POST a fault with ``region``'s token (the session's default lab secret)."""
+    req = urllib.request.Request(
+        url, json.dumps(payload).encode(), fault_auth(region), method="POST"
+    )
     urllib.request.urlopen(req, timeout=2).close()
 
 
@@ -139,7 +143,7 @@ def checker_view(hport: int) -> dict[str, tuple[str, float | None, str]]:
     return {x["region"]: (x["state"], x["since"], x["reason"]) for x in body["regions"]}
 
 
-def test_checker_killed_and_restarted_feed_resyncs(procs: ProcessGroup) -> None:
+def test_checker_killed_and_restarted_feed_resyncs(procs: ProcessGroup, lab_secret: bytes) -> None:
     ports = {n: (free_port(), free_port()) for n in ("a", "b")}
     for n, (p, c) in ports.items():
         ch = procs.start(
@@ -174,6 +178,8 @@ def test_checker_killed_and_restarted_feed_resyncs(procs: ProcessGroup) -> None:
         on_snapshot=snaps.append,
         on_status=ups.append,
         backoff_max=0.3,
+        key=derive(lab_secret, "checker", "vp1"),  # verifies the signed stream, as the server
+        checker="vp1",
     )
 
     def view() -> dict[str, tuple[str, float | None, str]]:
@@ -188,14 +194,14 @@ def test_checker_killed_and_restarted_feed_resyncs(procs: ProcessGroup) -> None:
             await wait_for_async(
                 lambda: {s for s, _, _ in view().values()} == {"up"}, 10, "both up"
             )
-            post(f"http://127.0.0.1:{ports['b'][1]}/v1/faults", {"fault": "down"})
+            post(f"http://127.0.0.1:{ports['b'][1]}/v1/faults", {"fault": "down"}, "b")
             await wait_for_async(lambda: view()["b"][0] == "down", 5, "b down")
             await converged("views equal before the kill")
             checker.kill()  # SIGKILL the checker mid-run
             await wait_for_async(lambda: not feed.up, 3, "feed down after checker death")
             assert view()["b"][0] == "down"  # fail-static: last state kept
-            post(f"http://127.0.0.1:{ports['b'][1]}/v1/faults", {"fault": "clear"})
-            post(f"http://127.0.0.1:{ports['a'][1]}/v1/faults", {"fault": "hang"})
+            post(f"http://127.0.0.1:{ports['b'][1]}/v1/faults", {"fault": "clear"}, "b")
+            post(f"http://127.0.0.1:{ports['a'][1]}/v1/faults", {"fault": "hang"}, "a")
             checker = start_checker()
             await wait_for_async(lambda: feed.up, 5, "feed back up")
             await wait_for_async(

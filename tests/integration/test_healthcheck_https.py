@@ -16,7 +16,7 @@ import pytest
 from healthcheck.probe import Target, probe
 from healthcheck.settings import CheckSettings
 from lab.procs import ProcessGroup, free_port, tcp_ready, wait_for
-from tests.conftest import DNSLAB, require_tool
+from tests.conftest import DNSLAB, fault_auth, require_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -92,7 +92,9 @@ def test_https_region_checked_by_two_checkers(procs: ProcessGroup, tmp_path: Pat
     assert region_status("strict")["last_detail"].startswith("tls error")
     # 'down' closes the TLS listener; when it reopens it still speaks TLS
     body = json.dumps({"fault": "down", "duration": 0.6}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{control}/v1/faults", body, method="POST")
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{control}/v1/faults", body, fault_auth("secure"), method="POST"
+    )
     urllib.request.urlopen(req, timeout=2).close()
     wait_for(lambda: region_status("lax")["last_detail"] == "connect refused", 5, "refused")
-    wait_for(lambda: region_status("lax")["last_detail"] == "status 200", 5, "TLS again")
+    wait_for(lambda: region_status("lax")["last_detail"] == "status 200, proof ok", 5, "TLS again")

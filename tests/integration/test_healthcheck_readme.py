@@ -44,9 +44,15 @@ def test_readme_block_runs(procs: ProcessGroup) -> None:
                 else http_ready(f"http://127.0.0.1:{region}/healthz")
             )
             procs.wait_ready(child, ready, timeout=30)
-        else:
+        else:  # through a shell, as a reader pastes it ($(dnslab secret --token ...))
             assert argv[0] == "curl", line
-            out = subprocess.run([curl, *argv[1:]], capture_output=True, text=True, timeout=30)
+            out = subprocess.run(
+                ["bash", "-c", f"{shlex.quote(curl)} {line.removeprefix('curl ')}"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                cwd=REPO,
+            )
             outputs.append(out.stdout)
     down, events, status = outputs
     assert "down" in json.loads(down)["faults"]

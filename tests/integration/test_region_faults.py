@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from lab.auth import control_token, generate_secret, read_secret
+from lab.auth import control_token, generate_secret, load_secret, read_secret
 from lab.procs import Child, ProcessGroup, free_port, http_ready, wait_for
 from tests.conftest import DNSLAB
 
@@ -64,6 +64,10 @@ def start_region(
     if secret is not None:
         argv += ["--secret-file", str(secret)]
         TOKENS[cport] = control_token(read_secret(secret), name)
+    else:  # no --secret-file: the region uses the per-user default (the session's)
+        default = load_secret(None, None)
+        assert default is not None
+        TOKENS[cport] = control_token(default, name)
     child = procs.start(name, argv)
     procs.wait_ready(child, http_ready(f"http://127.0.0.1:{port}/healthz"))
     return child, port, cport
@@ -156,7 +160,7 @@ def test_down_really_closes_the_socket_and_comes_back(procs: ProcessGroup, secre
 
 
 def test_down_cuts_requests_in_flight(procs: ProcessGroup) -> None:
-    _, port, cport = start_region(procs, "eu-central")  # no secret: no token needed
+    _, port, cport = start_region(procs, "eu-central")  # no --secret-file: the default's token
     request(f"http://127.0.0.1:{cport}/v1/faults", {"fault": "hang"})
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         hung = pool.submit(request, f"http://127.0.0.1:{port}/healthz", None, 10.0)

@@ -9,13 +9,16 @@ import pytest
 
 from healthcheck import sse
 from lab.auth import (
+    SECRET_BYTES,
     StreamSigner,
     StreamVerifier,
     control_token,
+    default_secret_path,
     derive,
     generate_secret,
     load_secret,
     read_secret,
+    secret_file,
     sign,
     verify,
 )
@@ -77,10 +80,71 @@ def test_secret_file_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ConfigError, match=r"--secret-file .*not a hex secret"):
         read_secret(bad)
     monkeypatch.delenv("DNSLAB_SECRET_FILE", raising=False)
-    assert load_secret(None, None, "auto") is None
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    default = tmp_path / "state" / "dnslab" / "secret"
+    got = load_secret(None, None, "auto")  # auto without a configured secret: the default
+    assert got is not None and got == bytes.fromhex(default.read_text())
     with pytest.raises(ConfigError, match=r"control\.auth = 'required'"):
         load_secret(None, None, "required")
     assert load_secret(str(bad), None, "off") is None
     os.chmod(path, 0o600)
     monkeypatch.setenv("DNSLAB_SECRET_FILE", str(path))
     assert load_secret(None, None, "auto") == read_secret(path)
+
+
+def test_default_secret_lives_in_xdg_state_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """auto without a configured secret uses ${XDG_STATE_HOME:-~/.local/state}/dnslab/secret,
+    made on first use (0600 in a 0700 directory) and the same on every later use."""
+    monkeypatch.delenv("DNSLAB_SECRET_FILE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "st"))
+    assert default_secret_path() == tmp_path / "st" / "dnslab" / "secret"
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/dir")  # the XDG spec: ignored
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_secret_path() == tmp_path / "home" / ".local" / "state" / "dnslab" / "secret"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "st"))
+    assert secret_file(None, None, create=False) == (default_secret_path(), "default secret")
+    assert not default_secret_path().parent.exists()  # not made without create
+    first = load_secret(None, None, "auto")
+    path = default_secret_path()
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(path.parent).st_mode & 0o777 == 0o700
+    assert first is not None and len(first) == SECRET_BYTES
+    assert load_secret(None, None) == first  # read, not replaced
+    assert [p.name for p in path.parent.iterdir()] == ["secret"]  # no temporary left behind
+    # a configured secret wins; required still insists on one; off is None
+    other = generate_secret(tmp_path / "other")
+    assert load_secret(str(other), None) == read_secret(other) != first
+    with pytest.raises(ConfigError, match="required"):
+        load_secret(None, None, "required")
+    assert load_secret(None, None, "off") is None
+
+
+def test_default_secret_refused_when_others_can_read_or_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DNSLAB_SECRET_FILE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    load_secret(None, None)
+    path = default_secret_path()
+    os.chmod(path, 0o640)
+    with pytest.raises(ConfigError, match=rf"default secret {path}: readable by other users"):
+        load_secret(None, None)
+    os.chmod(path, 0o600)
+    os.chmod(path.parent, 0o777)
+    with pytest.raises(ConfigError, match=rf"directory {path.parent} is writable by other"):
+        load_secret(None, None)
+
+
+def test_no_per_container_default_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the dnslab image (DNSLAB_CONTAINER) a missing secret is an error, not a default
+    that would differ from the other containers'; a given secret still works."""
+    monkeypatch.delenv("DNSLAB_SECRET_FILE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "st"))
+    monkeypatch.setenv("DNSLAB_CONTAINER", "1")
+    with pytest.raises(ConfigError, match="dnslab region: no lab secret in a container"):
+        load_secret(None, None, "auto", "dnslab region")
+    assert not (tmp_path / "st").exists()
+    given = generate_secret(tmp_path / "given")
+    assert load_secret(str(given), None) == read_secret(given)
