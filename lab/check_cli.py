@@ -189,6 +189,12 @@ def handle(args: argparse.Namespace) -> int:
 
             for line in not_loopback(cfg):
                 print(f"{path}: warning: {line}")
+            if cfg.control.auth == "off":
+                print(
+                    f"{path}: warning: control.auth = 'off': the control plane is "
+                    "UNAUTHENTICATED (any process on a checker's address is believed; "
+                    "docs/security.md)"
+                )
     bad = bool(problems)
     for sc_path in args.scenarios:
         if cfg is None:

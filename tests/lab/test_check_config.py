@@ -118,3 +118,25 @@ def test_a_listener_beyond_loopback_is_warned_not_refused(
     ], out
     code, out = run(capsys, "--config", str(REPO / "lab.toml"))
     assert code == 0 and "warning" not in out, out
+
+
+def test_control_plane_line_names_the_secret_and_off_is_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """auto without a configured secret: the per-user default, named, not made by the check;
+    auth = "off" passes but is warned about (the explicit way to run unauthenticated)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    default = tmp_path / "state" / "dnslab" / "secret"
+    code, out = run(capsys, "--config", str(REPO / "lab.toml"))
+    assert code == 0, out
+    assert f"control plane: authenticated (default secret {default}, made on first use)" in out
+    assert not default.exists()  # nothing is started, nothing is made
+    path = tmp_path / "lab.toml"
+    path.write_text(SHIPPED + '\n[control]\nauth = "off"\n')
+    code, out = run(capsys, "--config", str(path))
+    assert code == 0, out
+    assert "control plane: auth = 'off': UNAUTHENTICATED" in out
+    assert [line for line in out.splitlines() if ": warning: " in line] == [
+        f"{path}: warning: control.auth = 'off': the control plane is UNAUTHENTICATED (any "
+        "process on a checker's address is believed; docs/security.md)"
+    ], out
