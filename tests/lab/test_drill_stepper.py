@@ -1,6 +1,11 @@
 """The one client stepper both drill drivers move (lab/drill/stepper.py): pre-aged first
 answer, failed lookups, background refresh (prefetch, serve-stale, one at a time, landing
-when the driver says), ``until()`` and the schedule's slip."""
+when the driver says), ``until()`` and the schedule's slip.
+
+Mutations tried, each turns tests here red: the first answer stored without its pre-age
+(``store`` for ``first_entry`` in ``resolved``: 3 red); a second background refresh allowed
+while one is in flight (``and not self.refreshing`` removed: 1 red); a refresh answer that
+never replaces the entry (``refreshed`` without the ``store``: 2 red)."""
 
 from __future__ import annotations
 
