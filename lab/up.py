@@ -429,7 +429,7 @@ def run_up(
                 workdir = log_dir.parent / "prometheus"
                 _start_prometheus(lab, cfg, comps, workdir, prometheus, drill_metrics)
             if web is not None:
-                _start_web(stack, cfg, web)
+                _start_web(stack, cfg, web, files.secret_file)
             print(
                 f"lab ready: dig @{cfg.authoritative.listen.replace(':', ' -p ')} www.lab.example; "
                 "Ctrl-C stops everything",
@@ -451,7 +451,9 @@ def run_up(
     return 0
 
 
-def _start_web(stack: contextlib.ExitStack, cfg: LabConfig, listen: str) -> None:
+def _start_web(
+    stack: contextlib.ExitStack, cfg: LabConfig, listen: str, secret_file: str | None
+) -> None:
     """The live page: the checker's decisions and the answers per location (lab.web.labwatch)."""
     from lab.web.labwatch import LabWatch
     from lab.web.server import serving_hub
@@ -459,7 +461,7 @@ def _start_web(stack: contextlib.ExitStack, cfg: LabConfig, listen: str) -> None
     meta = {"title": "dnslab — lab health", "regions": list(cfg.regions), "source": "up"}
     hub = stack.enter_context(serving_hub(listen, meta, sys.stdout))
     if hub is not None:
-        stack.callback(LabWatch(cfg, hub).start().stop)
+        stack.callback(LabWatch(cfg, hub, secret_file).start().stop)
 
 
 def _start_prometheus(

@@ -24,11 +24,13 @@ from lab.drill.events import EventSink
 
 
 class LabWatch:
-    def __init__(self, cfg: LabConfig, sink: EventSink) -> None:
-        from lab.drill.runner import _targets
+    def __init__(self, cfg: LabConfig, sink: EventSink, secret_file: str | None = None) -> None:
+        from lab.drill.runner import _targets, signed_watch
         from lab.sim.run import networks
 
-        self.targets = _targets(cfg, networks(cfg))
+        # with the lab's secret the page believes only the checker's signed stream, like the
+        # authoritative server and the drill's watch (docs/security.md)
+        self.targets = signed_watch(_targets(cfg, networks(cfg)), cfg, secret_file)
         self.vantage = cfg.checkers[0].name
         self.sink = sink
         self.t0 = time.monotonic()
@@ -86,7 +88,13 @@ class LabWatch:
                     )
                 )
 
-        await HealthFeed(self.targets.events_url, on_snapshot=on_snapshot, on_event=on_event).run()
+        await HealthFeed(
+            self.targets.events_url,
+            on_snapshot=on_snapshot,
+            on_event=on_event,
+            key=self.targets.checker_key,
+            checker=self.targets.checker_name,
+        ).run()
 
     async def _answers(self) -> None:
         from lab.drill.netclient import query
