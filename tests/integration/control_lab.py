@@ -181,6 +181,24 @@ def wait_answer(cfg: Any, source: str, want: list[str], timeout: float, what: st
     wait_for(lambda: ask(cfg, source, 0.5) == want, timeout, what, interval=0.02)
 
 
+def unsigned_all_up(checker: str = "local") -> bytes:
+    """What a fake checker without the lab secret can serve: an unsigned SSE snapshot saying
+    every region is up (then a heartbeat)."""
+    import json
+
+    now = time.time()
+    regions = [
+        {"checker": checker, "region": r, "state": "up", "since": now - 100, "reason": "x",
+         "rtt_s": 0.001, "next_change_at": None, "next_change_in_s": None,
+         "last_probe_at": now, "last_detail": "ok", "probes": 9, "failures": 0,
+         "transitions": 1}
+        for r in REGIONS
+    ]  # fmt: skip
+    snap = {"type": "snapshot", "id": "f-0", "seq": 0, "boot": "f", "checker": checker,
+            "at": now, "regions": regions}  # fmt: skip
+    return f"event: snapshot\nid: f-0\ndata: {json.dumps(snap)}\n\n: hb\n\n".encode()
+
+
 class Squatter:
     """An HTTP server on a freed address that answers every request ``200 {"status": "ok"}``
     (with whatever SSE ``body`` is given for /v1/events) — a fake region or checker."""

@@ -38,6 +38,7 @@ from tests.integration.control_lab import (
     hp,
     metric,
     start_lab,
+    unsigned_all_up,
     wait_answer,
 )
 
@@ -132,17 +133,7 @@ def test_fake_checker_is_refused_and_visible(tmp_path: Path) -> None:
         lab.child("healthcheck local").kill(signal.SIGKILL)
         feed_down(cfg)
         # finding 1: a fake checker on the freed address says every region is up (unsigned)
-        now = time.time()
-        regions = [
-            {"checker": "local", "region": r, "state": "up", "since": now - 100, "reason": "x",
-             "rtt_s": 0.001, "next_change_at": None, "next_change_in_s": None,
-             "last_probe_at": now, "last_detail": "ok", "probes": 9, "failures": 0,
-             "transitions": 1}
-            for r in REGIONS
-        ]  # fmt: skip
-        snap = {"type": "snapshot", "id": "f-0", "seq": 0, "boot": "f", "checker": "local",
-                "at": now, "regions": regions}  # fmt: skip
-        fake_sse = f"event: snapshot\nid: f-0\ndata: {json.dumps(snap)}\n\n: hb\n\n".encode()
+        fake_sse = unsigned_all_up()
         refused = "dnslab_authoritative_health_feed_refused_total"
         with Poller(cfg, EU_CLIENT) as eu, Poller(cfg, NA_CLIENT) as na:
             fake = Squatter(host, port, fake_sse)

@@ -23,7 +23,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -44,6 +43,7 @@ from tests.integration.control_lab import (
     hp,
     lab_toml,
     metric,
+    unsigned_all_up,
     wait_answer,
 )
 
@@ -96,18 +96,7 @@ def test_by_hand_components_authenticate_and_refuse_an_unsigned_fake(tmp_path: P
         # the checker dies; a fake without the secret takes its address and says all is up
         lab.child("healthcheck local").kill(signal.SIGKILL)
         wait_for(lambda: metric(cfg, UP, checker="local") == 0, 10, "the feed is down")
-        now = time.time()
-        regions = [
-            {"checker": "local", "region": r, "state": "up", "since": now - 100, "reason": "x",
-             "rtt_s": 0.001, "next_change_at": None, "next_change_in_s": None,
-             "last_probe_at": now, "last_detail": "ok", "probes": 9, "failures": 0,
-             "transitions": 1}
-            for r in REGIONS
-        ]  # fmt: skip
-        snap = {"type": "snapshot", "id": "f-0", "seq": 0, "boot": "f", "checker": "local",
-                "at": now, "regions": regions}  # fmt: skip
-        fake = Squatter(*hp(cfg.checkers[0].listen), f"event: snapshot\nid: f-0\ndata: "
-                        f"{json.dumps(snap)}\n\n: hb\n\n".encode())  # fmt: skip
+        fake = Squatter(*hp(cfg.checkers[0].listen), unsigned_all_up())
         try:
             wait_for(
                 lambda: (metric(cfg, REFUSED, checker="local", reason="unsigned") or 0) >= 2,
