@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 from authoritative.engine import Engine
@@ -22,7 +23,9 @@ from authoritative.rrl import RateLimiter, slipped
 from authoritative.settings import RrlSettings, ServerSettings
 from authoritative.state import ServingState
 from authoritative.workers import Pool
+from lab import udpbatch
 from lab.stopping import stop_on_signals
+from lab.udpbatch import Datagram
 
 
 @dataclass(frozen=True)
@@ -47,55 +50,35 @@ class ServerLimits:
 
 
 UDP_BATCH = 64  # datagrams read per wake-up of the UDP socket
-Datagram = tuple[bytes, tuple[str, int]]
 
 
-class UdpReader:
-    """The UDP socket, read directly from the event loop (``add_reader``): every datagram
-    waiting (up to ``UDP_BATCH``) per wake-up, answered together by ``Engine.answer_all``,
-    then sent. A full send buffer drops the reply (counted, as the kernel would drop it); an
-    ICMP error queued on the socket is skipped; RRL, when configured, decides per reply."""
+class UdpReader(udpbatch.Reader):
+    """The UDP socket (``lab.udpbatch.Reader``: every datagram waiting, up to ``UDP_BATCH``
+    per wake-up, one ``recvmmsg``/``sendmmsg`` with the C extension built, else
+    ``recvfrom``/``sendto``), answered together by ``Engine.answer_all``; RRL, when
+    configured, decides per reply (no cost when it is not). A reply dropped because the send
+    buffer was full is counted in ``udp_send_dropped``."""
 
-    def __init__(self, sock: socket.socket, engine: Engine, rrl: RateLimiter | None) -> None:
-        self.sock = sock
-        self.fd = sock.fileno()
+    def __init__(
+        self,
+        sock: socket.socket,
+        engine: Engine,
+        rrl: RateLimiter | None,
+        batched: bool | None = None,
+    ) -> None:
         self.engine = engine
-        self.answer_all = engine.answer_all
         self.metrics = engine.metrics
         self.rrl = rrl
+        answer = partial(engine.answer_all, transport=UDP) if rrl is None else self._limited
+        super().__init__(sock, answer, self._full, UDP_BATCH, batched)
 
-    def readable(self) -> None:
-        recvfrom = self.sock.recvfrom
-        queries: list[Datagram] = []
-        append = queries.append
-        for _ in range(UDP_BATCH):
-            try:
-                append(recvfrom(65535))
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                continue  # e.g. an ICMP error queued on the socket: nothing to answer
-        if not queries:
-            return
-        replies = self.answer_all(queries, UDP)
-        if self.rrl is not None:
-            self._limit(queries, replies)
-        sendto = self.sock.sendto
-        full = 0
-        for (_, addr), reply in zip(queries, replies, strict=True):
-            if reply is not None:
-                try:
-                    sendto(reply, addr)
-                except (BlockingIOError, InterruptedError):
-                    full += 1  # the send buffer is full: dropped, as UDP may
-                except OSError:
-                    pass
-        if full:
-            self.metrics.udp_send_dropped += full
+    def _full(self, n: int) -> None:
+        self.metrics.udp_send_dropped += n
 
-    def _limit(self, queries: list[Datagram], replies: list[bytes | None]) -> None:
-        """Response rate limiting, reply by reply (only when configured: no cost else)."""
+    def _limited(self, queries: list[Datagram]) -> list[bytes | None]:
+        """The engine's replies under response rate limiting, reply by reply."""
         assert self.rrl is not None
+        replies = self.engine.answer_all(queries, UDP)
         decide = self.rrl.decide
         now = time.monotonic()
         for i, reply in enumerate(replies):
@@ -105,6 +88,7 @@ class UdpReader:
                     replies[i] = slipped(reply)
                 elif decision != "send":
                     replies[i] = None
+        return replies
 
 
 class TcpProtocol(asyncio.Protocol):

@@ -113,6 +113,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=1, help="dnslab --workers (Knot keeps one worker)"
     )
+    parser.add_argument(
+        "--udp-path",
+        choices=("auto", "python"),
+        default="auto",
+        help="dnslab's UDP path: auto = recvmmsg/sendmmsg through the C extension when built; "
+        "python = recvfrom/sendto per datagram (DNSLAB_UDPBATCH=0)",
+    )
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.clients <= 0 or args.outstanding <= 0 or args.rounds <= 0:
         parser.error("--duration, --clients, --outstanding and --rounds must be > 0")
@@ -383,6 +390,14 @@ def saw_ready(child: Any) -> bool:
     return log is not None and log.exists() and b"ready " in log.read_bytes()
 
 
+def udp_path(args: argparse.Namespace) -> str:
+    from lab import udpbatch
+
+    if args.udp_path == "python" or not udpbatch.AVAILABLE:
+        return "recvfrom/sendto"
+    return "recvmmsg/sendmmsg (lab._udpbatch)"
+
+
 def worker_flags(workers: int) -> list[str]:
     return ["--workers", str(workers)] if workers > 1 else []
 
@@ -465,13 +480,16 @@ def _lab_toml(tmp: Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.udp_path == "python":
+        os.environ["DNSLAB_UDPBATCH"] = "0"  # the servers started below inherit it
     load_before = os.getloadavg()[0]
     results = bench(args)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     caps = ", then -Q ".join(str(q) if q else "uncapped" for q in phases(args))
     print(
         f"dnsperf -m {args.mode} -c {args.clients} -q {args.outstanding} -l {args.duration} -T 1 "
-        f"(runs: {caps}), dnslab --workers {args.workers}, {args.rounds} round(s), {when}, "
+        f"(runs: {caps}), dnslab --workers {args.workers}, UDP path {udp_path(args)}, "
+        f"{args.rounds} round(s), {when}, "
         f"{os.cpu_count()} CPUs, load average {load_before:.2f} before / "
         f"{os.getloadavg()[0]:.2f} after\n"
     )

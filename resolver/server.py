@@ -28,6 +28,7 @@ import dns.rdatatype
 import dns.rrset
 
 from lab.clock import Clock, SystemClock
+from lab.udpbatch import Datagram, Reader
 from resolver.access import AccessControl, Action
 from resolver.answers import Sections
 from resolver.core import (
@@ -306,47 +307,40 @@ class ResolverServer:
             sock.close()
             raise
         self._udp = sock
-        loop.add_reader(sock.fileno(), self._readable)
+        reader = Reader(sock, self._answer_udp, self._send_buffer_full, UDP_BATCH)
+        loop.add_reader(sock.fileno(), reader.readable)
         self._purger = asyncio.create_task(self._purge_every(PURGE_INTERVAL))
         return str(bound[0]), int(bound[1])
 
-    # -- UDP: read every datagram waiting per wake-up, answer hits without a task ----------------
-    def _readable(self) -> None:
-        """Every datagram waiting (up to UDP_BATCH); hits answered here, the rest in tasks.
-        One clock reading per wake-up, as Unbound reads its time once per event."""
-        sock = self._udp
-        if sock is None:
-            return
-        recvfrom, sendto = sock.recvfrom, sock.sendto
+    # -- UDP: every datagram waiting per wake-up (lab.udpbatch.Reader), hits without a task ------
+    def _answer_udp(self, queries: list[Datagram]) -> list[bytes | None]:
+        """One wake-up's datagrams: hits answered here (the reply in the list), the rest in
+        tasks that send their own reply (None in the list). One clock reading per wake-up, as
+        Unbound reads its time once per event."""
         action_of, memo = self.access.action, self.memo
         now = self.clock.now()
+        replies: list[bytes | None] = []
+        append = replies.append
         hits = 0
-        try:
-            for _ in range(UDP_BATCH):
-                try:
-                    data, addr = recvfrom(65535)
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError:
-                    continue  # e.g. an ICMP error queued on the socket: nothing to answer
-                client = addr[0]
-                action = action_of(client)
-                if action in ALLOWED and len(data) >= 12:
-                    out = memo.answer(memo.key(data, client, None), data, now)
-                    if out is not None:
-                        hits += 1
-                        try:
-                            sendto(out, addr)
-                        except (BlockingIOError, InterruptedError):
-                            self.metrics.rejected("send_buffer_full")  # dropped, as UDP may
-                        except OSError:
-                            pass
-                        continue
-                task = asyncio.create_task(self._udp_reply(data, addr, action))
-                self._udp_tasks.add(task)
-                task.add_done_callback(self._udp_tasks.discard)
-        finally:
-            self.metrics.fast_hits += hits
+        for data, addr in queries:
+            client = addr[0]
+            action = action_of(client)
+            if action in ALLOWED and len(data) >= 12:
+                out = memo.answer(memo.key(data, client, None), data, now)
+                if out is not None:
+                    hits += 1
+                    append(out)
+                    continue
+            task = asyncio.create_task(self._udp_reply(data, addr, action))
+            self._udp_tasks.add(task)
+            task.add_done_callback(self._udp_tasks.discard)
+            append(None)
+        self.metrics.fast_hits += hits
+        return replies
+
+    def _send_buffer_full(self, n: int) -> None:
+        for _ in range(n):
+            self.metrics.rejected("send_buffer_full")  # dropped, as UDP may
 
     async def _udp_reply(self, data: bytes, addr: tuple[str, int], action: Action) -> None:
         out = await self.handle(data, addr[0], None, action)

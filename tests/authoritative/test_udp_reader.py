@@ -1,6 +1,7 @@
-"""The UDP shell (server.UdpReader) on real loopback sockets: every datagram waiting is
-answered in one wake-up; a full send buffer drops (and counts) the reply; errors queued on
-the socket are skipped."""
+"""The UDP shell (server.UdpReader) on real loopback sockets, with the C extension
+(recvmmsg/sendmmsg) and with the pure-Python path: every datagram waiting is answered in one
+wake-up; a full send buffer drops (and counts) the reply; errors queued on the socket are
+skipped."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from authoritative.server import UDP_BATCH, UdpReader
 from tests.authoritative.test_engine import make_engine, q
+from tests.lab.test_udpbatch import need_extension
+
+
+@pytest.fixture
+def batched(request: pytest.FixtureRequest) -> bool:
+    if request.param:
+        need_extension()
+    return bool(request.param)
 
 
 @pytest.fixture
@@ -28,12 +37,14 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     client.close()
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["python", "recvmmsg"], indirect=True)
 def test_every_waiting_datagram_is_answered_in_one_wake_up(
-    pair: tuple[socket.socket, socket.socket],
+    pair: tuple[socket.socket, socket.socket], batched: bool
 ) -> None:
     server, client = pair
     engine = make_engine()
-    reader = UdpReader(server, engine, None)
+    reader = UdpReader(server, engine, None, batched)
+    assert (reader.batch is not None) == batched
     sent = [q("www.test.example.") for _ in range(10)] + [q("nope.test.example.")]
     for m in sent:
         client.sendto(m.to_wire(), server.getsockname())
@@ -48,11 +59,14 @@ def test_every_waiting_datagram_is_answered_in_one_wake_up(
         client.recvfrom(4096)
 
 
-def test_at_most_a_batch_per_wake_up(pair: tuple[socket.socket, socket.socket]) -> None:
+@pytest.mark.parametrize("batched", [False, True], ids=["python", "recvmmsg"], indirect=True)
+def test_at_most_a_batch_per_wake_up(
+    pair: tuple[socket.socket, socket.socket], batched: bool
+) -> None:
     server, client = pair
     server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     engine = make_engine()
-    reader = UdpReader(server, engine, None)
+    reader = UdpReader(server, engine, None, batched)
     for _ in range(UDP_BATCH + 5):
         client.sendto(q("www.test.example.").to_wire(), server.getsockname())
     reader.readable()
@@ -86,7 +100,7 @@ def test_a_full_send_buffer_drops_and_counts_the_reply() -> None:
     registry = CollectorRegistry()
     engine = make_engine(registry)
     stub = FullSendBuffer([q("www.test.example.").to_wire()] * 3)
-    reader = UdpReader(stub, engine, None)  # type: ignore[arg-type]
+    reader = UdpReader(stub, engine, None, batched=False)  # type: ignore[arg-type]
     reader.readable()  # must not raise: the ICMP error is skipped, the replies dropped
     assert engine.metrics.udp_send_dropped == 3
     assert sum(engine.metrics.queries.values()) == 3
