@@ -11,6 +11,8 @@
  *                                 # of queries[i] of the last recv; returns how many replies
  *                                 # were dropped because the send buffer was full
  *
+ * An IPv4 sender's (host, port) tuple is kept (256 slots by hash) and reused while the same
+ * sender repeats, so a busy client costs no inet_ntop and no new tuple per datagram.
  * Non-blocking (MSG_DONTWAIT) throughout, so the GIL is kept: no call here ever waits.
  * A reply the kernel refuses for another reason (unreachable, too big) is skipped, as a
  * failed sendto is. Written for dnslab; Linux (recvmmsg/sendmmsg).
@@ -22,12 +24,19 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #define SLOT_BYTES 65536 /* larger than any UDP payload: a datagram is never cut */
 #define MAX_SLOTS 1024
+#define SENDERS 256 /* IPv4 senders whose (host, port) tuple is kept for reuse */
+
+typedef struct {
+    struct sockaddr_in name;
+    PyObject *address; /* ("a.b.c.d", port), or NULL */
+} Sender;
 
 typedef struct {
     PyObject_HEAD
@@ -39,6 +48,7 @@ typedef struct {
     struct mmsghdr *in_hdr;
     struct iovec *out_iov;
     struct mmsghdr *out_hdr;
+    Sender senders[SENDERS]; /* a repeat sender costs no inet_ntop and no new tuple */
 } Batch;
 
 static void batch_free(Batch *self) {
@@ -53,6 +63,9 @@ static void batch_free(Batch *self) {
     self->in_iov = self->out_iov = NULL;
     self->in_hdr = self->out_hdr = NULL;
     self->slots = self->received = 0;
+    for (int i = 0; i < SENDERS; i++) {
+        Py_CLEAR(self->senders[i].address);
+    }
 }
 
 static int Batch_init(Batch *self, PyObject *args, PyObject *kwargs) {
@@ -92,14 +105,26 @@ static void Batch_dealloc(Batch *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *address(const struct sockaddr_storage *name) {
+static PyObject *address(Batch *self, const struct sockaddr_storage *name) {
     char text[INET6_ADDRSTRLEN];
     if (name->ss_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)name;
+        uint32_t ip = in->sin_addr.s_addr;
+        Sender *kept = &self->senders[(ip ^ (ip >> 16) ^ in->sin_port) % SENDERS];
+        if (kept->address && kept->name.sin_addr.s_addr == ip &&
+            kept->name.sin_port == in->sin_port) {
+            Py_INCREF(kept->address);
+            return kept->address;
+        }
         if (!inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) {
             return PyErr_SetFromErrno(PyExc_OSError);
         }
-        return Py_BuildValue("(si)", text, (int)ntohs(in->sin_port));
+        PyObject *made = Py_BuildValue("(si)", text, (int)ntohs(in->sin_port));
+        if (made) {
+            Py_XSETREF(kept->address, Py_NewRef(made));
+            kept->name = *in;
+        }
+        return made;
     }
     if (name->ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)name;
@@ -166,7 +191,7 @@ static PyObject *Batch_recv(Batch *self, PyObject *arg) {
         PyObject *data =
             PyBytes_FromStringAndSize((const char *)self->in_iov[i].iov_base,
                                       (Py_ssize_t)self->in_hdr[i].msg_len);
-        PyObject *addr = data ? address(&self->names[i]) : NULL;
+        PyObject *addr = data ? address(self, &self->names[i]) : NULL;
         PyObject *pair = addr ? PyTuple_Pack(2, data, addr) : NULL;
         Py_XDECREF(data);
         Py_XDECREF(addr);

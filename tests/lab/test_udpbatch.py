@@ -133,3 +133,29 @@ def test_the_environment_can_turn_the_extension_off(monkeypatch: pytest.MonkeyPa
     assert udpbatch.make(4) is None
     monkeypatch.setenv("DNSLAB_UDPBATCH", "1")
     assert udpbatch.make(4) is not None
+
+
+def test_many_senders_each_get_their_own_address(v4: tuple[socket.socket, socket.socket]) -> None:
+    """More senders than the extension keeps address tuples for (256): every datagram still
+    carries its own sender, and a repeat sender gets the same (host, port)."""
+    server, _ = v4
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    batch = udpbatch.make(64, True)
+    assert batch is not None
+    senders = []
+    try:
+        for i in range(300):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            senders.append(s)
+            # 20 ports of one address, then 280 addresses
+            s.bind(("127.0.0.1" if i < 20 else f"127.0.{i // 200 + 1}.{1 + i % 200}", 0))
+        for rep in range(2):
+            for s in senders:
+                s.sendto(b"q", server.getsockname())
+            got = []
+            while len(got) < len(senders):
+                got += [a for _, a in batch.recv(server.fileno())]
+            assert got == [s.getsockname() for s in senders], rep
+    finally:
+        for s in senders:
+            s.close()
