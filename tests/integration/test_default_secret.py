@@ -186,3 +186,16 @@ def test_a_default_readable_by_others_stops_a_component_naming_it(tmp_path: Path
     )
     assert check.returncode == 1
     assert f"control: default secret {secret}: readable by other users" in check.stdout
+
+
+def test_a_container_without_a_secret_stops_instead_of_making_its_own(tmp_path: Path) -> None:
+    """In the dnslab image (DNSLAB_CONTAINER=1, Dockerfile) a component given no secret
+    would make a per-container default that matches no other container: it stops, saying
+    so, and makes nothing."""
+    state = tmp_path / "state"
+    env = {**os.environ, "XDG_STATE_HOME": str(state), "DNSLAB_CONTAINER": "1"}
+    region = [DNSLAB, "region", "--name", "eu-west", "--listen", f"127.0.2.1:{free_port()}"]
+    out = subprocess.run(region, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "dnslab region: no lab secret in a container (DNSLAB_CONTAINER is set)" in out.stderr
+    assert not state.exists()
