@@ -66,6 +66,7 @@ class ControlFiles:
 
     secret_file: str | None
     health_state: str | None
+    secret_from: str = ""  # where the secret came from: --secret-file, env, lab.toml, default
 
 
 def prepare_control(cfg: LabConfig, state_dir: Path) -> ControlFiles:
@@ -78,7 +79,7 @@ def prepare_control(cfg: LabConfig, state_dir: Path) -> ControlFiles:
     if src is None:
         return ControlFiles(None, health_path)
     cfg.secret(None, "dnslab up")  # a bad file stops here, naming it, not in every child
-    return ControlFiles(str(src[0].resolve()), health_path)
+    return ControlFiles(str(src[0].resolve()), health_path, src[1])
 
 
 def dnslab_argv(python: str = sys.executable) -> tuple[str, ...]:
@@ -409,7 +410,11 @@ def run_up(
     files = prepare_control(cfg, log_dir.parent)
     comps = plan_lab(cfg, cfg_file, control_port=free_port, files=files)
     print(f"dnslab up: {len(comps)} processes from {cfg_file}; logs in {log_dir}", flush=True)
-    auth = f"secret {files.secret_file}" if files.secret_file else "UNAUTHENTICATED (auth off)"
+    auth = (
+        f"secret {files.secret_file} ({files.secret_from})"
+        if files.secret_file
+        else "UNAUTHENTICATED (auth off)"
+    )
     print(f"  control plane: {auth}; health view saved in {files.health_state}", flush=True)
 
     def on_ready(comp: Component, child: Child, after: float) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.auth import default_secret_path
 from lab.drill.labgen import patch_config, to_toml
 from lab.drill.scenario import CheckSpec
 from lab.procs import ProcessGroup, free_port, udp_dns_ready, wait_for
@@ -91,6 +92,9 @@ def test_up_serves_then_stops_every_child(
         "resolver",
     }
     assert not any(pid_gone(p) for p in pids.values())
+    # no secret configured: every child gets the per-user default (the session's)
+    default = default_secret_path()
+    assert f"control plane: secret {default} (default secret)" in log_text(procs, "up")
     auth = data["authoritative"]
     assert isinstance(auth, dict)
     host, _, port = auth["listen"].rpartition(":")
