@@ -482,6 +482,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.udp_path == "python":
         os.environ["DNSLAB_UDPBATCH"] = "0"  # the servers started below inherit it
+    elif udp_path(args) == "recvfrom/sendto":
+        print(
+            "note: lab._udpbatch is not built (`make install` with gcc and python3-dev): "
+            "dnslab runs its recvfrom/sendto path",
+            file=sys.stderr,
+        )
     load_before = os.getloadavg()[0]
     results = bench(args)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
