@@ -162,9 +162,11 @@ class FakeChecker:
                             fake.cond.wait(0.3)
                             pending, fake.queue = fake.queue, []
                         for event, id, data in pending:
+                            # stamped before the write: the server may act on the event (and
+                            # a test see its answers move) before this thread runs again
+                            fake.sent_at.append(time.time())
                             self.wfile.write(enc(event, data, id))
                             self.wfile.flush()
-                            fake.sent_at.append(time.time())
                         self.wfile.write(b": hb\n\n")
                         self.wfile.flush()
                 except OSError:
