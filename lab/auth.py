@@ -93,9 +93,10 @@ def generate_secret(path: Path) -> Path:
     return path
 
 
-def read_secret(path: str | Path, where: str = "--secret-file", own: bool = False) -> bytes:
-    """The secret in ``path``: hex, at least 16 bytes, not readable by others (and with
-    ``own``, owned by this user); a ``ConfigError`` naming ``where`` and the path."""
+def read_secret(path: str | Path, where: str = "--secret-file") -> bytes:
+    """The secret in ``path``: hex, at least 16 bytes, not readable by others (and, for the
+    per-user default — ``where`` is ``DEFAULT_WHERE`` —, owned by this user); a
+    ``ConfigError`` naming ``where`` and the path."""
     p = Path(path)
     try:
         text = p.read_text().strip()
@@ -114,7 +115,7 @@ def read_secret(path: str | Path, where: str = "--secret-file", own: bool = Fals
         raise ConfigError(
             f"{where} {p}: readable by other users (mode {st.st_mode & 0o777:o}); chmod 600 {p}"
         )
-    if own and os.name == "posix" and st.st_uid != os.geteuid():
+    if where == DEFAULT_WHERE and os.name == "posix" and st.st_uid != os.geteuid():
         raise ConfigError(f"{where} {p}: owned by uid {st.st_uid}, not by you (uid {os.geteuid()})")
     return raw
 
@@ -216,10 +217,7 @@ def load_secret(
     """The lab secret per ``secret_file``, or None (unauthenticated) with ``auth = "off"``.
     ``auth`` is ``control.auth``: auto | required | off."""
     src = secret_file(flag, configured, auth, who)
-    if src is None:
-        return None
-    path, where = src
-    return read_secret(path, where, own=where == DEFAULT_WHERE)
+    return None if src is None else read_secret(*src)
 
 
 class StreamSigner:

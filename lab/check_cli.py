@@ -74,7 +74,7 @@ containers (mount it read-only and pass --secret-file FILE to every process).
 
 
 def handle_secret(args: argparse.Namespace) -> int:
-    from lab.auth import control_token, generate_secret, load_secret, secret_file
+    from lab.auth import control_token, generate_secret, read_secret, secret_file
 
     if args.path is not None:
         if args.token:
@@ -86,16 +86,14 @@ def handle_secret(args: argparse.Namespace) -> int:
         return 0
     cfg = _config_if_any(args.config)
     who = "dnslab secret"
-    if cfg is not None:
-        src, secret = cfg.secret_path(None, who), cfg.secret(None, who)
-    else:
-        src, secret = secret_file(None, None, "auto", who), load_secret(None, None, "auto", who)
-    if src is None or secret is None:
+    src = cfg.secret_path(None, who) if cfg is not None else secret_file(None, None, "auto", who)
+    if src is None:
         print(
             f"{cfg.source if cfg else 'lab.toml'}: control.auth = 'off': no lab secret "
             "(the control plane runs UNAUTHENTICATED)"
         )
         return 1 if args.token else 0
+    secret = read_secret(*src)  # checked even when only its place is printed
     if args.token:
         print(control_token(secret, args.token))
     else:
@@ -169,7 +167,7 @@ def control_summary(cfg: Any, who: str) -> str:
     path, where = src
     if where == DEFAULT_WHERE and not os.path.lexists(path):
         return f"authenticated ({where} {path}, made on first use)"
-    read_secret(path, where, own=where == DEFAULT_WHERE)
+    read_secret(path, where)
     return f"authenticated ({where} {path})"
 
 

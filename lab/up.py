@@ -73,12 +73,14 @@ def prepare_control(cfg: LabConfig, state_dir: Path) -> ControlFiles:
     """The lab secret the children get (``LabConfig.secret_path``: a configured one, else the
     per-user default, none when control.auth = "off"), checked before anything starts, and
     where the authoritative server keeps its health view (in ``state_dir`` by default)."""
+    from lab.auth import read_secret
+
     health = cfg.authoritative.health_state
     health_path = str(cfg.path(health)) if health else str(state_dir / "health-state.json")
     src = cfg.secret_path(None, "dnslab up")
     if src is None:
         return ControlFiles(None, health_path)
-    cfg.secret(None, "dnslab up")  # a bad file stops here, naming it, not in every child
+    read_secret(*src)  # a bad file stops here, naming it, not in every child
     return ControlFiles(str(src[0].resolve()), health_path, src[1])
 
 
