@@ -34,8 +34,6 @@ from lab.drill.profiles import HTTP_TIMEOUT_S
 from lab.drill.stepper import Act, ClientStepper, Schedule
 from lab.sim.world import Answer, WorldTimeline
 
-EPS = 1e-9
-
 
 @dataclass(frozen=True)
 class Measured:
@@ -65,7 +63,6 @@ class _Acc:
     """Accounts requests ``[a, b)`` of one client to one answer."""
 
     c: Client
-    r: float
     timeline: WorldTimeline
     m: Measured
     rng: random.Random
@@ -185,7 +182,7 @@ def _acc(
     times: Sequence[float] | None = None,
 ) -> _Acc:
     sched = Schedule(c.start_offset, r, times)
-    acc = _Acc(c, r, timeline, m, rng, observations, ClientResult(c.id), bounds=bounds, sched=sched)
+    acc = _Acc(c, timeline, m, rng, observations, ClientResult(c.id), bounds=bounds, sched=sched)
     acc.win = WindowState(m.dead or "")
     acc.n = acc.idx(m.end)
     acc.i_fault = acc.idx(m.fault_at) if m.fault_at is not None else acc.n
