@@ -214,17 +214,29 @@ class ProcessGroup:
         self.stop_all()
 
 
+_handed_out: set[tuple[str, int]] = set()
+
+
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
-    """A port free for both TCP and UDP on ``host`` right now (the kernel picks it)."""
+    """A port free for both TCP and UDP on ``host`` right now (the kernel picks it).
+
+    The kernel may pick the same port again for the next ``bind(0)`` once this probe
+    socket is closed, and callers often ask for several ports before starting anything
+    on them (CI once got one port for two regions). So a port is handed out at most once
+    per process.
+    """
     for _ in range(50):
         with socket.socket(socket.AF_INET, kind) as s:
             s.bind((host, 0))
             port = int(s.getsockname()[1])
+        if (host, port) in _handed_out:
+            continue
         other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
         with socket.socket(socket.AF_INET, other) as s2:
             try:
                 s2.bind((host, port))
             except OSError:
                 continue
+        _handed_out.add((host, port))
         return port
     raise ProcessError(f"no free port on {host}")

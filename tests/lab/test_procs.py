@@ -35,6 +35,12 @@ def test_free_port_is_bindable() -> None:
             s.bind(("127.0.0.1", port))
 
 
+def test_free_port_never_hands_out_a_port_twice() -> None:
+    # Callers take several ports before binding any; the kernel's bind(0) may repeat one.
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+
+
 def test_wait_for_async_polls_on_the_loop_and_times_out() -> None:
     import asyncio
 
