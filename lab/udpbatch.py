@@ -91,11 +91,27 @@ class Reader:
         full = 0
         for (_, addr), reply in zip(queries, replies, strict=True):
             if reply is not None:
-                try:
-                    sendto(reply, addr)
-                except (BlockingIOError, InterruptedError):
-                    full += 1  # the send buffer is full: dropped, as UDP may
-                except OSError:
-                    pass
+                full += _dropped(sendto, reply, addr)
         if full:
             self.on_full(full)
+
+    def send(self, reply: bytes, addr: tuple[str, int]) -> None:
+        """Send one reply that was not ready in its wake-up (``answer`` gave None for it and
+        answered later, e.g. after an upstream query), by the same rule as the batch."""
+        if _dropped(self.sock.sendto, reply, addr):
+            self.on_full(1)
+
+
+def _dropped(
+    sendto: Callable[[bytes, tuple[str, int]], int], reply: bytes, addr: tuple[str, int]
+) -> int:
+    """Send ``reply``; 1 if the send buffer had no room (dropped, as UDP may), else 0. Any other
+    error the kernel reports for this one reply (a closed socket, an unreachable address) is
+    skipped: a reply never stops the server."""
+    try:
+        sendto(reply, addr)
+    except (BlockingIOError, InterruptedError):
+        return 1
+    except OSError:
+        pass
+    return 0

@@ -104,6 +104,7 @@ class ResolverServer:
         self._inflight: dict[object, asyncio.Task[Reply]] = {}
         self._background: set[asyncio.Task[Reply]] = set()
         self._udp: socket.socket | None = None
+        self._reader: Reader | None = None
         self._udp_tasks: set[asyncio.Task[None]] = set()
         self._tcp: asyncio.Server | None = None
         self._tcp_writers: set[asyncio.StreamWriter] = set()
@@ -307,7 +308,7 @@ class ResolverServer:
             sock.close()
             raise
         self._udp = sock
-        reader = Reader(sock, self._answer_udp, self._send_buffer_full, UDP_BATCH)
+        self._reader = reader = Reader(sock, self._answer_udp, self._send_buffer_full, UDP_BATCH)
         loop.add_reader(sock.fileno(), reader.readable)
         self._purger = asyncio.create_task(self._purge_every(PURGE_INTERVAL))
         return str(bound[0]), int(bound[1])
@@ -344,19 +345,8 @@ class ResolverServer:
 
     async def _udp_reply(self, data: bytes, addr: tuple[str, int], action: Action) -> None:
         out = await self.handle(data, addr[0], None, action)
-        if out is not None:
-            self._send(out, addr)
-
-    def _send(self, out: bytes, addr: tuple[str, int]) -> None:
-        sock = self._udp
-        if sock is None:
-            return
-        try:
-            sock.sendto(out, addr)
-        except (BlockingIOError, InterruptedError):
-            self.metrics.rejected("send_buffer_full")  # UDP: dropped, as the kernel would
-        except OSError:
-            pass
+        if out is not None and self._reader is not None:
+            self._reader.send(out, addr)
 
     async def _purge_every(self, seconds: float) -> None:
         """Drop entries that can no longer be served, so memory and the entries gauge follow."""
@@ -372,6 +362,7 @@ class ResolverServer:
                 asyncio.get_running_loop().remove_reader(self._udp.fileno())
             self._udp.close()
             self._udp = None
+            self._reader = None
         if self._tcp is not None:
             self._tcp.close()
             for writer in list(self._tcp_writers):

@@ -159,3 +159,23 @@ def test_many_senders_each_get_their_own_address(v4: tuple[socket.socket, socket
     finally:
         for s in senders:
             s.close()
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["python", "extension"])
+def test_a_late_reply_goes_by_the_batch_rule(batched: bool) -> None:
+    """Reader.send (a reply answered after its wake-up, e.g. after an upstream query): it
+    reaches the sender, and a reply the kernel refuses is skipped without counting as full."""
+    if batched:
+        need_extension()
+    server, client = pair(socket.AF_INET, "127.0.0.1")
+    full: list[int] = []
+    try:
+        reader = udpbatch.Reader(server, lambda qs: [None] * len(qs), full.append, 8, batched)
+        client_addr = client.getsockname()
+        reader.send(b"z" * 70000, client_addr)  # over any UDP payload: EMSGSIZE, skipped
+        reader.send(b"late", client_addr)
+        assert client.recvfrom(100)[0] == b"late"
+        assert full == []
+    finally:
+        server.close()
+        client.close()
