@@ -342,6 +342,7 @@ def write_current(comps: list[Component], files: ControlFiles, config: Path) -> 
         "pid": os.getpid(),
         "config": str(config),
         "secret_file": files.secret_file,
+        "secret_from": files.secret_from,
         "control": {c.region: c.control for c in comps if c.region and c.control},
     }
     CURRENT_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -360,6 +361,17 @@ def read_current() -> dict[str, object] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return doc if isinstance(doc, dict) else None
+
+
+def current_secret(doc: dict[str, object] | None) -> tuple[str, str] | None:
+    """(path, where) of the running lab's secret (``write_current``): ``where`` as
+    ``lab.auth.secret_file`` named it, so ``read_secret`` makes the same checks (for the
+    per-user default: owned by this user) as the ``dnslab up`` that chose it."""
+    path = doc.get("secret_file") if doc else None
+    if not isinstance(path, str):
+        return None
+    where = doc.get("secret_from") if doc else None
+    return path, where if isinstance(where, str) and where else "--secret-file"
 
 
 def clear_current() -> None:

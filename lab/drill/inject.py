@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Mapping
 
 from lab.errors import InjectionError
-from lab.up import READY_TIMEOUT_S, Lab, read_current
+from lab.up import READY_TIMEOUT_S, Lab, current_secret, read_current
 
 
 def post_json(
@@ -47,13 +47,14 @@ def get_json(url: str, timeout: float = 1.0) -> dict[str, object] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def region_token(secret_file: str | None, region: str) -> str | None:
-    """The fault API token of ``region`` in a lab with this secret (None: no secret)."""
+def region_token(secret_file: str | None, region: str, where: str = "--secret-file") -> str | None:
+    """The fault API token of ``region`` in a lab with this secret (None: no secret);
+    ``where`` names the secret's source for ``read_secret``'s checks and errors."""
     from lab.auth import control_token, read_secret
 
     if not secret_file:
         return None
-    return control_token(read_secret(secret_file), region)
+    return control_token(read_secret(secret_file, where), region)
 
 
 async def _post(region: str, base: str, body: dict[str, object], token: str | None = None) -> str:
@@ -129,8 +130,8 @@ class AttachedInjector:
                 f"fault on {region}: no running `dnslab up` recorded its control port "
                 "in runs/up-current.json (fault APIs are on control ports only)"
             )
-        secret = current.get("secret_file")
-        token = region_token(secret if isinstance(secret, str) else None, region)
+        secret = current_secret(current)
+        token = region_token(secret[0], region, secret[1]) if secret else None
         return await _post(region, where, body, token)
 
     async def container_fault(self, action: str, region: str, params: Mapping[str, object]) -> str:

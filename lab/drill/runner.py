@@ -130,7 +130,7 @@ def live_run(
     from lab.drill.live import run_live
     from lab.drill.progress import ProgressBar
     from lab.procs import free_port
-    from lab.up import Lab, plan_lab, prepare_control, read_current, wait_all_up
+    from lab.up import Lab, current_secret, plan_lab, prepare_control, read_current, wait_all_up
 
     bar = ProgressBar(f"TTL {ttl:>3}s", stream=err)
 
@@ -145,12 +145,12 @@ def live_run(
             f"http://{cfg.checkers[0].listen}/v1/status", list(cfg.regions), ALL_UP_TIMEOUT_S
         )
         listen = {n: r.listen for n, r in cfg.regions.items() if r.listen}
-        current = read_current()
-        secret = current.get("secret_file") if current else None
-        if not isinstance(secret, str):  # a lab started by hand: the secret lab.toml decides
+        secret = current_secret(read_current())
+        if secret is None:  # a lab started by hand: the secret lab.toml decides
             src = cfg.secret_path(None, "dnslab drill --attach")
-            secret = str(src[0]) if src else None
-        targets = signed_watch(targets, cfg, secret)
+            secret = (str(src[0]), src[1]) if src else None
+        if secret is not None:
+            targets = signed_watch(targets, cfg, *secret)
         inj = injector(cfg) if injector is not None else AttachedInjector(listen)
         record = run(record, targets, cfg, inj)
         bar.done(record)
@@ -159,7 +159,7 @@ def live_run(
         cfg = _generate(sc, ttl, cfg_file, out)
         record, targets = _record(sc, ttl, cfg, sinks)
         files = prepare_control(cfg, out / f"state-ttl{ttl}")
-        targets = signed_watch(targets, cfg, files.secret_file)
+        targets = signed_watch(targets, cfg, files.secret_file, files.secret_from)
         comps = plan_lab(cfg, out / f"lab-ttl{ttl}.toml", control_port=free_port, files=files)
         t0 = time.monotonic()
         try:
@@ -183,9 +183,12 @@ def live_run(
     return record
 
 
-def signed_watch(targets: Targets, cfg: LabConfig, secret_file: str | None) -> Targets:
+def signed_watch(
+    targets: Targets, cfg: LabConfig, secret_file: str | None, where: str = "--secret-file"
+) -> Targets:
     """With the lab's secret the drill's checker watch believes only the checker's signed
-    stream (docs/security.md), like the authoritative server."""
+    stream (docs/security.md), like the authoritative server. ``where`` names the secret's
+    source (``lab.auth.secret_file``) for ``read_secret``'s checks."""
     import dataclasses
 
     from lab.auth import derive, read_secret
@@ -193,7 +196,7 @@ def signed_watch(targets: Targets, cfg: LabConfig, secret_file: str | None) -> T
     if not secret_file:
         return targets
     name = cfg.checkers[0].name
-    key = derive(read_secret(secret_file), "checker", name)
+    key = derive(read_secret(secret_file, where), "checker", name)
     return dataclasses.replace(targets, checker_key=key, checker_name=name)
 
 

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from lab.auth import DEFAULT_WHERE
 from lab.drill.inject import AttachedInjector
-from lab.errors import InjectionError
-from lab.up import CURRENT_FILE, Component, ControlFiles, clear_current, read_current, write_current
+from lab.errors import ConfigError, InjectionError
+from lab.up import (
+    CURRENT_FILE,
+    Component,
+    ControlFiles,
+    clear_current,
+    current_secret,
+    read_current,
+    write_current,
+)
 
 
 def test_current_lab_is_recorded_and_cleared(
@@ -28,6 +38,24 @@ def test_current_lab_is_recorded_and_cleared(
     assert doc["control"] == {"eu-west": "127.0.2.1:40001"} and doc["secret_file"] == "/x/secret"
     clear_current()
     assert not CURRENT_FILE.exists()
+
+
+def test_attach_checks_the_secret_as_the_lab_that_chose_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the per-user default's checks (owned by this user) apply on the attach path too: the
+    # record says where the secret came from, and read_secret's error names it
+    monkeypatch.chdir(tmp_path)
+    comps = [Component("region eu-west", "region", (), "127.0.2.1:8080", region="eu-west",
+                       control="127.0.2.1:40001")]  # fmt: skip
+    missing = str(tmp_path / "gone" / "secret")
+    write_current(comps, ControlFiles(missing, None, DEFAULT_WHERE), tmp_path / "lab.toml")
+    assert current_secret(read_current()) == (missing, DEFAULT_WHERE)
+    with pytest.raises(
+        ConfigError, match=f"^{re.escape(DEFAULT_WHERE)} {re.escape(missing)}: cannot read"
+    ):
+        asyncio.run(AttachedInjector({}).post_fault("eu-west", {}))
+    clear_current()
 
 
 def test_a_dead_labs_record_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
