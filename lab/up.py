@@ -10,7 +10,9 @@ Control plane (docs/security.md): ``prepare_control`` finds the lab secret (the 
 or ``DNSLAB_SECRET_FILE`` names, else the per-user default, ``lab.auth.secret_file``) and the
 authoritative server's health-state file; ``plan_lab`` passes both to every child, so feeds are signed, regions prove themselves
 and fault APIs take their token without the user typing anything. ``run_up`` records the
-running lab (control addresses, secret path) in ``runs/up-current.json`` for ``drill --attach``.
+running lab (control addresses, secret path) in ``runs/up-current.json`` for ``drill --attach``,
+with the count of its own probe queries (status line, live page), rewritten as they go, so an
+attached drill can take them out of the authoritative server's query count.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from lab.drill.netclient import Counts, QueryCount
 from lab.errors import ConfigError, ProcessError
 from lab.procs import Child, ProcessGroup, free_port, http_ready, udp_dns_ready, wait_for
 
@@ -334,8 +337,13 @@ def signals_ignored() -> Iterator[None]:
             signal.signal(s, h)
 
 
-def write_current(comps: list[Component], files: ControlFiles, config: Path) -> None:
-    """Record the running lab for ``dnslab drill --attach`` (fault APIs are on control ports)."""
+def write_current(
+    comps: list[Component], files: ControlFiles, config: Path
+) -> Callable[[Counts], None]:
+    """Record the running lab for ``dnslab drill --attach`` (fault APIs are on control ports)
+    with no probe query yet; returns the function that records the lab's probe count
+    (``netclient.QueryCount.on_change``: every query of the status line and the live page,
+    so an attached drill can take them out of the authoritative server's count)."""
     import json
 
     doc = {
@@ -347,8 +355,13 @@ def write_current(comps: list[Component], files: ControlFiles, config: Path) -> 
     }
     CURRENT_FILE.parent.mkdir(parents=True, exist_ok=True)
     tmp = CURRENT_FILE.with_name(CURRENT_FILE.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, CURRENT_FILE)
+
+    def publish(probes: Counts) -> None:  # callers are serialised (QueryCount's lock)
+        tmp.write_text(json.dumps({**doc, "probes": probes.as_dict()}, indent=2) + "\n")
+        os.replace(tmp, CURRENT_FILE)  # a reader sees the old record or the new, never half
+
+    publish(Counts())
+    return publish
 
 
 def read_current() -> dict[str, object] | None:
@@ -372,6 +385,20 @@ def current_secret(doc: dict[str, object] | None) -> tuple[str, str] | None:
         return None
     where = doc.get("secret_from") if doc else None
     return path, where if isinstance(where, str) and where else "--secret-file"
+
+
+def current_probes(doc: dict[str, object]) -> Callable[[], Counts | None]:
+    """Reads the probe count the `dnslab up` of ``doc`` (``read_current``) publishes; None
+    when it cannot (that lab stopped, another one runs, or it records no count)."""
+    pid = doc.get("pid")
+
+    def read() -> Counts | None:
+        now = read_current()
+        if now is None or now.get("pid") != pid:
+            return None
+        return Counts.from_doc(now.get("probes"))
+
+    return read
 
 
 def clear_current() -> None:
@@ -439,23 +466,25 @@ def run_up(
         )
 
     lab = Lab(comps, log_dir)
+    probes: QueryCount | None = None
     tty = sys.stdout.isatty()
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         try:
             lab.start(on_ready=on_ready)
-            write_current(comps, files, cfg_file)
+            # the status line's and the live page's queries, recorded for drill --attach
+            probes = QueryCount(write_current(comps, files, cfg_file))
             if prometheus is not None:
                 workdir = log_dir.parent / "prometheus"
                 _start_prometheus(lab, cfg, comps, workdir, prometheus, drill_metrics)
             if web is not None:
-                _start_web(stack, cfg, web, files.secret_file)
+                _start_web(stack, cfg, web, files.secret_file, probes)
             print(
                 f"lab ready: dig @{cfg.authoritative.listen.replace(':', ' -p ')} www.lab.example; "
                 "Ctrl-C stops everything",
                 flush=True,
             )
             while True:
-                line = status_line(cfg, lab)
+                line = status_line(cfg, lab, probes)
                 print(
                     ("\r" + line.ljust(110)) if tty else line, end="" if tty else "\n", flush=True
                 )
@@ -464,6 +493,8 @@ def run_up(
             print("\nstopping ...", flush=True)
         finally:
             n = len(lab.children)
+            if probes is not None:
+                probes.stop_reporting()  # the live page may still probe: record no more
             lab.stop()
             clear_current()
             print(f"stopped {n} processes", flush=True)
@@ -471,16 +502,21 @@ def run_up(
 
 
 def _start_web(
-    stack: contextlib.ExitStack, cfg: LabConfig, listen: str, secret_file: str | None
+    stack: contextlib.ExitStack,
+    cfg: LabConfig,
+    listen: str,
+    secret_file: str | None,
+    probes: QueryCount,
 ) -> None:
-    """The live page: the checker's decisions and the answers per location (lab.web.labwatch)."""
+    """The live page: the checker's decisions and the answers per location (lab.web.labwatch);
+    its answer queries go into ``probes``."""
     from lab.web.labwatch import LabWatch
     from lab.web.server import serving_hub
 
     meta = {"title": "dnslab — lab health", "regions": list(cfg.regions), "source": "up"}
     hub = stack.enter_context(serving_hub(listen, meta, sys.stdout))
     if hub is not None:
-        stack.callback(LabWatch(cfg, hub, secret_file).start().stop)
+        stack.callback(LabWatch(cfg, hub, secret_file, probes).start().stop)
 
 
 def _start_prometheus(

@@ -20,8 +20,15 @@ from typing import Protocol
 from lab.drill import events as ev
 from lab.drill import measure
 from lab.drill.measure import Observation
-from lab.drill.netclient import DnsAnswer, http_get, query
-from lab.drill.observe import AnswerProbe, CheckerWatch, Transition, server_queries
+from lab.drill.netclient import Counts, DnsAnswer, http_get, query
+from lab.drill.observe import (
+    AnswerProbe,
+    CheckerWatch,
+    Reading,
+    Transition,
+    quiet_reading,
+    server_queries,
+)
 from lab.drill.population import Client, priming_ages
 from lab.drill.profiles import DNS_TIMEOUT_S, HTTP_TIMEOUT_S, Entry
 from lab.drill.record import RunRecord
@@ -56,6 +63,9 @@ class Targets:
     checker_key: bytes | None = None  # the lab has a secret: the watch verifies the stream
     checker_name: str | None = None
     authoritative_metrics: str | None = None  # its admin /metrics (queries answered)
+    # with --attach: the running `dnslab up`'s probe count (status line, live page), as it
+    # publishes it in runs/up-current.json; None when it cannot be read
+    up_probes: Callable[[], Counts | None] | None = None
 
 
 Progress = Callable[[float, float, RunRecord], None]
@@ -259,8 +269,6 @@ class LiveRun:
 
     async def run(self, clients: list[Client], end: float) -> RunRecord:
         await self.prime_resolver(clients)
-        before = await self._server_queries()
-        self.t0 = time.monotonic()
         watch = CheckerWatch(
             self.targets.events_url,
             on_transition=self._decision,
@@ -273,9 +281,12 @@ class LiveRun:
             self.now,
             on_change=self._answer_changed,
         )
+        before = await self._reading(probe)
+        self.t0 = time.monotonic()
+        probing = asyncio.create_task(probe.run())
         background = [
             asyncio.create_task(watch.run()),
-            asyncio.create_task(probe.run()),
+            probing,
             asyncio.create_task(self.faults(list(self.record.scenario.faults))),
         ]
         if self.progress is not None:
@@ -284,30 +295,76 @@ class LiveRun:
         self.record.start(self.ttl_clock)
         try:
             await asyncio.gather(*(self.client_loop(c, end) for c in clients))
+            probe.stopping = True  # its last queries end (answered or timed out), not cancelled
+            await probing
         finally:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
         self.record.end = self.now()
-        self._authoritative_queries(before, await self._server_queries(), probe.sent)
+        self._authoritative_queries(before, await self._reading(probe))
         self._conclude(watch, probe)
         self.record.events.sort()
         self.record.conclude()
         return self.record
 
-    async def _server_queries(self) -> int | None:
+    async def _reading(self, probe: AnswerProbe) -> Reading | None:
+        """The server's counter with the drill probe's and (attached) `dnslab up`'s counts."""
         url = self.targets.authoritative_metrics
-        return None if url is None else await asyncio.to_thread(server_queries, url)
+        if url is None:
+            return None
+        up = self.targets.up_probes
+        counts = [probe.count.counts, *([up] if up is not None else [])]
+        return await asyncio.to_thread(quiet_reading, lambda: server_queries(url), counts)
 
-    def _authoritative_queries(self, before: int | None, after: int | None, probes: int) -> None:
+    def _authoritative_queries(self, before: Reading | None, after: Reading | None) -> None:
         """What the authoritative server answered during the run (its own counter, read
-        before the clients started and after they stopped) minus the drill's answer probe:
-        the clients' direct queries plus the resolver's upstream ones."""
+        before the clients started and after they stopped, each time with no probe query
+        on the wire) minus the probes' queries meanwhile (the drill's answer probe and, with
+        --attach, `dnslab up`'s status line and live page): the clients' direct queries plus
+        the resolver's upstream ones. Notes say what was subtracted and any uncertainty."""
+        rec = self.record
         if before is None or after is None:
             where = self.targets.authoritative_metrics or "no /metrics address"
-            self.record.notes.append(f"authoritative queries not measured: could not read {where}")
+            rec.notes.append(f"authoritative queries not measured: could not read {where}")
             return
-        self.record.authoritative_queries = max(0, after - before - probes)
+        counted = after.server - before.server
+        (drill0, *up0), (drill1, *up1) = before.probes, after.probes
+        assert drill0 is not None and drill1 is not None  # in this process: always readable
+        drill = drill1.sent - drill0.sent
+        unanswered = drill1.unanswered - drill0.unanswered
+        up: int | None = None
+        text = f"{drill} drill probe queries"
+        if up0 and up1:  # attached
+            if up0[0] is None or up1[0] is None:
+                text += (
+                    " (no `dnslab up` probe count in runs/up-current.json: a lab started by "
+                    "hand or an older `dnslab up`; its status line and live page queries, if "
+                    "any, are counted as client traffic)"
+                )
+            else:
+                up = up1[0].sent - up0[0].sent
+                unanswered += up1[0].unanswered - up0[0].unanswered
+                text += f" + {up} `dnslab up` probe queries (status line, live page)"
+        measured = counted - drill - (up or 0)
+        loose = before.loose + after.loose
+        rec.authoritative_queries = max(0, measured)
+        rec.server_queries = counted
+        rec.probe_queries = {"drill": drill, "up": up, "no_reply": unanswered, "in_flight": loose}
+        rec.notes.append(
+            f"authoritative queries: the server counted {counted} during the run, minus "
+            f"{text} = {measured} (clients + resolver upstream)"
+        )
+        if loose:
+            rec.notes.append(
+                f"authoritative queries ±{loose}: no reading found the probes quiet; {loose} "
+                "probe queries were on the wire at a reading (counted by the server or not)"
+            )
+        if unanswered:
+            rec.notes.append(
+                f"authoritative queries up to {unanswered} too low: {unanswered} probe queries "
+                "got no reply, so the server may not have counted them"
+            )
 
     def _decision(self, tr: Transition) -> None:
         """A checker event as it arrives, timed at the checker's decision (wall → run time)."""

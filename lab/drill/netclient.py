@@ -3,6 +3,10 @@
 Each client binds its sockets to its own loopback address (127.1.x.y for na, ...) so the
 authoritative server geolocates it by source; Linux routes all of 127/8 to loopback.
 Thin asyncio shells with a timeout; they return values and never raise for network errors.
+
+``QueryCount`` is the one count of the lab's own probe queries (the drill's answer probe,
+``dnslab up``'s status line and live page): ``query(..., count=...)`` keeps it, so a reading
+of the authoritative server's query counter can take them out (docs/drills.md).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import asyncio
 import contextlib
 import random
 import socket
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from dnslib import QTYPE, DNSRecord
 
@@ -31,6 +37,67 @@ class HttpResult:
     status: int  # 0: no HTTP answer
     region: str  # X-Region header ("" when absent)
     error: str = ""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A probe's queries so far: ``sent`` were handed to the socket (on loopback the server
+    gets each one); ``pending`` of them still wait for a reply; ``unanswered`` ended without
+    one (timeout, send error, cancelled), so the server may or may not have counted those."""
+
+    sent: int = 0
+    pending: int = 0
+    unanswered: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sent": self.sent, "pending": self.pending, "unanswered": self.unanswered}
+
+    @classmethod
+    def from_doc(cls, doc: object) -> Counts | None:
+        """The counts ``as_dict`` wrote; None when ``doc`` is not such a dict."""
+        if not isinstance(doc, dict):
+            return None
+        values = [doc.get(k) for k in ("sent", "pending", "unanswered")]
+        ints = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
+        return cls(*ints) if len(ints) == len(values) else None
+
+
+class QueryCount:
+    """Counts a probe's queries as ``query`` sends them and their replies arrive. Thread-safe
+    (``dnslab up`` probes from its main thread and its live page's thread); ``on_change``
+    gets every new value, in order (it runs under the lock)."""
+
+    def __init__(self, on_change: Callable[[Counts], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._counts = Counts()
+        self.on_change = on_change
+
+    def counts(self) -> Counts:
+        with self._lock:
+            return self._counts
+
+    def _add(self, sent: int = 0, pending: int = 0, unanswered: int = 0) -> None:
+        with self._lock:
+            c = self._counts
+            self._counts = replace(
+                c,
+                sent=c.sent + sent,
+                pending=c.pending + pending,
+                unanswered=c.unanswered + unanswered,
+            )
+            if self.on_change is not None:
+                self.on_change(self._counts)
+
+    def stop_reporting(self) -> None:
+        """No more ``on_change`` calls (once one in progress has ended)."""
+        with self._lock:
+            self.on_change = None
+
+    def sent(self) -> None:
+        self._add(sent=1, pending=1)
+
+    def finished(self, answered: bool) -> None:
+        self._add(pending=-1, unanswered=0 if answered else 1)
 
 
 def encode_query(qname: str, qid: int) -> bytes:
@@ -61,14 +128,21 @@ async def query(
     timeout: float,
     qname: str = QNAME,
     rng: random.Random | None = None,
+    count: QueryCount | None = None,
 ) -> DnsAnswer:
-    """One A query over UDP from ``source``; waits for the answer with the matching id."""
+    """One A query over UDP from ``source``; waits for the answer with the matching id.
+    With ``count``, the query is counted just before it is sent, and its end (a reply, or
+    none: timeout, send error, cancelled) when it ended."""
     loop = asyncio.get_running_loop()
     qid = (rng or random).randrange(1, 65536)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
+    sent = answered = False
     try:
         sock.bind((source, 0))
+        if count is not None:  # before it can reach the server, so a reading never misses it
+            count.sent()
+            sent = True
         await loop.sock_sendto(sock, encode_query(qname, qid), server)
         async with asyncio.timeout(timeout):
             while True:
@@ -76,6 +150,7 @@ async def query(
                 if peer[:2] == server:
                     ans = decode_answer(data, qid)
                     if ans.error != "answer id mismatch":
+                        answered = True
                         return ans
     except TimeoutError:
         return DnsAnswer((), 0, -1, "timeout")
@@ -83,6 +158,8 @@ async def query(
         return DnsAnswer((), 0, -1, exc.strerror or str(exc))
     finally:
         sock.close()
+        if count is not None and sent:
+            count.finished(answered)
 
 
 async def http_get(addr: str, port: int, source: str, timeout: float) -> HttpResult:

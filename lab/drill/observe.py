@@ -4,10 +4,13 @@
 * ``CheckerWatch``: follows ``GET /v1/events`` (``healthcheck.feed.HealthFeed``) and keeps
   every state transition with its wall-clock time (``at``, comparable with ``time.time()``).
 * ``AnswerProbe``: asks the authoritative server directly, from one source address per
-  location, every ``period`` seconds, and keeps what it answered (propagation delay); it
-  counts the queries it sent (``sent``), so they can be taken out of the server's count.
+  location, every ``period`` seconds, and keeps what it answered (propagation delay); its
+  queries go into ``count`` (``netclient.QueryCount``), so they can be taken out of the
+  server's count.
 * ``server_queries``: the authoritative server's own count of the DNS queries it answered
   (``dnslab_authoritative_queries_total`` on its admin ``/metrics``, all labels summed).
+* ``quiet_reading``: that count read while no probe query is on the wire, with each probe's
+  count at that moment, so the probes' share of it is exactly their ``sent``.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ import asyncio
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from lab.drill.netclient import query
+from lab.drill.netclient import Counts, QueryCount, query
 
 
 def fetch_states(status_url: str, timeout: float = 0.5) -> dict[str, str]:
@@ -49,6 +52,47 @@ def server_queries(metrics_url: str, timeout: float = 2.0) -> int | None:
     for fam in families:
         if fam.name == QUERIES_SERIES:
             return int(sum(s.value for s in fam.samples if s.name.endswith("_total")))
+    return None
+
+
+QUIET_TRIES = 50  # readings tried until one finds no probe query on the wire
+QUIET_PAUSE_S = 0.013  # between tries (off the probes' 0.1 s / 0.025 s beat)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The server's query counter and every probe's count at the same moment."""
+
+    server: int
+    probes: tuple[Counts | None, ...]  # as given to ``quiet_reading`` (None: unreadable)
+    loose: int = 0  # probe queries on the wire during the reading: in ``server`` or not
+
+
+def quiet_reading(
+    server: Callable[[], int | None],
+    probes: Sequence[Callable[[], Counts | None]],
+    tries: int = QUIET_TRIES,
+    pause: float = QUIET_PAUSE_S,
+) -> Reading | None:
+    """Read ``server`` between two looks at every probe's count, until a reading finds none
+    of them with a query on the wire (no query pending at the first look, none sent by the
+    second): the server then has counted each probe query sent so far, and no other. After
+    ``tries`` the last reading is returned with ``loose``, the queries it may be off by.
+    None when the server's counter cannot be read. Blocking (sleeps between tries)."""
+    for attempt in range(tries):
+        first = [p() for p in probes]
+        n = server()
+        if n is None:
+            return None
+        last = [p() for p in probes]
+        loose = sum(
+            a.pending + (b.sent - a.sent)
+            for a, b in zip(first, last, strict=True)
+            if a is not None and b is not None
+        )
+        if loose == 0 or attempt == tries - 1:
+            return Reading(n, tuple(first), loose)
+        time.sleep(pause)
     return None
 
 
@@ -124,17 +168,17 @@ class AnswerProbe:
     answers: dict[str, list[tuple[float, tuple[str, ...]]]] = field(default_factory=dict)
     # (t, location, new answer, previous answer) whenever a location's answer changes
     on_change: Callable[[float, str, tuple[str, ...], tuple[str, ...]], None] | None = None
-    sent: int = 0  # queries sent so far (the drill's own, not client traffic)
+    count: QueryCount = field(default_factory=QueryCount)  # its queries (not client traffic)
+    stopping: bool = False  # set: each location ends after its query in flight
 
     async def run(self) -> None:
         await asyncio.gather(*(self._one(loc, src) for loc, src in self.sources.items()))
 
     async def _one(self, location: str, source: str) -> None:
         seen = self.answers.setdefault(location, [])
-        while True:
+        while not self.stopping:
             t = self.now()
-            self.sent += 1
-            ans = await query(self.server, source, self.timeout)
+            ans = await query(self.server, source, self.timeout, count=self.count)
             if not ans.error:
                 if seen and seen[-1][1] != ans.addrs and self.on_change is not None:
                     self.on_change(t, location, ans.addrs, seen[-1][1])

@@ -50,6 +50,9 @@ class RunRecord:
     ttl_clock: str = ""  # the lab resolver's TTL arithmetic (ttl-clock), set by start()
     failures: list[str] = field(default_factory=list)  # injections that did not happen
     authoritative_queries: int | None = None  # clients' + resolver upstream, no probes
+    server_queries: int | None = None  # live: the server counter's rise (probes included)
+    # live: the probe queries subtracted (drill, up) and how sure (no_reply, in_flight)
+    probe_queries: dict[str, int | None] | None = None
     bus: ev.EventBus = field(default_factory=ev.EventBus)
     # per client, once the fault is known and someone listens: its window so far, and the
     # (window, censored) last published for it

@@ -166,7 +166,9 @@ def _cost(record: RunRecord) -> dict[str, Any]:
     (total and per second) from clients and the resolver's upstream, without the lab's own
     probes. Simulated runs count them as the world answers them; live runs read the server's
     own counter (``dnslab_authoritative_queries_total``) before the clients start and after
-    they stop, minus the queries of the drill's answer probe (``null`` if unreadable)."""
+    they stop (``server_queries``), minus the lab's probe queries meanwhile
+    (``probe_queries``: the drill's answer probe and, attached, ``dnslab up``'s status line
+    and live page; ``null`` if unreadable)."""
     hours = record.end / 3600.0
     queries = sum(1 for o in record.observations if o.kind == "resolve")
     n = len(record.clients)
@@ -175,6 +177,8 @@ def _cost(record: RunRecord) -> dict[str, Any]:
         "queries_per_client_hour": _r(queries / n / hours, 2) if n and hours > 0 else None,
         "authoritative_queries": auth,
         "authoritative_qps": None if auth is None or record.end <= 0 else _r(auth / record.end, 3),
+        "server_queries": record.server_queries,
+        "probe_queries": record.probe_queries,
     }
 
 

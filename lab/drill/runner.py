@@ -8,6 +8,7 @@ report.md in ``--out``, and the summary table on stdout.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import sys
@@ -130,7 +131,15 @@ def live_run(
     from lab.drill.live import run_live
     from lab.drill.progress import ProgressBar
     from lab.procs import free_port
-    from lab.up import Lab, current_secret, plan_lab, prepare_control, read_current, wait_all_up
+    from lab.up import (
+        Lab,
+        current_probes,
+        current_secret,
+        plan_lab,
+        prepare_control,
+        read_current,
+        wait_all_up,
+    )
 
     bar = ProgressBar(f"TTL {ttl:>3}s", stream=err)
 
@@ -145,12 +154,15 @@ def live_run(
             f"http://{cfg.checkers[0].listen}/v1/status", list(cfg.regions), ALL_UP_TIMEOUT_S
         )
         listen = {n: r.listen for n, r in cfg.regions.items() if r.listen}
-        secret = current_secret(read_current())
+        current = read_current()
+        secret = current_secret(current)
         if secret is None:  # a lab started by hand: the secret lab.toml decides
             src = cfg.secret_path(None, "dnslab drill --attach")
             secret = (str(src[0]), src[1]) if src else None
         if secret is not None:
             targets = signed_watch(targets, cfg, *secret)
+        if current is not None:  # its status line's and live page's queries are not cost
+            targets = dataclasses.replace(targets, up_probes=current_probes(current))
         inj = injector(cfg) if injector is not None else AttachedInjector(listen)
         record = run(record, targets, cfg, inj)
         bar.done(record)
@@ -189,8 +201,6 @@ def signed_watch(
     """With the lab's secret the drill's checker watch believes only the checker's signed
     stream (docs/security.md), like the authoritative server. ``where`` names the secret's
     source (``lab.auth.secret_file``) for ``read_secret``'s checks."""
-    import dataclasses
-
     from lab.auth import derive, read_secret
 
     if not secret_file:

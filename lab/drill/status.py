@@ -3,45 +3,41 @@ resolver say right now (one blocking look at each; nothing here keeps state)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
-import random
-import socket
 import time
 import urllib.request
 
 from lab.config import LabConfig
-from lab.drill.netclient import decode_answer, encode_query
+from lab.drill.netclient import DnsAnswer, QueryCount, query
 from lab.drill.observe import fetch_states
 from lab.drill.population import probe_addr
 from lab.up import Lab
 
-
-def ask(server: tuple[str, int], source: str, timeout: float = 0.3) -> tuple[str, ...]:
-    """The A records of www.lab.example from ``server``, asked from ``source``; () on failure."""
-    qid = random.randrange(1, 65536)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.bind((source, 0))
-            s.sendto(encode_query("www.lab.example.", qid), server)
-            data, _ = s.recvfrom(4096)
-        except OSError:
-            return ()
-    return decode_answer(data, qid).addrs
+ASK_TIMEOUT_S = 0.3  # the status line waits this long for an answer (then shows "?")
 
 
-def answers(cfg: LabConfig) -> str:
-    """location→region the authoritative server answers right now, e.g. ``eu→us-east``."""
+def answers(cfg: LabConfig, probes: QueryCount | None = None) -> str:
+    """location→region the authoritative server answers right now, e.g. ``eu→us-east``,
+    asked from each location's probe address at once (the queries go into ``probes``)."""
     host, _, port = cfg.authoritative.listen.rpartition(":")
+    server = (host, int(port))
     region_of = {a: name for name, r in cfg.regions.items() for a in r.v4}
+    sources = {
+        loc: probe_addr(ipaddress.IPv4Network(nets[0]))
+        for loc, location in cfg.locations.items()
+        if (nets := [n for n in location.nets if ":" not in n])
+    }
+
+    async def ask_all() -> list[DnsAnswer]:
+        return await asyncio.gather(
+            *(query(server, src, ASK_TIMEOUT_S, count=probes) for src in sources.values())
+        )
+
     parts = []
-    for loc, location in cfg.locations.items():
-        nets = [n for n in location.nets if ":" not in n]
-        if not nets:
-            continue
-        addrs = ask((host, int(port)), probe_addr(ipaddress.IPv4Network(nets[0])))
-        shown = region_of.get(addrs[0], addrs[0]) if addrs else "?"
+    for loc, ans in zip(sources, asyncio.run(ask_all()), strict=True):
+        shown = region_of.get(ans.addrs[0], ans.addrs[0]) if ans.addrs else "?"
         parts.append(f"{loc}→{shown}")
     return "answers " + " ".join(parts)
 
@@ -65,8 +61,9 @@ def scrape_counters(url: str, names: tuple[str, ...], timeout: float = 0.5) -> d
     return out
 
 
-def status_line(cfg: LabConfig, lab: Lab) -> str:
-    """One compact line: region states per checker, resolver hit ratio, dead children."""
+def status_line(cfg: LabConfig, lab: Lab, probes: QueryCount | None = None) -> str:
+    """One compact line: region states per checker, the answers (their queries go into
+    ``probes``), resolver hit ratio, dead children."""
     parts = []
     for chk in cfg.checkers:
         states = fetch_states(f"http://{chk.listen}/v1/status")
@@ -74,7 +71,7 @@ def status_line(cfg: LabConfig, lab: Lab) -> str:
             " ".join(f"{r}={states.get(r, '?')}" for r in cfg.regions) if states else "no answer"
         )
         parts.append(f"[{chk.name}] {shown}")
-    parts.append(answers(cfg))
+    parts.append(answers(cfg, probes))
     m = scrape_counters(
         f"http://{cfg.resolver.metrics_listen}/metrics",
         ("dnslab_resolver_cache_hits_total", "dnslab_resolver_cache_misses_total"),

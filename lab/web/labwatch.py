@@ -7,8 +7,9 @@ from each location's probe address), and publishes them to the hub as the same t
 a drill publishes, ``CheckerDecision`` and ``AnswerChanged``, timed in seconds since
 ``dnslab up`` started. The checker's snapshot on (re)connect becomes one ``CheckerDecision``
 per region with reason ``snapshot``; the first answer of a location is an ``AnswerChanged``
-with no previous answer. A drill run against this lab (``dnslab drill --attach``) serves its
-own page with its own events.
+with no previous answer. Every answer query goes into ``probes`` (``dnslab up`` records that
+count for an attached drill's cost). A drill run against this lab (``dnslab drill --attach``)
+serves its own page with its own events.
 """
 
 from __future__ import annotations
@@ -21,10 +22,17 @@ import time
 from lab.config import LabConfig
 from lab.drill import events as ev
 from lab.drill.events import EventSink
+from lab.drill.netclient import QueryCount
 
 
 class LabWatch:
-    def __init__(self, cfg: LabConfig, sink: EventSink, secret_file: str | None = None) -> None:
+    def __init__(
+        self,
+        cfg: LabConfig,
+        sink: EventSink,
+        secret_file: str | None = None,
+        probes: QueryCount | None = None,
+    ) -> None:
         from lab.drill.runner import _targets, signed_watch
         from lab.sim.run import networks
 
@@ -33,6 +41,7 @@ class LabWatch:
         self.targets = signed_watch(_targets(cfg, networks(cfg)), cfg, secret_file)
         self.vantage = cfg.checkers[0].name
         self.sink = sink
+        self.probes = probes or QueryCount()  # every answer query it sends (drill --attach)
         self.t0 = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -107,9 +116,9 @@ class LabWatch:
             self.sink.publish(ev.AnswerChanged(t, loc, new, regions, old))
 
         for loc, source in tg.probe_sources.items():  # the first answers: no previous one
-            ans = await query(tg.authoritative, source, 0.5)
+            ans = await query(tg.authoritative, source, 0.5, count=self.probes)
             if not ans.error:
                 changed(self.now(), loc, ans.addrs, ())
         await AnswerProbe(
-            tg.authoritative, tg.probe_sources, self.now, 0.1, on_change=changed
+            tg.authoritative, tg.probe_sources, self.now, 0.1, on_change=changed, count=self.probes
         ).run()

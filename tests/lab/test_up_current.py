@@ -11,12 +11,14 @@ import pytest
 
 from lab.auth import DEFAULT_WHERE
 from lab.drill.inject import AttachedInjector
+from lab.drill.netclient import Counts, QueryCount
 from lab.errors import ConfigError, InjectionError
 from lab.up import (
     CURRENT_FILE,
     Component,
     ControlFiles,
     clear_current,
+    current_probes,
     current_secret,
     read_current,
     write_current,
@@ -65,3 +67,26 @@ def test_a_dead_labs_record_is_ignored(tmp_path: Path, monkeypatch: pytest.Monke
     assert read_current() is None
     with pytest.raises(InjectionError, match="control port"):
         asyncio.run(AttachedInjector({"eu-west": "127.0.2.1:8080"}).post_fault("eu-west", {}))
+
+
+def test_the_labs_probe_count_is_published_for_an_attached_drill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    publish = write_current([], ControlFiles(None, None), tmp_path / "lab.toml")
+    doc = read_current()
+    assert doc is not None and doc["probes"] == {"sent": 0, "pending": 0, "unanswered": 0}
+    probes = current_probes(doc)
+    count = QueryCount(publish)  # as `dnslab up` counts its status line and live page
+    count.sent()
+    assert probes() == Counts(1, 1, 0)
+    count.finished(answered=True)
+    assert probes() == Counts(1, 0, 0)
+    count.stop_reporting()
+    count.sent()
+    assert probes() == Counts(1, 0, 0)  # a stopping lab records no more
+    # another `dnslab up` (or none) now: the count read is not this lab's
+    CURRENT_FILE.write_text(json.dumps({**doc, "pid": 1}))
+    assert probes() is None
+    clear_current()
+    assert probes() is None
