@@ -338,9 +338,10 @@ class LiveRun:
         if up0 and up1:  # attached
             if up0[0] is None or up1[0] is None:
                 text += (
-                    " (no `dnslab up` probe count in runs/up-current.json: a lab started by "
-                    "hand or an older `dnslab up`; its status line and live page queries, if "
-                    "any, are counted as client traffic)"
+                    " (no `dnslab up` of this lab.toml recorded a probe count in "
+                    "runs/up-current.json here: a lab started by hand, or `dnslab up` runs "
+                    "elsewhere; its status line's and live page's queries, if any, are "
+                    "counted as client traffic)"
                 )
             else:
                 up = up1[0].sent - up0[0].sent

@@ -161,8 +161,11 @@ def live_run(
             secret = (str(src[0]), src[1]) if src else None
         if secret is not None:
             targets = signed_watch(targets, cfg, *secret)
-        if current is not None:  # its status line's and live page's queries are not cost
-            targets = dataclasses.replace(targets, up_probes=current_probes(current))
+        # the probe count of the `dnslab up` running this lab.toml (its status line and
+        # live page); none (a lab started by hand, another lab's): the cost notes that
+        ours = current is not None and Path(str(current.get("config"))) == cfg_file.resolve()
+        up_probes = current_probes(current) if current is not None and ours else _no_count
+        targets = dataclasses.replace(targets, up_probes=up_probes)
         inj = injector(cfg) if injector is not None else AttachedInjector(listen)
         record = run(record, targets, cfg, inj)
         bar.done(record)
@@ -193,6 +196,10 @@ def live_run(
         break
     bar.done(record)
     return record
+
+
+def _no_count() -> None:
+    return None
 
 
 def signed_watch(

@@ -172,7 +172,7 @@ def test_an_attached_lab_without_a_probe_count_is_said() -> None:
     run._authoritative_queries(Reading(10, (Counts(), None)), Reading(30, (Counts(5), None)))
     assert rec.authoritative_queries == 15 and rec.probe_queries is not None
     assert rec.probe_queries["up"] is None
-    assert "no `dnslab up` probe count in runs/up-current.json" in rec.notes[0]
+    assert "no `dnslab up` of this lab.toml recorded a probe count" in rec.notes[0]
     run, rec = _attached_run()  # a lab of its own: only the drill's probe
     run._authoritative_queries(Reading(10, (Counts(),)), Reading(30, (Counts(5),)))
     assert rec.notes == [
