@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["resolve", "request"]
@@ -181,19 +181,45 @@ def failed_after(reqs: Sequence[Observation], at: float) -> int:
     return sum(1 for o in reqs if o.t >= at and not o.ok)
 
 
+@dataclass(slots=True)
+class LatestRegions:
+    """Per client, the region of its latest request, and how many clients each region holds:
+    the one place the dead-share rule is written (``dead_share`` over a run, and the live
+    page's model as requests arrive, ``lab.web.model``)."""
+
+    latest: dict[int, str] = field(default_factory=dict)
+    clients: dict[str, int] = field(default_factory=dict)  # region -> clients latest there
+
+    def feed(self, client: int, region: str) -> None:
+        old = self.latest.get(client)
+        if old == region:
+            return
+        if old is not None:
+            self.clients[old] -= 1
+        self.latest[client] = region
+        self.clients[region] = self.clients.get(region, 0) + 1
+
+    def on(self, region: str | None) -> int:
+        """Clients whose latest request went to ``region``."""
+        return self.clients.get(region, 0) if region is not None else 0
+
+    def share(self, region: str | None) -> float:
+        """Share of the clients seen so far whose latest request went to ``region``."""
+        return self.on(region) / len(self.latest) if self.latest else 0.0
+
+
 def dead_share(
     reqs: Sequence[Observation], dead: str, start: float, end: float, step: float
 ) -> list[tuple[float, float]]:
     """Share of clients whose latest request (as of each time step) went to ``dead``."""
-    latest: dict[int, str] = {}
+    latest = LatestRegions()
     out: list[tuple[float, float]] = []
     i = 0
     n_steps = max(0, math.floor((end - start) / step + 1e-9))
     for k in range(n_steps + 1):
         t = start + k * step
         while i < len(reqs) and reqs[i].t <= t:
-            latest[reqs[i].client] = reqs[i].region
+            latest.feed(reqs[i].client, reqs[i].region)
             i += 1
-        share = sum(1 for r in latest.values() if r == dead) / len(latest) if latest else 0.0
-        out.append((round(t, 6), share))
+        out.append((round(t, 6), latest.share(dead)))
     return out

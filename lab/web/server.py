@@ -6,10 +6,13 @@ Routes (loopback only, GET only):
 ``/``               the page (``static/index.html``)
 ``/static/NAME``    its script and style sheet (package data; no build step, no CDN)
 ``/meta.json``      what the page shows: ``{"mode": "live"}`` (the stream) or ``"view"``
-``/events``         ``text/event-stream``: a ``snapshot`` (meta and every event so far) on a
-                    fresh connection, then one message per typed drill event with id
-                    ``BOOT-SEQ``; a reconnect with ``Last-Event-ID`` of this hub resumes after
-                    it (no snapshot, nothing missed, nothing twice); ``end`` when the hub closes
+``/events``         ``text/event-stream``: a ``snapshot`` (meta and the page's model,
+                    ``lab.web.model``) on a fresh connection, then one message per typed drill
+                    event with id ``BOOT-SEQ`` and the model's change (``patch``); a reconnect
+                    with a ``Last-Event-ID`` the hub still keeps resumes after it (no snapshot,
+                    nothing missed, nothing twice), an older one gets a snapshot; ``end`` when
+                    the hub closes
+``/model.json``     ``dnslab view DIR`` of a drill: the page's model of DIR's results.json
 ``/results.json``   ``dnslab view DIR``: DIR's results.json (a drill's or a sweep's)
 ==================  ==========================================================================
 """
@@ -30,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lab.errors import ConfigError
 from lab.web.hub import EventHub
+from lab.web.model import view_model
 
 DEFAULT_LISTEN = "127.0.0.1:8787"
 RETRY_MS = 1000  # the browser's reconnect delay (the stream's ``retry:`` field)
@@ -130,6 +134,9 @@ class WebServer:
             self._send(h, json.dumps(meta).encode(), "application/json")
         elif path == "/results.json" and self.results is not None:
             self._send(h, self.results.read_bytes(), "application/json")
+        elif path == "/model.json" and self.results is not None:
+            doc = view_model(json.loads(self.results.read_text()))
+            self._send(h, json.dumps(doc, allow_nan=False).encode(), "application/json")
         elif path == "/events" and self.hub is not None:
             last = h.headers.get("Last-Event-ID") or parse_qs(url.query).get("last", [""])[0]
             self._stream(h, self.hub, last)
@@ -163,7 +170,10 @@ class WebServer:
                 quiet = time.monotonic()
                 while not self.stopping.is_set():
                     lines, closed = hub.since(seq, 0.5)
-                    if lines:
+                    if lines is None:  # fell behind what the hub keeps: start afresh
+                        seq, doc = hub.snapshot()
+                        body = f"event: snapshot\nid: {hub.event_id(seq)}\ndata: {doc}\n\n"
+                    elif lines:
                         body = "".join(
                             f"id: {hub.event_id(seq + i + 1)}\ndata: {line}\n\n"
                             for i, line in enumerate(lines)

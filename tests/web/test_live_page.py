@@ -4,7 +4,9 @@ The page loads before the drill starts; the fault, the checker's decision and th
 change must each be drawn within 1 s of being published; then the server side of the stream
 is stopped and a new one started on the same port while the drill keeps publishing: the
 page must resume by ``Last-Event-ID`` (no second snapshot) and end up with every event
-exactly once. Any JavaScript console error fails the test.
+exactly once. Any JavaScript console error fails the test. A second page opened once the
+drill has ended gets the page's model as its snapshot (no events) and must hold the same model
+and draw the same panels as the page that followed the drill from the start.
 """
 
 from __future__ import annotations
@@ -60,6 +62,19 @@ def events(hub: EventHub) -> list[dict[str, Any]]:
 
 def first(hub: EventHub, pred: Any) -> dict[str, Any] | None:
     return next((e for e in events(hub) if pred(e)), None)
+
+
+PANELS = ("runinfo", "runs", "marks", "health", "answers", "share", "failed", "failed-total",
+          "windows", "windows-note", "log")  # fmt: skip
+
+
+def rendered(browser: Any) -> dict[str, Any]:
+    """The page's model and what it drew of it (each panel's HTML), once it has drawn."""
+    wait_for(lambda: page(browser, "window.dnslab.drawn") is True, 10, "the page drawing")
+    out: dict[str, Any] = {"model": page(browser, "window.dnslab.model")}
+    for name in PANELS:
+        out[name] = page(browser, f"document.getElementById('{name}').innerHTML")
+    return out
 
 
 def test_live_drill_in_the_browser(tmp_path: Path, browser: Any) -> None:
@@ -131,10 +146,24 @@ def test_live_drill_in_the_browser(tmp_path: Path, browser: Any) -> None:
         )
         seqs = page(browser, "window.dnslab.seqs")
         assert page(browser, "window.dnslab.snapshots") == 1  # resumed, not reloaded
+        assert page(browser, "window.dnslab.base") == 0  # its snapshot: before the drill
         assert seqs == list(range(1, hub.last_seq + 1)), "events missing or twice on the page"
         assert any(e["type"] == "WindowClosed" for e in events(hub))
         bars = page(browser, "document.querySelectorAll('#windows rect.hbar:not(.live)').length")
         assert bars > 0  # the measured window distribution is drawn
+        assert console_errors(browser) == []
+
+        # a page opened now gets the model as a snapshot and draws what the early page drew
+        early = rendered(browser)
+        assert early["model"] == json.loads(json.dumps(hub.model.doc))
+        browser.switch_to.new_window("tab")
+        browser.get(server.url)
+        wait_for(lambda: page(browser, "window.dnslab.ended") is True, 10, "the late page")
+        assert page(browser, "window.dnslab.base") == hub.last_seq
+        assert page(browser, "window.dnslab.seqs") == []  # nothing replayed: the model only
+        late = rendered(browser)
+        for key, value in early.items():
+            assert late[key] == value, f"the late page's {key} differs from the early page's"
         assert console_errors(browser) == []
     finally:
         hub.close()

@@ -67,12 +67,15 @@ def test_snapshot_then_events_with_ids(served: tuple[EventHub, WebServer]) -> No
     assert snap["event"] == "snapshot" and snap["id"] == f"{hub.boot}-1"
     doc = json.loads(snap["data"])
     assert doc["meta"]["regions"] == ["eu-west", "us-east"]
-    assert [e["type"] for e in doc["events"]] == ["FaultInjected"]
+    assert doc["model"]["cards"]["fault"] == {"text": "fault: kill eu-west at 1.00 s", "seq": 1}
+    assert "events" not in doc  # the page's model, not the events (lab/web/model.py)
     hub.publish(ev.CheckerDecision(2.0, "eu-west", False, "checker", "3 failures"))
     [msg] = read_messages(resp, 1)
     assert msg["id"] == f"{hub.boot}-2" and "event" not in msg
     body = json.loads(msg["data"])
     assert body["type"] == "CheckerDecision" and body["up"] is False and body["seq"] == 2
+    paths = [op["path"] for op in body["patch"]]
+    assert "/runs/0/health/eu-west/-" in paths and "/cards/decision" in paths
 
 
 def test_last_event_id_resumes_without_gap_or_repeat(served: tuple[EventHub, WebServer]) -> None:
@@ -93,7 +96,27 @@ def test_an_id_of_another_stream_gets_a_snapshot(
     hub.publish(fault(1.0))
     resp = get(server, "/events", {"Last-Event-ID": last.replace("BOOT", hub.boot)})
     [snap] = read_messages(resp, 1)
-    assert snap["event"] == "snapshot" and len(json.loads(snap["data"])["events"]) == 1
+    assert snap["event"] == "snapshot" and snap["id"] == f"{hub.boot}-1"
+    assert json.loads(snap["data"])["model"]["runs"][0]["fault_at"] == 1.0
+
+
+def test_an_id_no_longer_kept_gets_a_snapshot() -> None:
+    """The hub keeps the last ``keep`` events for resumes; an older id gets the model."""
+    hub = EventHub({}, keep=3)
+    server = WebServer("127.0.0.1", 0, hub).start()
+    try:
+        for i in range(6):
+            hub.publish(fault(float(i)))
+        assert hub.first_kept == 4
+        resp = get(server, "/events", {"Last-Event-ID": f"{hub.boot}-3"})  # 4.. kept: resume
+        assert [m["id"] for m in read_messages(resp, 3)] == [f"{hub.boot}-{i}" for i in (4, 5, 6)]
+        resp = get(server, "/events", {"Last-Event-ID": f"{hub.boot}-2"})  # 3 is gone
+        [snap] = read_messages(resp, 1)
+        assert snap["event"] == "snapshot" and snap["id"] == f"{hub.boot}-6"
+        assert len(json.loads(snap["data"])["model"]["runs"][0]["marks"]) == 6
+    finally:
+        hub.close()
+        server.stop()
 
 
 def test_end_when_the_hub_closes(served: tuple[EventHub, WebServer]) -> None:

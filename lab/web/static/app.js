@@ -2,31 +2,20 @@
 // finished results.json (dnslab view DIR). Plain JS, SVG drawn here; no build step, no network.
 "use strict";
 
-const BIN = 0.25; // seconds per bin of the share and failed-request charts
+const BIN = 0.25; // seconds per bin of the share and failed-request charts (lab/web/model.py)
 const SVGNS = "http://www.w3.org/2000/svg";
-// what the browser test reads: every applied seq, when each was drawn, errors seen
-const probe = (window.dnslab = { seqs: [], shown: {}, errors: [], ended: false, snapshots: 0 });
+// what the browser test reads: the model, every applied seq after the snapshot's (base), when
+// each was drawn, errors seen
+const probe = (window.dnslab = { model: null, base: 0, seqs: [], shown: {}, errors: [], ended: false, snapshots: 0, drawn: false });
 window.addEventListener("error", (e) => probe.errors.push(String(e.message)));
 
-const S = { meta: {}, runs: [], sel: -1, pending: [], timer: null, view: null };
+// S.model is the page's model (lab/web/model.py folds the events into it; the stream's
+// snapshot is the model, each event's message carries its JSON Patch): drawn here, never
+// computed here
+const S = { meta: {}, model: { runs: [], cards: {} }, sel: -1, pending: [], timer: null, view: null };
 
-function newRun(ttl, info) {
-  return {
-    ttl, scenario: info.scenario || "", clients: info.clients || 0, end: info.end || 0,
-    mode: info.mode || "live", t0wall: info.t0wall || null, finished: false, failed: false,
-    faultAt: null, dead: null, recoveredAt: null, marks: [], log: [],
-    health: {}, answers: {}, bins: new Map(), failedTotal: 0, requests: 0,
-    stale: new Set(), windows: new Map(), delays: {}, latest: 0,
-    assumeUp: info.assumeUp !== false,
-  };
-}
-
-function current() {
-  if (!S.runs.length) {
-    // dnslab up without a drill: health and answers only, timed from the lab's start
-    S.runs.push(newRun(null, { mode: "lab", assumeUp: false }));
-  }
-  return S.runs[S.runs.length - 1];
+function idleRun() {
+  return { ttl: null, mode: "lab", finished: false, t0wall: null, end: 0, latest: 0, marks: [], log: [], health: {}, health_before: {}, answers: {}, share: {}, failed_bins: {}, failed_total: 0, requests: 0, stale: 0, windows: { n: 0, censored: 0, width: 1, counts: {} }, assume_up: false, dead: null, fault_at: null };
 }
 
 // 1, 2 or 5 times a power of ten, at least ``raw``: round tick steps
@@ -38,101 +27,39 @@ const countStep = (n) => Math.max(1, niceStep(n / 3));
 const niceCount = (n) => Math.max(2, countStep(n) * Math.ceil(n / countStep(n)));
 const fmt = (x, nd = 2) => (x === null || x === undefined ? "—" : Number(x).toFixed(nd));
 
-// -- applying events --------------------------------------------------------------------------
+// -- the stream's changes: JSON Patch (RFC 6902) "add" and "remove", nothing else ---------------
 
-function apply(e) {
-  probe.seqs.push(e.seq);
-  S.pending.push(e.seq);
-  if (e.type === "RunStarted") {
-    const r = newRun(e.ttl, { scenario: e.scenario, clients: e.clients, end: e.end, mode: e.mode, t0wall: e.wall - e.at });
-    S.runs.push(r);
-    r.log.push(["", e.at, `run TTL ${e.ttl}s started: ${e.clients} clients, ${fmt(e.end, 0)} s`]);
-    S.sel = -1;
-    return;
-  }
-  const r = current();
-  if (e.at !== undefined && e.at > r.latest) r.latest = e.at;
-  if (r.t0wall === null && e.at !== undefined) r.t0wall = e.wall - e.at;
-  switch (e.type) {
-    case "FaultInjected":
-      if (r.faultAt === null) { r.faultAt = e.at; r.dead = e.region; }
-      r.marks.push({ at: e.at, cls: "m-fault", label: `${e.action} ${e.region}` });
-      r.log.push(["fault", e.at, `fault: ${e.action} ${e.region}${e.fault && e.fault !== "kill" ? " (" + e.fault + ")" : ""}`]);
-      mark("mark-fault", `fault: ${e.action} ${e.region} at ${fmt(e.at)} s`, e.seq);
-      break;
-    case "FaultCleared":
-      if (e.region === r.dead && r.recoveredAt === null) r.recoveredAt = e.at;
-      r.marks.push({ at: e.at, cls: "m-fault", label: `${e.action} ${e.region}` });
-      r.log.push(["fault", e.at, `${e.action} ${e.region}`]);
-      mark("mark-fault", `${e.action} ${e.region} at ${fmt(e.at)} s`, e.seq);
-      break;
-    case "InjectionFailed":
-      r.failed = true;
-      r.log.push(["fault", e.at, `INJECTION FAILED: ${e.action} ${e.region}: ${e.detail}`]);
-      mark("mark-fault", `INJECTION FAILED: ${e.action} ${e.region}`, e.seq);
-      break;
-    case "CheckerDecision": {
-      const h = (r.health[e.region] = r.health[e.region] || []);
-      h.push({ at: e.at, up: e.up });
-      const word = e.up ? "UP" : "DOWN";
-      if (!(e.reason === "snapshot")) {
-        r.marks.push({ at: e.at, cls: "m-decision", label: `${e.region} ${word}` });
-      }
-      r.log.push(["decision", e.at, `checker ${e.vantage}: ${e.region} ${word}${e.reason ? " (" + e.reason + ")" : ""}`]);
-      mark("mark-decision", `checker: ${e.region} ${word} at ${fmt(e.at)} s`, e.seq);
-      break;
+function patch(doc, ops) {
+  for (const op of ops) {
+    const keys = op.path.split("/").slice(1).map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const last = keys.pop();
+    let o = doc;
+    for (const k of keys) o = o[k];
+    if (op.op === "remove") {
+      if (Array.isArray(o)) o.splice(Number(last), 1); else delete o[last];
+    } else if (op.op === "add") {
+      if (!Array.isArray(o)) o[last] = op.value;
+      else if (last === "-") o.push(op.value);
+      else o.splice(Number(last), 0, op.value);
+    } else {
+      throw new Error(`patch: unknown op ${op.op}`);
     }
-    case "AnswerChanged": {
-      r.answers[e.location] = { addrs: e.addrs, regions: e.regions, at: e.at, probe: true };
-      const to = [...new Set(e.regions)].join(", ") || "nothing";
-      if (e.previous.length) {
-        r.marks.push({ at: e.at, cls: "m-answer", label: `${e.location} → ${to}` });
-        r.log.push(["answer", e.at, `answer for ${e.location}: ${e.previous.join(" ")} → ${e.addrs.join(" ")} (${to})`]);
-        mark("mark-answer", `answer: ${e.location} → ${to} at ${fmt(e.at)} s`, e.seq);
-      }
-      break;
-    }
-    case "ClientResolved": {
-      const a = r.answers[e.location];
-      if (e.ok && e.upstream === "authoritative" && e.region && (!a || (!a.probe && a.regions[0] !== e.region))) {
-        r.answers[e.location] = { addrs: [], regions: [e.region], at: e.at, probe: false };
-      }
-      break;
-    }
-    case "ClientRequest": {
-      const k = Math.floor(e.at / BIN);
-      let b = r.bins.get(k);
-      if (!b) r.bins.set(k, (b = { clients: new Set(), dead: new Set(), failed: 0 }));
-      b.clients.add(e.client);
-      r.requests += 1;
-      if (e.dead) { b.dead.add(e.client); r.stale.add(e.client); } else r.stale.delete(e.client);
-      if (!e.ok) { b.failed += 1; if (r.faultAt !== null && e.at >= r.faultAt) r.failedTotal += 1; }
-      break;
-    }
-    case "WindowClosed":
-      // published by the drill as each window closes; a client's later one replaces it
-      r.windows.set(e.client, { w: e.window_s, censored: e.censored });
-      break;
-    case "DelayMeasured":
-      r.delays[e.what] = e.seconds;
-      r.log.push(["", r.latest, `${e.what} delay ${fmt(e.seconds)} s (${e.region})`]);
-      break;
-    case "RunFinished":
-      r.finished = true;
-      r.failed = r.failed || e.failed;
-      r.log.push(["", e.at, `run TTL ${e.ttl}s finished${e.failed ? " — FAILED: no real outage" : ""}`]);
-      break;
   }
 }
 
-function mark(id, text, seq) {
-  const el = document.getElementById(id);
-  el.textContent = text;
-  el.classList.add("on");
-  el.dataset.seq = String(seq);
+function cards(c) {
+  for (const name of ["fault", "decision", "answer"]) {
+    const card = c[name];
+    if (!card) continue;
+    const elt = document.getElementById(`mark-${name}`);
+    elt.textContent = card.text;
+    elt.classList.add("on");
+    elt.dataset.seq = String(card.seq);
+  }
 }
 
 function schedule() {
+  probe.drawn = false;
   if (S.timer === null) S.timer = setTimeout(render, 100);
 }
 
@@ -193,7 +120,8 @@ function drawHealth(r, regions) {
     const y = f.T + i * rowH + 3;
     el(svg, "text", { x: f.L - 6, y: y + rowH / 2 + 1, "text-anchor": "end", class: "lbl" }, name);
     const ev = r.health[name] || [];
-    let state = r.assumeUp ? "up" : "unknown", from = x0;
+    const before = r.health_before[name];
+    let state = before !== undefined ? (before ? "up" : "down") : r.assume_up ? "up" : "unknown", from = x0;
     const end = Math.min(x1, Math.max(now, x0));
     const seg = (a, b, s) => {
       if (b > a) el(svg, "rect", { x: f.sx(a), y, width: Math.max(0.5, f.sx(b) - f.sx(a)), height: rowH - 6, class: s });
@@ -218,7 +146,7 @@ function drawAnswers(r) {
     const tr = document.createElement("tr");
     tr.dataset.location = loc;
     tr.dataset.regions = a.regions.join(",");
-    const dead = r.dead !== null && a.regions.includes(r.dead) && r.faultAt !== null;
+    const dead = r.dead !== null && a.regions.includes(r.dead) && r.fault_at !== null;
     const cells = [loc, a.addrs.join(" ") || (a.probe ? "" : "(from clients)"), [...new Set(a.regions)].join(", "), `${fmt(a.at)} s`];
     cells.forEach((c, i) => {
       const td = document.createElement("td");
@@ -230,12 +158,9 @@ function drawAnswers(r) {
   }
 }
 
-function binSeries(r, key) {
-  const ks = [...r.bins.keys()].sort((a, b) => a - b);
-  return ks.map((k) => {
-    const b = r.bins.get(k);
-    return [k * BIN, key === "share" ? (b.clients.size ? b.dead.size / b.clients.size : 0) : b.failed];
-  });
+// the model's bins (index -> value) as points of a series, in time order
+function binSeries(bins) {
+  return Object.keys(bins).map(Number).sort((a, b) => a - b).map((k) => [k * BIN, bins[k]]);
 }
 
 function drawSeries(id, r, pts, opts) {
@@ -256,18 +181,17 @@ function drawSeries(id, r, pts, opts) {
 function drawWindows(r) {
   const svg = document.getElementById("windows");
   const final = r.finished;
-  const ws = [...r.windows.values()];
+  const w = r.windows; // the model's histogram: cells of w.width seconds, index -> clients
   document.getElementById("windows-note").textContent = final
-    ? `${ws.length} clients, measured (${ws.filter((x) => x.censored).length} still stale at the end)`
-    : `${ws.length} closed so far, ${r.stale.size} clients still stale`;
-  const top = Math.max(1, ...ws.map((x) => x.w));
-  const nb = 24, width = top / nb;
-  const counts = new Array(nb).fill(0);
-  for (const x of ws) counts[Math.min(nb - 1, Math.floor(Math.max(0, x.w) / width))] += 1;
-  const f = frame(svg, 0, top, 0, niceCount(Math.max(...counts)), { xlabel: "s after the fault" });
-  counts.forEach((c, i) => {
-    if (c) el(svg, "rect", { x: f.sx(i * width) + 1, y: f.sy(c), width: Math.max(1, f.sx(width) - f.sx(0) - 2), height: f.sy(0) - f.sy(c), class: final ? "hbar" : "hbar live" });
-  });
+    ? `${w.n} clients, measured (${w.censored} still stale at the end)`
+    : `${w.n} closed so far, ${r.stale} clients still stale`;
+  const cells = Object.keys(w.counts).map(Number).filter((k) => w.counts[k] > 0);
+  const top = Math.max(1, w.width * (Math.max(-1, ...cells) + 1));
+  const f = frame(svg, 0, top, 0, niceCount(Math.max(0, ...cells.map((k) => w.counts[k]))), { xlabel: "s after the fault" });
+  for (const k of cells) {
+    const c = w.counts[k];
+    el(svg, "rect", { x: f.sx(k * w.width) + 1, y: f.sy(c), width: Math.max(1, f.sx(w.width) - f.sx(0) - 2), height: f.sy(0) - f.sy(c), class: final ? "hbar" : "hbar live" });
+  }
 }
 
 function drawLog(r) {
@@ -284,23 +208,25 @@ function drawLog(r) {
 function drawRunNav() {
   const nav = document.getElementById("runs");
   nav.replaceChildren();
-  if (S.runs.length < 2) return;
-  S.runs.forEach((r, i) => {
+  const runs = S.model.runs;
+  if (runs.length < 2) return;
+  runs.forEach((r, i) => {
     const b = document.createElement("button");
     b.textContent = r.ttl === null ? "lab" : `TTL ${r.ttl}s`;
     if (i === selected()) b.className = "on";
-    b.onclick = () => { S.sel = i === S.runs.length - 1 ? -1 : i; render(); };
+    b.onclick = () => { S.sel = i === runs.length - 1 ? -1 : i; render(); };
     nav.appendChild(b);
   });
 }
 
-const selected = () => (S.sel < 0 ? S.runs.length - 1 : S.sel);
+const selected = () => (S.sel < 0 ? S.model.runs.length - 1 : S.sel);
 
 function render() {
   S.timer = null;
   if (S.view && S.view.sweep) return;
-  const idle = !S.runs.length; // nothing published yet (a drill's lab is still starting)
-  const r = idle ? newRun(null, { mode: "lab", assumeUp: false }) : S.runs[selected()];
+  const idle = !S.model.runs.length; // nothing published yet (a drill's lab is still starting)
+  const r = idle ? idleRun() : S.model.runs[selected()];
+  cards(S.model.cards);
   const regions = S.meta.regions || [];
   document.getElementById("title").textContent = S.view ? "dnslab — drill results" : S.meta.title || "dnslab — live drill";
   const [, , now] = span(r);
@@ -312,14 +238,11 @@ function render() {
   drawRunNav();
   drawHealth(r, regions);
   drawAnswers(r);
-  if (r.shareSeries) { // view mode: the series results.json carries
-    drawSeries("share", r, r.shareSeries, { pct: true, ymax: 1 });
-  } else {
-    drawSeries("share", r, binSeries(r, "share"), { pct: true, ymax: 1 });
-  }
-  document.getElementById("failed-total").textContent = `${r.failedTotal} after the fault · ${r.requests} requests`;
-  drawSeries("failed", r, r.failedSeries || binSeries(r, "failed"), { bars: true });
-  if (r.failedSeries) { // view mode: results.json keeps the total only
+  // view mode: the series results.json carries
+  drawSeries("share", r, r.share_series || binSeries(r.share), { pct: true, ymax: 1 });
+  document.getElementById("failed-total").textContent = `${r.failed_total} after the fault · ${r.requests} requests`;
+  drawSeries("failed", r, r.failed_series || binSeries(r.failed_bins), { bars: true });
+  if (r.failed_series) { // view mode: results.json keeps the total only
     const svg = document.getElementById("failed");
     el(svg, "text", { x: 300, y: 80, "text-anchor": "middle", class: "lbl" }, "results.json keeps the total only; observations.csv has every request");
   }
@@ -333,6 +256,7 @@ function render() {
   const t = Date.now();
   for (const seq of S.pending) probe.shown[seq] = t;
   S.pending = [];
+  probe.drawn = true;
   if (!r.finished && !S.view && r.t0wall !== null) schedule(); // keep the clock moving
 }
 
@@ -351,14 +275,18 @@ function connect() {
     const doc = JSON.parse(m.data);
     probe.snapshots += 1;
     S.meta = doc.meta || {};
-    S.runs = [];
+    S.model = probe.model = doc.model;
     S.sel = -1;
+    probe.base = Number(m.lastEventId.split("-").pop());
     probe.seqs = [];
-    for (const e of doc.events) apply(e);
     schedule();
   });
   es.addEventListener("message", (m) => {
-    apply(JSON.parse(m.data));
+    const e = JSON.parse(m.data);
+    patch(S.model, e.patch);
+    if (e.type === "RunStarted") S.sel = -1; // follow the new run
+    probe.seqs.push(e.seq);
+    S.pending.push(e.seq);
     schedule();
   });
   es.addEventListener("end", () => {
@@ -373,43 +301,9 @@ function connect() {
 
 // -- results.json (dnslab view) ---------------------------------------------------------------
 
-function viewDrill(doc) {
-  S.runs = doc.runs.map((run) => {
-    const r = newRun(run.ttl, { scenario: doc.scenario && doc.scenario.name, clients: run.clients, end: run.duration_s, mode: run.mode });
-    r.finished = true;
-    r.failed = run.failed;
-    r.latest = run.duration_s;
-    const fa = run.fault.at_s;
-    r.faultAt = fa;
-    r.dead = run.dead_region;
-    r.requests = run.requests;
-    r.failedTotal = run.failed_requests;
-    if (fa !== null) {
-      r.marks.push({ at: fa, cls: "m-fault", label: "fault" });
-      if (run.detection_s !== null) {
-        const d = fa + run.detection_s;
-        r.health[run.dead_region] = [{ at: d, up: false }];
-        r.marks.push({ at: d, cls: "m-decision", label: "down" });
-        if (run.propagation_s !== null) r.marks.push({ at: d + run.propagation_s, cls: "m-answer", label: "answer" });
-      }
-      if (run.fault.recovered_at_s !== null) r.marks.push({ at: run.fault.recovered_at_s, cls: "m-fault", label: "recovered" });
-    }
-    r.shareSeries = (run.dead_share || []).map(([t, s]) => [t + (fa || 0), s]);
-    r.failedSeries = [];
-    for (const [loc, v] of Object.entries(run.by_location || {})) {
-      r.answers[loc] = { addrs: [], regions: [`${v.clients_affected}/${v.clients} clients stale, p90 ${fmt(v.stale_window_s.p90)} s`], at: fa || 0, probe: true };
-    }
-    r.windows = new Map((run.client_windows || []).map((c) => [c.client, { w: c.window_s, censored: c.censored }]));
-    r.log = (run.events || []).map(([t, text]) => [/fault|kill|FAILED/.test(text) ? "fault" : /checker/.test(text) ? "decision" : /authoritative/.test(text) ? "answer" : "", t, text]);
-    return r;
-  });
+function viewDrill(model) {
+  S.model = probe.model = model; // lab/web/model.py view_model: the same document as live
   S.sel = 0;
-  const r0 = S.runs[0];
-  if (r0) {
-    mark("mark-fault", `fault: ${doc.runs[0].fault.action} ${r0.dead} at ${fmt(r0.faultAt)} s`, 0);
-    mark("mark-decision", `detection ${fmt(doc.runs[0].detection_s)} s`, 0);
-    mark("mark-answer", `propagation ${fmt(doc.runs[0].propagation_s)} s`, 0);
-  }
   document.querySelector("#answers thead").innerHTML = "<tr><th>location</th><th></th><th>after the fault</th><th></th></tr>";
   render();
 }
@@ -483,7 +377,7 @@ async function view() {
   const doc = await (await fetch("/results.json")).json();
   S.view = { sweep: doc.schema === "dnslab.sweep.results/1" };
   if (S.view.sweep) viewSweep(doc);
-  else viewDrill(doc);
+  else viewDrill(await (await fetch("/model.json")).json());
   probe.viewed = doc.schema;
 }
 
