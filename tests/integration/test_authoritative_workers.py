@@ -80,10 +80,18 @@ def test_geo_workers_answer_from_one_health_view_and_metrics_sum(
     assert all(addrs(ask(dns_port, "127.2.0.10")) == [EU] for _ in range(ASKS))
     r = admin(admin_port, "PUT", "/v1/health/eu-west", json={"state": "down"}, headers=AUTH)
     assert r.status_code == 200, r.text
-    # the override reached the other worker: every answer, from either worker, moved
-    wait_for(lambda: addrs(ask(dns_port, "127.2.0.10")) == [US], 5, "first moved answer")
-    assert all(addrs(ask(dns_port, "127.2.0.10")) == [US] for _ in range(ASKS))
-    sent = 2 * ASKS + 1  # at least: the wait_for loop asked once or more
+
+    # the override reached the other worker: every answer, from either worker, moved. Worker
+    # 0 applies it before the PUT returns and hands it to worker 1 through a pipe, so the
+    # first moved answer may come from worker 0 while worker 1 has not read the pipe yet
+    # and still answers the old region: wait until ASKS answers in a row (fresh source
+    # ports: both workers) moved, then hold ASKS more to it.
+    def all_moved() -> bool:
+        return all(addrs(ask(dns_port, "127.2.0.10")) == [US] for _ in range(ASKS))
+
+    wait_for(all_moved, 5, f"{ASKS} moved answers in a row")
+    assert all_moved()
+    sent = 3 * ASKS  # at least: ASKS before, ASKS in the wait's last round, ASKS after
 
     def counted() -> float:
         text = admin(admin_port, "GET", "/metrics").text
