@@ -251,9 +251,13 @@ def test_prefetch_refreshes_before_expiry_like_unbound(procs: ProcessGroup, tmp_
     eager = start_pair(procs, tmp_path / "u1", knot, {"prefetch": True})
     lazy = start_pair(procs, tmp_path / "u2", knot, {})
     q: Question = ("p.lab.example.", "A")
-    filled = time.monotonic()
+    # every entry is stored after the first stamp and before the second: the ages of all
+    # four lie between now - filled and now - began (one stamp for both bounds was off by
+    # the fill's duration, long on a loaded machine)
+    began = time.monotonic()
     for pair in (eager, lazy):
         assert_agree(q, *pair.both(q))
+    filled = time.monotonic()
     knot.load(zone_text(2, "p 20 IN A 192.0.2.2\n"), 2)
     wait_for(lambda: time.monotonic() - filled >= 18.2, 22, "age 18.2 s")
     for pair in (eager, lazy):  # hits in the last 10%: old data; the eager pair prefetches
@@ -262,7 +266,7 @@ def test_prefetch_refreshes_before_expiry_like_unbound(procs: ProcessGroup, tmp_
     wait_for(lambda: ask(eager.ours, *q).data == ("192.0.2.2",), 1, "our prefetch")
     wait_for(lambda: ask(eager.theirs, *q).data == ("192.0.2.2",), 1, "unbound's prefetch")
     ours, theirs = lazy.both(q)
-    assert time.monotonic() - filled < 20, "the checks must run before the old TTL ran out"
+    assert time.monotonic() - began < 20, "the checks must run before the old TTL ran out"
     assert ours.data == theirs.data == ("192.0.2.1",)
 
 
@@ -275,8 +279,10 @@ def test_serve_expired_client_timeout_agrees_with_unbound(
     options: dict[str, object] = {"serve-expired": True, "serve-expired-client-timeout": 300}
     pair = start_pair(procs, tmp_path / "u", knot, options)
     q: Question = ("b.lab.example.", "A")  # TTL 2
-    filled = time.monotonic()
     assert_agree(q, *pair.both(q))
+    # stamped after the fill: both entries were stored before it, so 3.2 s from here is past
+    # their TTL (from a stamp before the fill, a slow fill could leave one fresh, TTL 0)
+    filled = time.monotonic()
     knot.endpoint.child.kill(signal.SIGSTOP)
     try:
         wait_for(lambda: time.monotonic() - filled > 3.2, 5, "past the TTL and Unbound's second")
