@@ -105,13 +105,15 @@ def test_kill_region_answers_move_within_50ms_of_decision(
     start(procs, config, dns_port)
 
     downs: dict[str, StateEvent] = {}
+    heard: dict[str, float] = {}  # when this test's own feed got each down event
 
     def on_event(ev: StateEvent) -> None:
-        if ev.status.state == "down":
-            downs.setdefault(ev.status.region, ev)
+        if ev.status.state == "down" and ev.status.region not in downs:
+            downs[ev.status.region] = ev
+            heard[ev.status.region] = time.time()
 
     feed = HealthFeed(f"http://127.0.0.1:{hport}/v1/events", on_event=on_event)
-    results: list[tuple[float, float]] = []  # (detection, propagation)
+    results: list[tuple[float, float, float]] = []  # (detection, propagation, stream lag)
 
     async def go() -> None:
         async with running(feed):
@@ -139,15 +141,18 @@ def test_kill_region_answers_move_within_50ms_of_decision(
                     assert time.monotonic() < deadline, f"r{i}: no down event"
                     await asyncio.sleep(0.002)
                 decided = downs[f"r{i}"].at
-                results.append((decided - killed_at, sent - decided))
+                results.append((decided - killed_at, sent - decided, heard[f"r{i}"] - decided))
 
     asyncio.run(go())
+    # (stream: when the down event reached this test's feed, beside the server's; shown to
+    # tell the checker's publishing lag from the server's, not bounded)
     summary = ", ".join(
-        f"r{i}: detect {d:.3f}s propagate {p * 1000:.1f}ms" for i, (d, p) in enumerate(results)
+        f"r{i}: detect {d:.3f}s propagate {p * 1000:.1f}ms (stream {h * 1000:.1f}ms)"
+        for i, (d, p, h) in enumerate(results)
     )
     print(summary)
-    assert all(d <= DETECTION_BOUND for d, _ in results), summary
-    assert all(p <= PROPAGATION_BOUND for _, p in results), summary
+    assert all(d <= DETECTION_BOUND for d, _, _ in results), summary
+    assert all(p <= PROPAGATION_BOUND for _, p, _ in results), summary
 
 
 def get_json(port: int, path: str) -> Any:
