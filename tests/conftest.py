@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,17 @@ REPO = Path(__file__).resolve().parent.parent
 DNSLAB = (
     str(REPO / ".venv" / "bin" / "dnslab") if (REPO / ".venv/bin/dnslab").exists() else "dnslab"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests send SIGINT to what they start (Ctrl-C for `dnslab up` and drills). A pytest run
+    in the background by a non-interactive shell (``make test &`` in a script or CI step)
+    starts with SIGINT ignored, and an ignored signal stays ignored through fork and exec, so
+    every `dnslab up` it starts ignores Ctrl-C too and those tests fail (test_up[sigint] did,
+    every time, under such a launcher). Python's Ctrl-C handler again here: children start
+    with SIGINT at its default, as from a terminal."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def require_tool(name: str) -> str:
