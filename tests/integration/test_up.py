@@ -9,12 +9,15 @@ import socket
 import tomllib
 from pathlib import Path
 
+import dns.message
+import dns.query
+import dns.rcode
 import pytest
 
 from lab.auth import default_secret_path
 from lab.drill.labgen import patch_config, to_toml
 from lab.drill.scenario import CheckSpec
-from lab.procs import ProcessGroup, free_port, udp_dns_ready, wait_for
+from lab.procs import ProcessGroup, free_port, wait_for
 from tests.conftest import DNSLAB, REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -98,7 +101,10 @@ def test_up_serves_then_stops_every_child(
     auth = data["authoritative"]
     assert isinstance(auth, dict)
     host, _, port = auth["listen"].rpartition(":")
-    assert udp_dns_ready(host, int(port))()
+    # one look, so a real query with a real timeout (udp_dns_ready's 0.2 s is for polling)
+    q = dns.message.make_query("lab.example.", "SOA")
+    reply = dns.query.udp(q, host, port=int(port), timeout=2.0)
+    assert reply.rcode() == dns.rcode.NOERROR and reply.answer, reply
     wait_for(
         lambda: "eu-west=up" in log_text(procs, "up"),
         20,
