@@ -41,7 +41,11 @@ def fmt(x: float | None, nd: int = 2) -> str:
 
 def pointer(*keys: str | int) -> str:
     """A JSON Pointer (RFC 6901) to ``keys``."""
-    return "".join("/" + str(k).replace("~", "~0").replace("/", "~1") for k in keys)
+    parts = [str(k) for k in keys]
+    text = "/" + "/".join(parts)
+    if "~" in text or text.count("/") != len(parts):  # a key holds "~" or "/": escape them
+        text = "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+    return text
 
 
 @dataclass

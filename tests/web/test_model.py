@@ -178,3 +178,12 @@ def test_a_later_window_replaces_the_earlier_one() -> None:
     window(1, 1.0)  # censored no more
     w = hub.model.doc["runs"][0]["windows"]
     assert (w["n"], w["censored"]) == (3, 0) and w["counts"] == {"0": 1, "2": 1, "18": 1}
+
+
+def test_pointers_escape_keys() -> None:
+    """A location or region name with "/" or "~" stays one key of the patch's path."""
+    hub = EventHub({})
+    hub.publish(ev.AnswerChanged(1.0, "eu/w~1", ("127.0.0.1",), ("eu-west",)))
+    [msg] = messages(hub)
+    doc = jsonpatch.apply_patch({"runs": [], "cards": {}}, msg["patch"])
+    assert doc == json.loads(json.dumps(hub.model.doc)) and "eu/w~1" in doc["runs"][0]["answers"]
