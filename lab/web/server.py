@@ -135,7 +135,11 @@ class WebServer:
         elif path == "/results.json" and self.results is not None:
             self._send(h, self.results.read_bytes(), "application/json")
         elif path == "/model.json" and self.results is not None:
-            doc = view_model(json.loads(self.results.read_text()))
+            results = json.loads(self.results.read_text())
+            if results.get("schema") != "dnslab.drill.results/1":
+                h.send_error(404, "no page model for a sweep's results.json (see /results.json)")
+                return
+            doc = view_model(results)
             self._send(h, json.dumps(doc, allow_nan=False).encode(), "application/json")
         elif path == "/events" and self.hub is not None:
             last = h.headers.get("Last-Event-ID") or parse_qs(url.query).get("last", [""])[0]

@@ -137,7 +137,7 @@ def test_page_and_static_files(served: tuple[EventHub, WebServer]) -> None:
         assert resp.status == 200 and resp.headers["Content-Type"].startswith(ctype)
         resp.read()
     assert json.loads(get(server, "/meta.json").read())["mode"] == "live"
-    for path in ("/static/../hub.py", "/results.json", "/nothing"):
+    for path in ("/static/../hub.py", "/results.json", "/model.json", "/nothing"):
         resp = get(server, path)
         assert resp.status == 404, path
         resp.read()

@@ -18,6 +18,7 @@ from lab.drill.runner import DrillOptions, run_drill
 from lab.errors import ConfigError
 from lab.procs import free_port, wait_for
 from lab.web.cli import results_file
+from lab.web.model import view_model
 from lab.web.server import WebServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.system, pytest.mark.slow]
@@ -125,8 +126,30 @@ def test_view_command_serves_the_page(tmp_path: Path) -> None:
             assert proc.stdout is not None
             line = proc.stdout.readline().decode()
             assert f"http://127.0.0.1:{port}/" in line and "results.json" in line
+            results = json.loads((out / "results.json").read_text())
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/results.json", timeout=5) as r:
-                assert json.loads(r.read()) == json.loads((out / "results.json").read_text())
+                assert json.loads(r.read()) == results
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/model.json", timeout=5) as r:
+                model = json.loads(r.read())  # the page's model (lab/web/model.py) of the drill
+            assert model == json.loads(json.dumps(view_model(results)))
+            assert model["runs"][0]["windows"]["n"] == results["runs"][0]["clients_affected"]
         finally:
             proc.terminate()
             assert proc.wait(timeout=10) == 0
+
+
+def test_no_page_model_for_a_sweep(tmp_path: Path) -> None:
+    """/model.json is a drill's page model; for a sweep's results.json it is a 404."""
+    import urllib.error
+    import urllib.request
+
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"schema": "dnslab.sweep.results/1", "cells": []}))
+    server = WebServer("127.0.0.1", 0, results=path).start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{server.url}model.json", timeout=5)
+        err.value.close()  # the response it holds
+        assert err.value.code == 404 and "sweep" in str(err.value.reason)
+    finally:
+        server.stop()
