@@ -104,7 +104,9 @@ class EventHub:
             first = self._seq - len(self._lines) + 1
             if seq < first - 1:
                 return None, self.closed
-            return list(itertools.islice(self._lines, seq - first + 1, None)), self.closed
+            # the newest (last_seq - seq) lines, read from the right: O(new), not O(kept)
+            new = list(itertools.islice(reversed(self._lines), self._seq - seq))
+            return new[::-1], self.closed
 
     def snapshot(self) -> tuple[int, str]:
         """(last seq, the snapshot document: meta and the page's model as of that seq)."""
