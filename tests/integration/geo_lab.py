@@ -48,28 +48,36 @@ def write_lab(
     return path, dns_port, admin_port
 
 
-def start(procs: ProcessGroup, config: Path, dns_port: int) -> None:
-    child = procs.start(
-        "authoritative",
-        [DNSLAB, "authoritative", "--config", str(config), "--listen", f"127.0.0.1:{dns_port}"],
-    )
-    procs.wait_ready(child, udp_dns_ready("127.0.0.1", dns_port))
+def start(procs: ProcessGroup, config: Path, dns_port: int, admin_port: int) -> tuple[int, int]:
+    """``dnslab authoritative --config`` on ``dns_port`` and ``admin_port``; returns the
+    ports it serves on (DNS, admin). A port picked by ``free_port`` is not held
+    until the server binds it, and on a busy machine another socket can take it meanwhile
+    (seen: "--listen 127.0.0.1:44593: cannot bind ... address already in use"): then again
+    on fresh ports (--listen and --admin override the config), up to three times."""
+    for attempt in range(3):
+        argv = [DNSLAB, "authoritative", "--config", str(config)]
+        argv += ["--listen", f"127.0.0.1:{dns_port}", "--admin", f"127.0.0.1:{admin_port}"]
+        child = procs.start("authoritative", argv)
+        try:
+            procs.wait_ready(child, udp_dns_ready("127.0.0.1", dns_port))
+        except ProcessError as exc:
+            if "cannot bind" not in str(exc) or attempt == 2:
+                raise
+            procs.children.remove(child)  # exited; its log stays
+            dns_port, admin_port = free_port(), free_port()
+            continue
+        return dns_port, admin_port
+    raise AssertionError("unreachable")
 
 
 def start_lab(
     procs: ProcessGroup, tmp: Path, extra: str = "", checker_port: int | None = None, **replace: str
 ) -> tuple[Path, int, int]:
-    """write_lab + start, with fresh ports if one was taken between picking and binding."""
-    for attempt in range(3):
-        config, dns_port, admin_port = write_lab(tmp, extra, checker_port, **replace)
-        try:
-            start(procs, config, dns_port)
-        except ProcessError as exc:
-            if "cannot bind" not in str(exc) or attempt == 2:
-                raise
-            continue
-        return config, dns_port, admin_port
-    raise AssertionError("unreachable")
+    """write_lab + start (fresh DNS and admin ports if one was taken between picking and
+    binding: the admin port returned is the one serving, the config's may be the first)."""
+    config, dns_port, admin_port = write_lab(tmp, extra, checker_port, **replace)
+    dns_port, admin_port = start(procs, config, dns_port, admin_port)
+    return config, dns_port, admin_port
 
 
 def ask(

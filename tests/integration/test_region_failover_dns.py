@@ -27,6 +27,7 @@ import pytest
 
 from healthcheck.events import StateEvent
 from healthcheck.feed import HealthFeed, running
+from lab.errors import ProcessError
 from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
 from tests.conftest import DNSLAB, REPO
 from tests.integration.geo_lab import start
@@ -76,6 +77,32 @@ default = [{order}]
 """
 
 
+def start_regions(procs: ProcessGroup, n: int) -> tuple[list[Child], list[int]]:
+    """Regions r0..r(n-1) on free ports, started at once. A port is not held between
+    ``free_port`` and the region's bind, so on a busy machine another socket can take it: that
+    region exits saying "cannot bind" and starts again on a fresh port (up to three times)."""
+    ports = [free_port() for _ in range(n)]
+    children = [_region(procs, i, p) for i, p in enumerate(ports)]
+    for i in range(n):
+        for attempt in range(3):
+            url = f"http://127.0.0.1:{ports[i]}/healthz"
+            try:
+                procs.wait_ready(children[i], http_ready(url), timeout=60)
+                break
+            except ProcessError as exc:
+                if "cannot bind" not in str(exc) or attempt == 2:
+                    raise
+                procs.children.remove(children[i])  # exited; its log stays
+                ports[i] = free_port()
+                children[i] = _region(procs, i, ports[i])
+    return children, ports
+
+
+def _region(procs: ProcessGroup, i: int, port: int) -> Child:
+    argv = [DNSLAB, "region", "--name", f"r{i}", "--listen", f"127.0.0.1:{port}"]
+    return procs.start(f"r{i}", argv)
+
+
 async def answer(port: int) -> str:
     q = dns.message.make_query("www.lab.example.", "A")
     m = await dns.asyncquery.udp(q, "127.0.0.1", port=port, timeout=1.0)
@@ -85,16 +112,7 @@ async def answer(port: int) -> str:
 def test_kill_region_answers_move_within_50ms_of_decision(
     procs: ProcessGroup, tmp_path: Path
 ) -> None:
-    ports = [free_port() for _ in range(N)]
-    regions: list[Child] = []
-    for i, p in enumerate(ports):
-        regions.append(
-            procs.start(
-                f"r{i}", [DNSLAB, "region", "--name", f"r{i}", "--listen", f"127.0.0.1:{p}"]
-            )
-        )
-    for child, p in zip(regions, ports, strict=True):
-        procs.wait_ready(child, http_ready(f"http://127.0.0.1:{p}/healthz"), timeout=60)
+    regions, ports = start_regions(procs, N)
     dns_port, admin_port, hport = free_port(), free_port(), free_port()
     config = tmp_path / "lab.toml"
     config.write_text(lab_toml(dns_port, admin_port, hport, ports))
@@ -102,7 +120,7 @@ def test_kill_region_answers_move_within_50ms_of_decision(
         "checker", [DNSLAB, "healthcheck", "--config", str(config), "--name", "vp"]
     )
     procs.wait_ready(checker, tcp_ready("127.0.0.1", hport))
-    start(procs, config, dns_port)
+    dns_port, admin_port = start(procs, config, dns_port, admin_port)
 
     downs: dict[str, StateEvent] = {}
     heard: dict[str, float] = {}  # when this test's own feed got each down event
@@ -171,20 +189,14 @@ def feed_up(admin_port: int) -> float | None:
 def test_checker_death_is_visible_and_a_restart_resyncs_the_server(
     procs: ProcessGroup, tmp_path: Path
 ) -> None:
-    ports = [free_port(), free_port()]
-    regions = [
-        procs.start(f"r{i}", [DNSLAB, "region", "--name", f"r{i}", "--listen", f"127.0.0.1:{p}"])
-        for i, p in enumerate(ports)
-    ]
-    for child, p in zip(regions, ports, strict=True):
-        procs.wait_ready(child, http_ready(f"http://127.0.0.1:{p}/healthz"), timeout=60)
+    regions, ports = start_regions(procs, 2)
     dns_port, admin_port, hport = free_port(), free_port(), free_port()
     config = tmp_path / "lab.toml"
     config.write_text(lab_toml(dns_port, admin_port, hport, ports))
     argv = [DNSLAB, "healthcheck", "--config", str(config), "--name", "vp"]
     checker = procs.start("checker", argv)
     procs.wait_ready(checker, tcp_ready("127.0.0.1", hport))
-    start(procs, config, dns_port)
+    dns_port, admin_port = start(procs, config, dns_port, admin_port)
 
     async def go() -> None:
         await wait_for_async(lambda: feed_up(admin_port) == 1.0, 10, "server follows the checker")

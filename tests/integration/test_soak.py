@@ -37,7 +37,7 @@ from lab.procs import (
 )
 from tests.conftest import DNSLAB
 from tests.integration.geo_lab import start
-from tests.integration.test_region_failover_dns import feed_up, lab_toml
+from tests.integration.test_region_failover_dns import feed_up, lab_toml, start_regions
 from tests.integration.test_robustness import rss_mib
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -180,15 +180,15 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Soak]:
 
 
 def run_soak(procs: ProcessGroup, tmp_path: Path) -> Soak:
-    ports = [free_port(), free_port()]
+    first, ports = start_regions(procs, 2)  # fresh ports if one was taken meanwhile
 
-    def region(i: int, n: int = 0) -> Child:
+    def region(i: int, n: int = 0) -> Child:  # a restart, on the region's port
         argv = [DNSLAB, "region", "--name", f"r{i}", "--listen", f"127.0.0.1:{ports[i]}"]
         child = procs.start(f"r{i}-{n}", argv)
         procs.wait_ready(child, http_ready(f"http://127.0.0.1:{ports[i]}/healthz"), timeout=60)
         return child
 
-    regions = [region(0), region(1)]
+    regions = list(first)
     dns_port, admin_port, hport = free_port(), free_port(), free_port()
     config = tmp_path / "lab.toml"
     config.write_text(lab_toml(dns_port, admin_port, hport, ports))
@@ -206,7 +206,7 @@ def run_soak(procs: ProcessGroup, tmp_path: Path) -> Soak:
         return child
 
     checkers = [checker(0)]
-    start(procs, config, dns_port)
+    dns_port, admin_port = start(procs, config, dns_port, admin_port)
     auth_pid = procs.children[-1].pid
     decisions: list[Decision] = []  # r0's transitions, as the checker decided them
 
