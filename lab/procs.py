@@ -215,28 +215,51 @@ class ProcessGroup:
 
 
 _handed_out: set[tuple[str, int]] = set()
+PORT_SPAN = 16384  # free_port picks below the kernel's ephemeral range, in a span this wide
 
 
-def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
-    """A port free for both TCP and UDP on ``host`` right now (the kernel picks it).
+def _quiet_ports() -> range | None:
+    """Ports below the kernel's ephemeral range (``ip_local_port_range``), which no outgoing
+    connection and no ``bind(0)`` of another process takes; None where it cannot be read."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    first = max(1024, low - PORT_SPAN)
+    return range(first, low) if low - first >= 1024 else None
 
-    The kernel may pick the same port again for the next ``bind(0)`` once this probe
-    socket is closed, and callers often ask for several ports before starting anything
-    on them (CI once got one port for two regions). So a port is handed out at most once
-    per process.
-    """
-    for _ in range(50):
+
+def _bindable(host: str, port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
         with socket.socket(socket.AF_INET, kind) as s:
-            s.bind((host, 0))
-            port = int(s.getsockname()[1])
-        if (host, port) in _handed_out:
-            continue
-        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
-        with socket.socket(socket.AF_INET, other) as s2:
             try:
-                s2.bind((host, port))
+                s.bind((host, port))
             except OSError:
-                continue
-        _handed_out.add((host, port))
-        return port
+                return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both TCP and UDP on ``host`` right now, handed out at most once per
+    process.
+
+    Callers often take several ports before binding any (CI once got one port for two
+    regions when the kernel's ``bind(0)`` repeated it), and between taking a port and binding
+    it another program may take it. So the port is drawn at random from below the kernel's
+    ephemeral range (``_quiet_ports``), where no outgoing connection's local port and no
+    ``bind(0)`` lands; where that range is unknown, the kernel's ``bind(0)`` picks.
+    """
+    import random
+
+    quiet = _quiet_ports()
+    for _ in range(200):
+        if quiet is not None:
+            port = random.choice(quiet)
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind((host, 0))
+                port = int(s.getsockname()[1])
+        if (host, port) not in _handed_out and _bindable(host, port):
+            _handed_out.add((host, port))
+            return port
     raise ProcessError(f"no free port on {host}")

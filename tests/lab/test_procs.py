@@ -41,6 +41,18 @@ def test_free_port_never_hands_out_a_port_twice() -> None:
     assert len(set(ports)) == len(ports)
 
 
+def test_free_port_stays_below_the_ephemeral_range() -> None:
+    # where no outgoing connection's local port or another program's bind(0) can take it
+    # between free_port and the caller's bind
+    from pathlib import Path
+
+    spec = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    if not spec.exists():
+        pytest.skip("no /proc/sys/net/ipv4/ip_local_port_range (not Linux)")
+    low = int(spec.read_text().split()[0])
+    assert all(1024 <= free_port() < low for _ in range(50))
+
+
 def test_wait_for_async_polls_on_the_loop_and_times_out() -> None:
     import asyncio
 
