@@ -16,6 +16,7 @@ import dns.message
 import dns.query
 
 from lab.config import load_config
+from lab.errors import ProcessError
 from lab.procs import free_port, wait_for
 from lab.up import Lab, plan_lab, prepare_control
 from tests.conftest import REPO
@@ -79,13 +80,25 @@ default = ["us-east", "eu-west", "ap-south"]
 
 
 def start_lab(tmp: Path, extra_auth: str = "", control: str = "") -> tuple[Lab, Any]:
-    """The lab of ``lab_toml``, started like `dnslab up` does it; the caller stops it."""
-    path = lab_toml(tmp, extra_auth, control)
-    cfg = load_config(path)
-    files = prepare_control(cfg, tmp / "state")
-    lab = Lab(plan_lab(cfg, path, control_port=free_port, files=files), tmp / "logs")
-    lab.start()
-    return lab, cfg
+    """The lab of ``lab_toml``, started like `dnslab up` does it; the caller stops it.
+
+    Its eight ports come from ``free_port``, which does not hold them until the children
+    bind; when another socket took one meanwhile (that child exits: "cannot bind" / "already
+    in use"; Lab.start stops the rest) the lab starts again on fresh ports, up to 3 times."""
+    for attempt in range(3):
+        path = lab_toml(tmp, extra_auth, control)
+        cfg = load_config(path)
+        files = prepare_control(cfg, tmp / "state")
+        lab = Lab(plan_lab(cfg, path, control_port=free_port, files=files), tmp / "logs")
+        try:
+            lab.start()
+        except ProcessError as exc:
+            taken = "cannot bind" in str(exc) or "already in use" in str(exc)
+            if not taken or attempt == 2:
+                raise
+            continue
+        return lab, cfg
+    raise AssertionError("unreachable")
 
 
 def hp(value: str) -> tuple[str, int]:
