@@ -3,11 +3,14 @@ the admin API, and a fake checker event stream with exact health values."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import struct
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -221,3 +224,58 @@ def fake_checker(
         yield checker
     finally:
         checker.close()
+
+
+WWW_A = dns.message.make_query("www.lab.example.", "A").to_wire()
+
+
+@dataclass
+class Load:
+    """A steady stream of UDP queries for www.lab.example/A, ``rate`` a second, sent on a
+    schedule that does not wait for replies; every reply matched to its query by ID, with
+    the wall time its query was sent."""
+
+    port: int
+    rate: float
+    sent: dict[int, float] = field(default_factory=dict)  # id -> wall time sent
+    answers: list[tuple[float, str, int]] = field(default_factory=list)  # (sent, answer, rcode)
+    lost: int = 0
+    next_id: int = 0
+    started: float = 0.0
+    slowest: float = 0.0  # seconds from send to reply, the worst seen
+    duration: float = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        load = self
+
+        class Proto(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: object) -> None:
+                qid = struct.unpack("!H", data[:2])[0]
+                at = load.sent.pop(qid, None)
+                if at is None:
+                    return
+                load.slowest = max(load.slowest, time.time() - at)
+                msg = dns.message.from_wire(data)
+                got = ",".join(sorted(r.to_text() for rrset in msg.answer for r in rrset))
+                load.answers.append((at, got, msg.rcode()))
+
+        transport, _ = await loop.create_datagram_endpoint(
+            Proto, remote_addr=("127.0.0.1", self.port)
+        )
+        self.started = due = time.monotonic()
+        try:
+            while not stop.is_set():
+                while due <= time.monotonic():  # on schedule: catch up after a slow wake-up
+                    qid = self.next_id = (self.next_id + 1) % 65536
+                    if qid in self.sent:  # 65536 in flight cannot happen at this rate
+                        self.lost += 1
+                    self.sent[qid] = time.time()
+                    transport.sendto(struct.pack("!H", qid) + WWW_A[2:])
+                    due += 1 / self.rate
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+            self.duration = time.monotonic() - self.started
+            await asyncio.sleep(1.1)  # the last replies come in; what did not is lost
+            self.lost += len(self.sent)
+        finally:
+            transport.close()

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import struct
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import dns.message
 import pytest
 
 from healthcheck.events import Snapshot, StateEvent
@@ -36,7 +34,7 @@ from lab.procs import (
     wait_for_async,
 )
 from tests.conftest import DNSLAB
-from tests.integration.geo_lab import start
+from tests.integration.geo_lab import Load, start
 from tests.integration.test_region_failover_dns import feed_up, lab_toml, start_regions
 from tests.integration.test_robustness import rss_mib
 
@@ -46,7 +44,6 @@ CYCLES = 5
 RATE = 300  # queries a second
 PROPAGATION = 0.050
 R0, R1 = "10.0.0.1", "10.0.0.2"
-QUERY = dns.message.make_query("www.lab.example.", "A").to_wire()
 
 
 @dataclass(frozen=True)
@@ -55,55 +52,6 @@ class Decision:
     previous: str
     state: str
     seen: float  # when this test's own feed heard of it
-
-
-@dataclass
-class Load:
-    """A steady stream of UDP queries; every reply matched to its query by ID."""
-
-    port: int
-    sent: dict[int, float] = field(default_factory=dict)  # id -> wall time sent
-    answers: list[tuple[float, str, int]] = field(default_factory=list)  # (sent, answer, rcode)
-    lost: int = 0
-    next_id: int = 0
-    started: float = 0.0
-    slowest: float = 0.0  # seconds from send to reply, the worst seen
-    duration: float = 0.0
-
-    async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        load = self
-
-        class Proto(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: object) -> None:
-                qid = struct.unpack("!H", data[:2])[0]
-                at = load.sent.pop(qid, None)
-                if at is None:
-                    return
-                load.slowest = max(load.slowest, time.time() - at)
-                msg = dns.message.from_wire(data)
-                got = ",".join(sorted(r.to_text() for rrset in msg.answer for r in rrset))
-                load.answers.append((at, got, msg.rcode()))
-
-        transport, _ = await loop.create_datagram_endpoint(
-            Proto, remote_addr=("127.0.0.1", self.port)
-        )
-        self.started = due = time.monotonic()
-        try:
-            while not stop.is_set():
-                while due <= time.monotonic():  # on schedule: catch up after a slow wake-up
-                    qid = self.next_id = (self.next_id + 1) % 65536
-                    if qid in self.sent:  # 65536 in flight cannot happen at this rate
-                        self.lost += 1
-                    self.sent[qid] = time.time()
-                    transport.sendto(struct.pack("!H", qid) + QUERY[2:])
-                    due += 1 / RATE
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-            self.duration = time.monotonic() - self.started
-            await asyncio.sleep(1.1)  # the last replies come in; what did not is lost
-            self.lost += len(self.sent)
-        finally:
-            transport.close()
 
 
 @dataclass
@@ -227,7 +175,7 @@ def run_soak(procs: ProcessGroup, tmp_path: Path) -> Soak:
     feed = HealthFeed(
         f"http://127.0.0.1:{hport}/v1/events", on_snapshot=on_snapshot, on_event=on_event
     )
-    load = Load(dns_port)
+    load = Load(dns_port, RATE)
     rss: list[float] = []
     quiet: list[tuple[float, float]] = []  # checker restarts: (from, to) with no decision
     restarts: list[float] = []
