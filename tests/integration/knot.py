@@ -9,8 +9,6 @@ storage) lives under the work directory; the process is stopped by PID through a
 
 from __future__ import annotations
 
-import random
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,29 +65,11 @@ class Endpoint:
 
 
 def quiet_port(host: str = "127.0.0.1") -> int:
-    """A port free for TCP and UDP, chosen BELOW the kernel's ephemeral range.
-
-    ``lab.procs.free_port`` lets the kernel pick from the ephemeral range, and between the
-    probe and the server's bind any other process's ``bind(port=0)`` may be handed the same
-    port (knotd binds UDP with SO_REUSEPORT, so two listeners can even share it). Ports below
-    ``ip_local_port_range`` are never handed out implicitly, so only an explicit bind can clash.
-    """
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    if low - 1024 < 1000:  # a machine whose ephemeral range starts near 1024 (some CI
-        return free_port(host)  # images): no quiet ports below it (randrange would raise)
-    rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randrange(max(1024, low - 12000), low)
-        try:
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                with socket.socket(socket.AF_INET, kind) as s:
-                    s.bind((host, port))
-        except OSError:
-            continue
-        return port
+    """``lab.procs.free_port``: a port free for TCP and UDP, drawn from below the kernel's
+    ephemeral range, where no other process's ``bind(0)`` or outgoing connection lands
+    between the pick and knotd's bind (knotd binds UDP with SO_REUSEPORT, so two listeners
+    could even share a port). This was a second copy of that rule; the name stays for the
+    Knot, bench and container callers."""
     return free_port(host)
 
 
