@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -230,12 +231,16 @@ def _quiet_ports() -> range | None:
 
 
 def _bindable(host: str, port: int) -> bool:
+    """Whether TCP and UDP can bind ``port`` on ``host`` now: False when it is taken; any other
+    error (``host`` is no local address, say) is raised, as a bind would raise it."""
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
         with socket.socket(socket.AF_INET, kind) as s:
             try:
                 s.bind((host, port))
-            except OSError:
-                return False
+            except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    return False
+                raise
     return True
 
 

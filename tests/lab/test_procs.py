@@ -41,6 +41,14 @@ def test_free_port_never_hands_out_a_port_twice() -> None:
     assert len(set(ports)) == len(ports)
 
 
+def test_free_port_on_no_local_address_raises_the_bind_error() -> None:
+    import errno
+
+    with pytest.raises(OSError) as info:
+        free_port("192.0.2.1")  # TEST-NET-1: no address of this machine
+    assert info.value.errno == errno.EADDRNOTAVAIL
+
+
 def test_free_port_stays_below_the_ephemeral_range() -> None:
     # where no outgoing connection's local port or another program's bind(0) can take it
     # between free_port and the caller's bind
