@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from lab.config_refs import listeners
 from lab.drill.netclient import Counts, QueryCount
 from lab.errors import ConfigError, ProcessError
 from lab.procs import Child, ProcessGroup, free_port, http_ready, udp_dns_ready, wait_for
@@ -116,14 +117,24 @@ def plan_lab(
     secret = files.secret_file if files else None
     sec = ("--secret-file", secret) if secret else ()
     out: list[Component] = []
+    configured = {value.lower() for _, value, _ in listeners(cfg)}
+
+    def control_of(host: str, pick: Callable[[str], int]) -> str:
+        """A control address on ``host`` that no configured listener uses: the port picker
+        cannot know the ports lab.toml names but nothing has bound yet."""
+        for _ in range(20):
+            addr = f"{host}:{pick(host)}"
+            if addr.lower() not in configured:
+                return addr
+        raise ConfigError(f"{cfg.source}: no control port on {host} apart from lab.toml's")
+
     for name, region in cfg.regions.items():
         if not region.listen:
             continue  # a region without a backend here (answers only)
         argv = (*base, "region", "--name", name, "--listen", region.listen, *sec)
         control = None
         if control_port is not None:
-            host = _hp(region.listen)[0]
-            control = f"{host}:{control_port(host)}"
+            control = control_of(_hp(region.listen)[0], control_port)
             argv += ("--control", control)
         out.append(
             Component(

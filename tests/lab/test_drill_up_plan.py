@@ -45,6 +45,15 @@ def test_plan_runs_every_component_with_the_cli_contract() -> None:
     assert chk.url == "http://127.0.0.1:8054/v1/status"
 
 
+def test_a_control_port_is_never_one_lab_toml_names() -> None:
+    # the picker sees only ports free now; lab.toml's are free too until their servers bind
+    cfg = config.load_config(REPO / "lab.toml")
+    picks = iter([8080, 9999, 8080, 9998, 9997])  # every region listens on :8080 (its own host)
+    comps = plan_lab(cfg, REPO / "lab.toml", control_port=lambda host: next(picks))
+    controls = [c.control for c in comps if c.region]
+    assert controls == ["127.0.1.1:9999", "127.0.2.1:9998", "127.0.3.1:9997"]
+
+
 def test_scrape_counters_of_an_unreachable_page_is_empty(tmp_path: Path) -> None:
     assert scrape_counters(f"file://{tmp_path}/nothing", ("x_total",)) == {}
 
