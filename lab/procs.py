@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from lab.errors import ProcessError
 
@@ -242,6 +243,30 @@ def _bindable(host: str, port: int) -> bool:
                     return False
                 raise
     return True
+
+
+T = TypeVar("T")
+PORT_TAKEN = ("cannot bind", "already in use")  # how our servers and Unbound say so
+
+
+def port_taken(error: str) -> bool:
+    """Whether a child's error (or log) says a port it was given was taken."""
+    low = error.lower()
+    return any(words in low for words in PORT_TAKEN)
+
+
+def on_fresh_ports(start: Callable[[int], T], attempts: int = 3) -> T:
+    """``start(attempt)``, again while it fails (``ProcessError``) because a port was taken:
+    a port ``free_port`` picked is not held until the child binds it, and another socket may
+    take it meanwhile. ``start`` picks its ports itself, so each attempt has fresh ones. Any
+    other error, and the last attempt's, is raised."""
+    for attempt in range(attempts):
+        try:
+            return start(attempt)
+        except ProcessError as exc:
+            if attempt == attempts - 1 or not port_taken(str(exc)):
+                raise
+    raise AssertionError("unreachable")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

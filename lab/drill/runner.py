@@ -130,7 +130,7 @@ def live_run(
     from lab.drill.inject import AttachedInjector, LabInjector
     from lab.drill.live import run_live
     from lab.drill.progress import ProgressBar
-    from lab.procs import free_port
+    from lab.procs import free_port, port_taken
     from lab.up import (
         Lab,
         current_probes,
@@ -189,7 +189,7 @@ def live_run(
                 record = run(record, targets, cfg, LabInjector(lab))
         except ProcessError as exc:
             # a free port can be taken by another program between choosing it and binding it
-            if attempt == 1 and "already in use" in str(exc):
+            if attempt == 1 and port_taken(str(exc)):
                 err.write(f"TTL {ttl:>3}s: a port was taken meanwhile; retrying with new ports\n")
                 continue
             raise

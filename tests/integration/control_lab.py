@@ -16,8 +16,7 @@ import dns.message
 import dns.query
 
 from lab.config import load_config
-from lab.errors import ProcessError
-from lab.procs import free_port, wait_for
+from lab.procs import free_port, on_fresh_ports, wait_for
 from lab.up import Lab, plan_lab, prepare_control
 from tests.conftest import REPO
 
@@ -84,21 +83,18 @@ def start_lab(tmp: Path, extra_auth: str = "", control: str = "") -> tuple[Lab, 
 
     Its eight ports come from ``free_port``, which does not hold them until the children
     bind; when another socket took one meanwhile (that child exits: "cannot bind" / "already
-    in use"; Lab.start stops the rest) the lab starts again on fresh ports, up to 3 times."""
-    for attempt in range(3):
+    in use"; Lab.start stops the rest) the lab starts again on fresh ports
+    (``lab.procs.on_fresh_ports``)."""
+
+    def attempt(_: int) -> tuple[Lab, Any]:
         path = lab_toml(tmp, extra_auth, control)
         cfg = load_config(path)
         files = prepare_control(cfg, tmp / "state")
         lab = Lab(plan_lab(cfg, path, control_port=free_port, files=files), tmp / "logs")
-        try:
-            lab.start()
-        except ProcessError as exc:
-            taken = "cannot bind" in str(exc) or "already in use" in str(exc)
-            if not taken or attempt == 2:
-                raise
-            continue
+        lab.start()
         return lab, cfg
-    raise AssertionError("unreachable")
+
+    return on_fresh_ports(attempt)
 
 
 def hp(value: str) -> tuple[str, int]:

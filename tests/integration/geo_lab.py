@@ -23,7 +23,7 @@ import httpx
 from healthcheck import sse
 from lab.auth import NONCE_HEADER, StreamSigner, derive, load_secret
 from lab.errors import ProcessError
-from lab.procs import ProcessGroup, free_port, udp_dns_ready
+from lab.procs import ProcessGroup, free_port, on_fresh_ports, udp_dns_ready
 from tests.conftest import DNSLAB, REPO
 
 TOKEN = "t0ken"
@@ -52,25 +52,25 @@ def write_lab(
 
 
 def start(procs: ProcessGroup, config: Path, dns_port: int, admin_port: int) -> tuple[int, int]:
-    """``dnslab authoritative --config`` on ``dns_port`` and ``admin_port``; returns the
-    ports it serves on (DNS, admin). A port picked by ``free_port`` is not held
-    until the server binds it, and on a busy machine another socket can take it meanwhile
-    (seen: "--listen 127.0.0.1:44593: cannot bind ... address already in use"): then again
-    on fresh ports (--listen and --admin override the config), up to three times."""
-    for attempt in range(3):
+    """``dnslab authoritative --config`` on ``dns_port`` and ``admin_port``, or on fresh
+    ports when one was taken before the server bound it (``lab.procs.on_fresh_ports``; seen:
+    "--listen 127.0.0.1:44593: cannot bind ... address already in use"; --listen and --admin
+    override the config); returns the ports it serves on (DNS, admin)."""
+
+    def attempt(n: int) -> tuple[int, int]:
+        dns, admin = (dns_port, admin_port) if n == 0 else (free_port(), free_port())
         argv = [DNSLAB, "authoritative", "--config", str(config)]
-        argv += ["--listen", f"127.0.0.1:{dns_port}", "--admin", f"127.0.0.1:{admin_port}"]
+        argv += ["--listen", f"127.0.0.1:{dns}", "--admin", f"127.0.0.1:{admin}"]
         child = procs.start("authoritative", argv)
         try:
-            procs.wait_ready(child, udp_dns_ready("127.0.0.1", dns_port))
-        except ProcessError as exc:
-            if "cannot bind" not in str(exc) or attempt == 2:
-                raise
-            procs.children.remove(child)  # exited; its log stays
-            dns_port, admin_port = free_port(), free_port()
-            continue
-        return dns_port, admin_port
-    raise AssertionError("unreachable")
+            procs.wait_ready(child, udp_dns_ready("127.0.0.1", dns))
+        except ProcessError:
+            if not child.alive():
+                procs.children.remove(child)  # exited; its log stays
+            raise
+        return dns, admin
+
+    return on_fresh_ports(attempt)
 
 
 def start_lab(

@@ -8,8 +8,7 @@ import subprocess
 
 import pytest
 
-from lab.errors import ProcessError
-from lab.procs import ProcessGroup, free_port, udp_dns_ready
+from lab.procs import ProcessGroup, free_port, on_fresh_ports, udp_dns_ready
 from tests.conftest import DNSLAB, REPO, require_tool
 
 pytestmark = pytest.mark.integration
@@ -31,17 +30,14 @@ def argv(line: str, port: int) -> list[str]:
 
 def start_server(procs: ProcessGroup, line: str) -> int:
     """Start the README's server line on a free port (again on another one if it was taken)."""
-    for attempt in range(3):
+
+    def attempt(n: int) -> int:
         port = free_port()
-        child = procs.start(f"authoritative-{attempt}", argv(line, port), cwd=REPO)
-        try:
-            procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
-        except ProcessError as exc:
-            if "cannot bind" not in str(exc):
-                raise
-            continue
+        child = procs.start(f"authoritative-{n}", argv(line, port), cwd=REPO)
+        procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
         return port
-    raise AssertionError("no free port after 3 attempts")
+
+    return on_fresh_ports(attempt)
 
 
 # The README's dig lines answer NOERROR (data, a CNAME chain, a wildcard, a referral to

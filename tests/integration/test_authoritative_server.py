@@ -15,8 +15,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from lab.errors import ProcessError
-from lab.procs import ProcessGroup, free_port, udp_dns_ready
+from lab.procs import ProcessGroup, free_port, on_fresh_ports, udp_dns_ready
 from tests.conftest import DNSLAB, REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -33,20 +32,17 @@ ns1 A 192.0.2.53
 
 def start(procs: ProcessGroup, *zones: str, extra: tuple[str, ...] = ()) -> tuple[str, int]:
     """Start the server on a free port (again on another one if it was taken meanwhile)."""
-    for _ in range(3):
+
+    def attempt(_: int) -> tuple[str, int]:
         port = free_port()
         argv = [DNSLAB, "authoritative", "--listen", f"127.0.0.1:{port}", *extra]
         for zone in zones:
             argv += ["--zone", zone]
         child = procs.start("authoritative", argv)
-        try:
-            procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
-        except ProcessError as exc:
-            if "cannot bind" not in str(exc):
-                raise
-            continue
+        procs.wait_ready(child, udp_dns_ready("127.0.0.1", port))
         return "127.0.0.1", port
-    raise AssertionError("no free port after 3 attempts")
+
+    return on_fresh_ports(attempt)
 
 
 def test_udp_and_tcp_on_one_port(procs: ProcessGroup) -> None:

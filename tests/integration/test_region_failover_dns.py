@@ -27,7 +27,15 @@ import pytest
 from healthcheck.events import StateEvent
 from healthcheck.feed import HealthFeed, running
 from lab.errors import ProcessError
-from lab.procs import Child, ProcessGroup, free_port, http_ready, tcp_ready, wait_for_async
+from lab.procs import (
+    Child,
+    ProcessGroup,
+    free_port,
+    http_ready,
+    on_fresh_ports,
+    tcp_ready,
+    wait_for_async,
+)
 from tests.conftest import DNSLAB, REPO
 from tests.integration.geo_lab import Load, start
 
@@ -78,23 +86,25 @@ default = [{order}]
 
 
 def start_regions(procs: ProcessGroup, n: int) -> tuple[list[Child], list[int]]:
-    """Regions r0..r(n-1) on free ports, started at once. A port is not held between
-    ``free_port`` and the region's bind, so on a busy machine another socket can take it: that
-    region exits saying "cannot bind" and starts again on a fresh port (up to three times)."""
+    """Regions r0..r(n-1) on free ports, started at once; a region whose port was taken before
+    it bound it ("cannot bind") starts again on a fresh one (``lab.procs.on_fresh_ports``)."""
     ports = [free_port() for _ in range(n)]
     children = [_region(procs, i, p) for i, p in enumerate(ports)]
-    for i in range(n):
-        for attempt in range(3):
-            url = f"http://127.0.0.1:{ports[i]}/healthz"
-            try:
-                procs.wait_ready(children[i], http_ready(url), timeout=60)
-                break
-            except ProcessError as exc:
-                if "cannot bind" not in str(exc) or attempt == 2:
-                    raise
+
+    def ready(attempt: int, i: int) -> None:
+        if attempt:
+            ports[i] = free_port()
+            children[i] = _region(procs, i, ports[i])
+        url = f"http://127.0.0.1:{ports[i]}/healthz"
+        try:
+            procs.wait_ready(children[i], http_ready(url), timeout=60)
+        except ProcessError:
+            if not children[i].alive():
                 procs.children.remove(children[i])  # exited; its log stays
-                ports[i] = free_port()
-                children[i] = _region(procs, i, ports[i])
+            raise
+
+    for i in range(n):
+        on_fresh_ports(lambda attempt, i=i: ready(attempt, i))
     return children, ports
 
 

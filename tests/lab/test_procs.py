@@ -81,3 +81,32 @@ def test_wait_for_async_polls_on_the_loop_and_times_out() -> None:
             await wait_for_async(lambda: False, 0.05, "never")
 
     asyncio.run(go())
+
+
+def test_on_fresh_ports_starts_again_only_while_a_port_was_taken() -> None:
+    from lab.procs import on_fresh_ports
+
+    tries: list[int] = []
+
+    def taken_twice(attempt: int) -> str:
+        tries.append(attempt)
+        if attempt < 2:
+            raise ProcessError("authoritative: --listen 127.0.0.1:1: cannot bind: in use")
+        return "serving"
+
+    assert on_fresh_ports(taken_twice) == "serving" and tries == [0, 1, 2]
+
+    def broken(attempt: int) -> str:
+        tries.append(attempt)
+        raise ProcessError("zone file: line 3: bad TTL")
+
+    tries.clear()
+    with pytest.raises(ProcessError, match="bad TTL"):
+        on_fresh_ports(broken)
+    assert tries == [0]  # not a taken port: no second start
+
+    def always_taken(attempt: int) -> str:
+        raise ProcessError(f"unbound: bind: Address already in use (attempt {attempt})")
+
+    with pytest.raises(ProcessError, match=r"attempt 2\)"):
+        on_fresh_ports(always_taken)  # the last attempt's error, naming what happened

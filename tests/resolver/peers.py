@@ -17,7 +17,7 @@ import dns.rcode
 import dns.rdatatype
 
 from lab.errors import ProcessError
-from lab.procs import Child, ProcessGroup, free_port, udp_dns_ready, wait_for
+from lab.procs import Child, ProcessGroup, free_port, on_fresh_ports, udp_dns_ready, wait_for
 from tests.integration.knot import Endpoint, Zone, start_knot
 
 ORIGIN = "lab.example."
@@ -147,20 +147,20 @@ def start_unbound(
     """Unbound on a free port; ready once it logs "start of service" (its own line, not any
     DNS answer on the port); a port taken between ``free_port`` and bind is retried."""
     workdir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(3):
+
+    def attempt(n: int) -> Unbound:
         port = free_port()
         conf = workdir / "unbound.conf"
         conf.write_text(unbound_conf(workdir, port, upstream, options))
-        child = group.start(f"unbound-{attempt}", [unbound, "-d", "-c", str(conf)])
+        child = group.start(f"unbound-{n}", [unbound, "-d", "-c", str(conf)])
         wait_for(
             lambda c=child: not c.alive() or "start of service" in _log(c), 15, "unbound ready"
         )
-        if child.alive():
-            group.wait_ready(child, udp_dns_ready("127.0.0.1", port))
-            return Unbound(child, port)
-        if "already in use" not in _log(child):
-            raise ProcessError(f"unbound exited {child.proc.returncode}: {_log(child)}")
-    raise ProcessError("unbound: no free port after 3 tries")
+        _alive_or_raise(child, "unbound")
+        group.wait_ready(child, udp_dns_ready("127.0.0.1", port))
+        return Unbound(child, port)
+
+    return on_fresh_ports(attempt)
 
 
 def start_dnslab_resolver(
@@ -176,7 +176,8 @@ def start_dnslab_resolver(
     Ready means *its own* ``ready resolver ADDR`` line (a DNS answer on the port could come from
     another process that grabbed it); a port taken between ``free_port`` and bind is retried.
     """
-    for attempt in range(3):
+
+    def attempt(n: int) -> tuple[Child, str, str]:
         listen = f"127.0.0.1:{free_port()}"
         metrics = f"127.0.0.1:{free_port()}"
         argv = [dnslab, "resolver", "--upstream", upstream, "--listen", listen]
@@ -184,35 +185,41 @@ def start_dnslab_resolver(
         for k, v in options.items():
             argv += ["-o", f"{k}={_unbound_value(v)}"]
         argv += extra
-        child = group.start(f"{name}-{attempt}" if attempt else name, argv)
+        child = group.start(f"{name}-{n}" if n else name, argv)
         ready = f"ready resolver {listen}"
         wait_for(lambda c=child, r=ready: not c.alive() or r in _log(c), 15, f"{name} ready")
-        if child.alive():
-            host, _, port = listen.rpartition(":")
-            group.wait_ready(child, udp_dns_ready(host, int(port)))
-            return child, listen, metrics
-        if "already in use" not in _log(child):
-            raise ProcessError(f"{name} exited {child.proc.returncode}: {_log(child)}")
-    raise ProcessError(f"{name}: no free port after 3 tries")
+        _alive_or_raise(child, name)
+        host, _, port = listen.rpartition(":")
+        group.wait_ready(child, udp_dns_ready(host, int(port)))
+        return child, listen, metrics
+
+    return on_fresh_ports(attempt)
 
 
 def start_lab_authoritative(
     group: ProcessGroup, dnslab: str, config: Path, env: dict[str, str] | None = None
 ) -> tuple[Child, str, str]:
     """``dnslab authoritative --config lab.toml`` on free ports; returns (child, dns, admin)."""
-    for attempt in range(3):
+
+    def attempt(n: int) -> tuple[Child, str, str]:
         dns_addr, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
         argv = [dnslab, "authoritative", "--config", str(config)]
         argv += ["--listen", dns_addr, "--admin", admin]
-        name = f"authoritative-{attempt}"
+        name = f"authoritative-{n}"
         child = group.start(name, argv, env=env, cwd=config.parent)
         ready = f"ready authoritative {dns_addr}"
         wait_for(lambda c=child, r=ready: not c.alive() or r in _log(c), 20, f"{name} ready")
-        if child.alive():
-            return child, dns_addr, admin
-        if "already in use" not in _log(child).lower():
-            raise ProcessError(f"{name} exited {child.proc.returncode}: {_log(child)}")
-    raise ProcessError("authoritative: no free port after 3 tries")
+        _alive_or_raise(child, name)
+        return child, dns_addr, admin
+
+    return on_fresh_ports(attempt)
+
+
+def _alive_or_raise(child: Child, name: str) -> None:
+    """A child that exited before it was ready: ``ProcessError`` with its log (which says
+    "already in use" when its port was taken: ``on_fresh_ports`` starts it again)."""
+    if not child.alive():
+        raise ProcessError(f"{name} exited {child.proc.returncode}: {_log(child)}")
 
 
 def _log(child: Child) -> str:
